@@ -1,0 +1,51 @@
+/**
+ * Engine selection. `tensorflow` is the native libtensorflow binding (@tensorflow/tfjs-node or
+ * -gpu), used only when the user installed it; `wasm` is the CPU engine everybody has; `cpu` is the
+ * pure-JS reference backend (slow, exact, used by tests as the ground truth).
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmKernels } from './wasm-kernels.ts';
+
+export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+/** Loads the native binding if it is installed; returns false when it is not. */
+async function loadNativeBinding(): Promise<boolean> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(pkg);
+      return true;
+    } catch {
+      // Not installed (its install needs a download this machine cannot make): try the next.
+    }
+  }
+  return false;
+}
+
+/**
+ * Makes `name` the active tfjs backend and returns the name actually running
+ * ('tensorflow', 'wasm' or 'cpu').
+ */
+export async function useBackend(name: BackendName = 'auto'): Promise<string> {
+  if (!BACKEND_NAMES.includes(name)) {
+    throw new Error(`unknown backend '${name}' (expected one of ${BACKEND_NAMES.join(', ')})`);
+  }
+  let target: string = name;
+  if (name === 'tensorflow' || name === 'auto') {
+    const native = await loadNativeBinding();
+    if (native) target = 'tensorflow';
+    else if (name === 'tensorflow') {
+      throw new Error(
+        "backend 'tensorflow' needs @tensorflow/tfjs-node (npm install @tensorflow/tfjs-node); use --backend wasm",
+      );
+    } else target = 'wasm';
+  }
+  if (target === 'wasm') registerWasmKernels();
+  if (tf.getBackend() !== target) {
+    const ok = await tf.setBackend(target);
+    if (!ok) throw new Error(`backend '${target}' failed to initialise`);
+  }
+  await tf.ready();
+  return tf.getBackend();
+}
