@@ -1,0 +1,147 @@
+/**
+ * The `cyclegan` command line: a thin shell over the library. Each command's module is loaded only
+ * when that command runs, so `--help` is instant and a missing optional engine breaks nothing else.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_NAMES } from '../engine/backend.ts';
+import { describeError } from './errors.ts';
+
+export interface GlobalOptions {
+  backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  verbose: boolean;
+}
+
+export function parseInteger(name: string, min = 0) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+export function parseNumber(name: string, min = 0) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+type Action = (opts: Record<string, unknown>, globals: GlobalOptions, args: string[]) => Promise<number | void>;
+
+/** Loads a command module and runs its `run` export. */
+function lazy(moduleName: string): Action {
+  return async (opts, globals, args) => {
+    const mod = (await import(`./commands/${moduleName}.ts`)) as { run: Action };
+    return mod.run(opts, globals, args);
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('cyclegan')
+    .description('Unpaired image-to-image translation with CycleGAN (horse <-> zebra), on TensorFlow.js')
+    .addOption(new Option('--backend <name>', 'compute engine').choices(BACKEND_NAMES as string[]).default('auto'))
+    .option('--verbose', 'print stack traces and engine details', false)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const add = (name: string, description: string, moduleName: string) => {
+    const cmd = program.command(name).description(description).exitOverride();
+    cmd.action(async (...actionArgs: unknown[]) => {
+      const command = actionArgs[actionArgs.length - 1] as Command;
+      const globals = program.opts() as GlobalOptions;
+      const code = await lazy(moduleName)(command.opts(), globals, command.args);
+      if (typeof code === 'number') process.exitCode = code;
+    });
+    return cmd;
+  };
+
+  add('download', 'download an official CycleGAN dataset (zip) into the cache', 'download')
+    .argument('<name>', 'dataset name, e.g. horse2zebra')
+    .option('--dir <dir>', 'cache folder (default: $XDG_CACHE_HOME/cyclegan or ~/.cache/cyclegan)');
+
+  add('preview', 'write a PNG grid of samples before and after preprocessing', 'preview')
+    .requiredOption('--data <root>', 'dataset folder with trainA/ and trainB/')
+    .option('--out <file>', 'output PNG', 'preview.png')
+    .option('--n <count>', 'samples per domain', parseInteger('--n', 1), 4)
+    .option('--load-size <px>', 'resize before cropping', parseInteger('--load-size', 8), 286)
+    .option('--crop-size <px>', 'random crop size', parseInteger('--crop-size', 8), 256)
+    .option('--seed <n>', 'random seed', parseInteger('--seed'), 0);
+
+  add('train', 'train a CycleGAN (resumable; Ctrl-C saves a checkpoint)', 'train')
+    .option('--data <root-or-name>', 'dataset folder (trainA/, trainB/, testA/, testB/) or an official dataset name')
+    .option('--out <run-dir>', 'run folder: checkpoints, samples, log.jsonl, losses.png')
+    .option('--resume <run-dir>', 'continue the run in this folder exactly where it stopped')
+    .addOption(new Option('--preset <name>', 'starting configuration').choices(['tutorial', 'paper']))
+    .addOption(new Option('--generator <arch>', 'generator architecture').choices(['unet', 'resnet9', 'resnet6']))
+    .option('--ngf <n>', 'generator width', parseInteger('--ngf', 1))
+    .option('--ndf <n>', 'discriminator width', parseInteger('--ndf', 1))
+    .option('--n-layers-d <n>', 'discriminator stride-2 layers', parseInteger('--n-layers-d', 1))
+    .addOption(new Option('--gan-loss <kind>', 'adversarial loss').choices(['bce', 'lsgan']))
+    .option('--lambda-cycle <x>', 'cycle-consistency weight', parseNumber('--lambda-cycle'))
+    .option('--lambda-identity <x>', 'identity weight as a fraction of lambda-cycle (0 = off)', parseNumber('--lambda-identity'))
+    .option('--pool-size <n>', 'image pool for the discriminators (0 = off)', parseInteger('--pool-size'))
+    .option('--lr <x>', 'Adam learning rate', parseNumber('--lr'))
+    .option('--beta1 <x>', 'Adam beta1', parseNumber('--beta1'))
+    .option('--epochs <n>', 'epochs at the initial learning rate', parseInteger('--epochs', 0))
+    .option('--epochs-decay <n>', 'epochs of linear decay to zero after --epochs', parseInteger('--epochs-decay', 0))
+    .option('--load-size <px>', 'resize before cropping', parseInteger('--load-size', 8))
+    .option('--crop-size <px>', 'training crop size', parseInteger('--crop-size', 8))
+    .addOption(new Option('--resize <filter>', 'resize filter').choices(['nearest', 'bicubic']))
+    .addOption(new Option('--epoch-length <rule>', 'steps per epoch: shorter (min) or longer (max) domain').choices(['min', 'max']))
+    .option('--no-flip', 'no random horizontal flips')
+    .option('--save-every <n>', 'checkpoint every N epochs', parseInteger('--save-every', 1))
+    .option('--keep <n>', 'keep the last N epoch checkpoints', parseInteger('--keep', 1))
+    .option('--max-steps <n>', 'stop (with a checkpoint) after N steps in total', parseInteger('--max-steps', 1))
+    .option('--seed <n>', 'random seed (runs are reproducible on cpu and wasm)', parseInteger('--seed'));
+
+  add('translate', 'translate images of any size with a trained generator', 'translate')
+    .argument('<inputs...>', 'image files, folders or globs')
+    .requiredOption('--model <path>', 'checkpoint, run folder or export folder')
+    .requiredOption('--out <dir>', 'output folder')
+    .addOption(new Option('--direction <dir>', 'which generator').choices(['AtoB', 'BtoA']).default('AtoB'))
+    .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'))
+    .addOption(new Option('--format <ext>', 'output format (default: the input\'s)').choices(['png', 'jpg']));
+
+  add('test', 'translate and reconstruct every test image; write an HTML report', 'test')
+    .requiredOption('--model <path>', 'checkpoint or run folder')
+    .requiredOption('--data <root>', 'dataset folder with testA/ and testB/')
+    .option('--out <dir>', 'report folder', 'report')
+    .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'));
+
+  add('export', 'export generators as a tfjs LayersModel folder or an ONNX file', 'export')
+    .requiredOption('--model <path>', 'checkpoint or run folder')
+    .addOption(new Option('--format <format>', 'export format').choices(['tfjs', 'onnx']).default('tfjs'))
+    .requiredOption('--out <path>', 'output folder (tfjs) or folder for the .onnx files')
+    .addOption(new Option('--direction <dir>', 'export one direction only').choices(['AtoB', 'BtoA']));
+
+  add('serve', 'serve the web demo and a model on localhost', 'serve')
+    .requiredOption('--model <path>', 'export folder or checkpoint')
+    .option('--port <n>', 'port on 127.0.0.1', parseInteger('--port', 0), 8080);
+
+  add('demo', 'the whole product offline: synthetic data, a short training run, a report', 'demo')
+    .option('--out <dir>', 'where to write the demo run', 'runs/demo')
+    .option('--steps <n>', 'training steps', parseInteger('--steps', 1))
+    .option('--seed <n>', 'random seed', parseInteger('--seed'), 0);
+
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed help or the usage error.
+      return error.exitCode;
+    }
+    const verbose = argv.includes('--verbose');
+    console.error(`cyclegan: ${describeError(error)}`);
+    if (verbose && error instanceof Error && error.stack) console.error(error.stack);
+    const code = (error as { exitCode?: unknown }).exitCode;
+    return typeof code === 'number' && code !== 0 ? code : 1;
+  }
+}

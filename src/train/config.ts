@@ -1,0 +1,162 @@
+/**
+ * Training configuration: the two presets, user overrides, validation, and the check that a resumed
+ * run or a loaded checkpoint matches the options it was made with.
+ */
+export type GeneratorArch = 'unet' | 'resnet9' | 'resnet6';
+export type GanLoss = 'bce' | 'lsgan';
+export type PresetName = 'tutorial' | 'paper';
+
+export interface TrainConfig {
+  preset: PresetName;
+  generator: GeneratorArch;
+  /** Generator width (filters of the first layer). */
+  ngf: number;
+  /** Discriminator width. */
+  ndf: number;
+  /** Stride-2 layers of the PatchGAN (3 gives the 70x70 receptive field). */
+  nLayersD: number;
+  ganLoss: GanLoss;
+  lambdaCycle: number;
+  /** Identity weight as a fraction of lambdaCycle; 0 turns the identity loss off. */
+  lambdaIdentity: number;
+  /** Generated images kept for the discriminators (0 = use the newest fakes only). */
+  poolSize: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  adamEpsilon: number;
+  /** Epochs at the initial learning rate. */
+  epochs: number;
+  /** Epochs of linear decay to zero after `epochs`. */
+  epochsDecay: number;
+  loadSize: number;
+  cropSize: number;
+  resize: 'nearest' | 'bicubic';
+  flip: boolean;
+  epochLength: 'min' | 'max';
+  saveEvery: number;
+  keep: number;
+  seed: number;
+}
+
+/**
+ * The TF2 tutorial's setup and the official CycleGAN's. The paper preset is the default: its
+ * ResNet generator, least-squares loss and image pool are what produced the published zebras,
+ * and the ResNet generator is fully convolutional, so it translates images of any size.
+ */
+export const PRESETS: Record<PresetName, TrainConfig> = {
+  tutorial: {
+    preset: 'tutorial',
+    generator: 'unet',
+    ngf: 64,
+    ndf: 64,
+    nLayersD: 3,
+    ganLoss: 'bce',
+    lambdaCycle: 10,
+    lambdaIdentity: 0.5,
+    poolSize: 0,
+    lr: 2e-4,
+    beta1: 0.5,
+    beta2: 0.999,
+    adamEpsilon: 1e-7,
+    epochs: 40,
+    epochsDecay: 0,
+    loadSize: 286,
+    cropSize: 256,
+    resize: 'nearest',
+    flip: true,
+    epochLength: 'min',
+    saveEvery: 5,
+    keep: 3,
+    seed: 0,
+  },
+  paper: {
+    preset: 'paper',
+    generator: 'resnet9',
+    ngf: 64,
+    ndf: 64,
+    nLayersD: 3,
+    ganLoss: 'lsgan',
+    lambdaCycle: 10,
+    lambdaIdentity: 0.5,
+    poolSize: 50,
+    lr: 2e-4,
+    beta1: 0.5,
+    beta2: 0.999,
+    adamEpsilon: 1e-8,
+    epochs: 100,
+    epochsDecay: 100,
+    loadSize: 286,
+    cropSize: 256,
+    resize: 'bicubic',
+    flip: true,
+    epochLength: 'max',
+    saveEvery: 5,
+    keep: 3,
+    seed: 0,
+  },
+};
+
+export const DEFAULT_PRESET: PresetName = 'paper';
+
+/** Options that change the networks or the optimisation: a checkpoint made with others cannot continue. */
+const ARCHITECTURE_KEYS: (keyof TrainConfig)[] = ['generator', 'ngf', 'ndf', 'nLayersD', 'cropSize'];
+
+export function resolveConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
+  const preset = overrides.preset ?? DEFAULT_PRESET;
+  if (!(preset in PRESETS)) throw new Error(`unknown preset '${preset}' (expected tutorial or paper)`);
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const config: TrainConfig = { ...PRESETS[preset], ...defined, preset };
+  validateConfig(config);
+  return config;
+}
+
+export function validateConfig(c: TrainConfig): void {
+  const fail = (what: string, value: unknown) => {
+    throw new Error(`invalid training option ${what}: ${JSON.stringify(value)}`);
+  };
+  if (!['unet', 'resnet9', 'resnet6'].includes(c.generator)) fail('generator', c.generator);
+  if (!['bce', 'lsgan'].includes(c.ganLoss)) fail('ganLoss', c.ganLoss);
+  for (const key of ['ngf', 'ndf', 'nLayersD', 'loadSize', 'cropSize', 'saveEvery', 'keep'] as const) {
+    if (!Number.isInteger(c[key]) || c[key] < 1) fail(key, c[key]);
+  }
+  for (const key of ['epochs', 'epochsDecay', 'poolSize', 'seed'] as const) {
+    if (!Number.isInteger(c[key]) || c[key] < 0) fail(key, c[key]);
+  }
+  for (const key of ['lambdaCycle', 'lambdaIdentity', 'lr', 'adamEpsilon'] as const) {
+    if (!Number.isFinite(c[key]) || c[key] < 0) fail(key, c[key]);
+  }
+  for (const key of ['beta1', 'beta2'] as const) if (!(c[key] >= 0 && c[key] < 1)) fail(key, c[key]);
+  if (c.loadSize < c.cropSize) {
+    throw new Error(`--load-size (${c.loadSize}) must be at least --crop-size (${c.cropSize})`);
+  }
+  if (c.generator === 'unet' && (c.cropSize & (c.cropSize - 1)) !== 0) {
+    throw new Error(`the U-Net needs a power-of-two --crop-size, got ${c.cropSize}`);
+  }
+  if (c.generator !== 'unet' && c.cropSize % 4 !== 0) {
+    throw new Error(`the ResNet generator needs a --crop-size divisible by 4, got ${c.cropSize}`);
+  }
+  if (c.epochs + c.epochsDecay < 1) throw new Error('--epochs plus --epochs-decay must be at least 1');
+}
+
+/** Learning rate for a (0-based) epoch: constant for `epochs`, then linear to zero over `epochsDecay`. */
+export function learningRateAt(c: TrainConfig, epoch: number): number {
+  if (epoch < c.epochs || c.epochsDecay === 0) return c.lr;
+  const into = epoch - c.epochs + 1;
+  return c.lr * Math.max(0, 1 - into / (c.epochsDecay + 1));
+}
+
+/**
+ * Lists the options a resumed run would change that it must not: the networks' shapes. Other
+ * options (epochs, save interval) may be changed on resume on purpose.
+ */
+export function incompatibleOptions(saved: TrainConfig, requested: Partial<TrainConfig>): string[] {
+  const problems: string[] = [];
+  for (const key of ARCHITECTURE_KEYS) {
+    const value = requested[key];
+    if (value !== undefined && value !== saved[key]) {
+      problems.push(`${key}: checkpoint has ${JSON.stringify(saved[key])}, requested ${JSON.stringify(value)}`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,55 @@
+/**
+ * The image history buffer of Shrivastava et al., as in the official CycleGAN: the discriminators
+ * see a mix of the newest fakes and older ones, which damps oscillation. Randomness comes from the
+ * run's Rng and the stored images are plain arrays, so the pool is saved in checkpoints and a
+ * resumed run draws exactly what an uninterrupted one would.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../util/rng.ts';
+
+export class ImagePool {
+  private images: Float32Array[] = [];
+  private shape: number[] | null = null;
+
+  constructor(
+    readonly capacity: number,
+    private readonly rng: Rng,
+  ) {}
+
+  /**
+   * Returns the image the discriminator should see for this freshly generated `fake` (batch 1).
+   * The returned tensor is new; the caller disposes both.
+   */
+  query(fake: tf.Tensor4D): tf.Tensor4D {
+    if (this.capacity === 0) return fake.clone();
+    const values = fake.dataSync() as Float32Array;
+    this.shape = fake.shape;
+    if (this.images.length < this.capacity) {
+      this.images.push(values.slice());
+      return fake.clone();
+    }
+    if (this.rng.next() > 0.5) {
+      const index = this.rng.int(this.capacity);
+      const old = this.images[index]!;
+      this.images[index] = values.slice();
+      return tf.tensor4d(old, fake.shape);
+    }
+    return fake.clone();
+  }
+
+  get size(): number {
+    return this.images.length;
+  }
+
+  getState(): { images: Float32Array[]; shape: number[] | null } {
+    return { images: this.images, shape: this.shape };
+  }
+
+  setState(state: { images: Float32Array[]; shape: number[] | null }): void {
+    if (state.images.length > this.capacity) {
+      throw new Error(`image pool state holds ${state.images.length} images, capacity is ${this.capacity}`);
+    }
+    this.images = state.images.map((x) => x.slice());
+    this.shape = state.shape;
+  }
+}
