@@ -1,2 +1,495 @@
-/** Training kernels the wasm backend lacks (owned by the kernels work; see issue on wasm training). */
-export function registerWasmKernels(): void {}
+/**
+ * Training kernels for the wasm backend.
+ *
+ * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` (so conv nets cannot train on it) and its
+ * `Conv2DBackpropInput` — which is also the forward pass of every conv2dTranspose — is a scalar
+ * loop running at ~2 GFLOP/s. Both are rebuilt here out of the two fast primitives the backend
+ * has: XNNPACK convolutions (`Conv2D`) and XNNPACK matrix products (`BatchMatMul` without
+ * transposes). Data shuffling between them is done in JS directly on the wasm heap.
+ *
+ * The kernels work on TensorInfos and call other wasm kernel functions directly (not through the
+ * engine), so nothing they create is seen by the engine: every intermediate is freed with
+ * `backend.disposeData` before returning.
+ */
+import {
+  backend_util,
+  BatchMatMul,
+  Conv2D,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  getKernel,
+  registerKernel,
+  Transpose,
+  unregisterKernel,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type NamedTensorInfoMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+const WASM = 'wasm';
+
+type KernelArgs = Parameters<KernelFunc>[0];
+type Padding = 'same' | 'valid' | number | backend_util.ExplicitPadding;
+type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
+
+interface BackpropInputAttrs {
+  strides: number | [number, number];
+  pad: Padding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: RoundingMode;
+  inputShape: [number, number, number, number];
+}
+
+interface BackpropFilterAttrs {
+  strides: number | [number, number];
+  pad: Padding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: RoundingMode;
+  filterShape: [number, number, number, number];
+}
+
+/** The backend's own Conv2DBackpropInput, kept for layouts the fast path does not cover (NCHW). */
+let originalBackpropInput: KernelConfig | undefined;
+let originalBackpropInputReady = false;
+let registered = false;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers over the wasm backend's heap.
+
+function allocate(backend: BackendWasm, shape: number[]): TensorInfo {
+  return backend.makeOutput(shape, 'float32');
+}
+
+/**
+ * A Float32Array view of a tensor's bytes on the wasm heap. Views die when the heap grows, so take
+ * them only after the last allocation of a step.
+ */
+function heapView(backend: BackendWasm, info: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+function free(backend: BackendWasm, ...infos: TensorInfo[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+function runWasmKernel(
+  backend: BackendWasm,
+  kernelName: string,
+  inputs: NamedTensorInfoMap,
+  attrs: NamedAttrMap,
+): TensorInfo {
+  const kernel = getKernel(kernelName, WASM);
+  if (kernel === undefined) throw new Error(`wasm backend has no '${kernelName}' kernel`);
+  const out = kernel.kernelFunc({ inputs, attrs, backend });
+  if (Array.isArray(out)) throw new Error(`wasm kernel '${kernelName}' returned ${out.length} outputs, expected one`);
+  return out;
+}
+
+function floorDiv(a: number, b: number): number {
+  return Math.floor(a / b);
+}
+
+function positiveMod(a: number, b: number): number {
+  return ((a % b) + b) % b;
+}
+
+function float32Only(kernelName: string, ...infos: TensorInfo[]): void {
+  for (const info of infos) {
+    if (info.dtype !== 'float32') throw new Error(`${kernelName} on wasm needs float32 tensors, got ${info.dtype}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv2DBackpropInput: dx from dy and the filter.
+
+/**
+ * dx[n, h, w, ci] = sum dy[n, oh, ow, co] * f[kh, kw, ci, co] over oh*s + kh - padTop = h (same for
+ * w). Fixing the output phase h mod s leaves only the filter rows kh ≡ (phase + padTop) mod s,
+ * taken every s rows: each phase is a stride-1 convolution of dy with that flipped, in/out-swapped
+ * sub-filter, with explicit padding. The s*s phase results are interleaved into dx.
+ */
+function conv2dBackpropInput(args: KernelArgs): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs as unknown as BackpropInputAttrs;
+  if (attrs.dataFormat === 'NCHW') return runOriginalBackpropInput(args);
+  float32Only(Conv2DBackpropInput, dy, filter);
+
+  const info = backend_util.computeConv2DInfo(
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  if (dy.shape[1] !== outHeight || dy.shape[2] !== outWidth || dy.shape[3] !== outChannels) {
+    throw new Error(
+      `Conv2DBackpropInput: dy shape [${dy.shape}] does not match the convolution's output ` +
+        `[${batchSize},${outHeight},${outWidth},${outChannels}]`,
+    );
+  }
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+
+  // [KH, KW, Co, Ci]: each kernel position's block is then already in the layout a sub-filter needs.
+  const swappedFilter = runWasmKernel(backend, Transpose, { x: filter }, { perm: [0, 1, 3, 2] });
+  const blockSize = inChannels * outChannels;
+
+  const phases: { rowPhase: number; colPhase: number; result: TensorInfo | null }[] = [];
+  try {
+    for (let rowPhase = 0; rowPhase < strideHeight; rowPhase++) {
+      for (let colPhase = 0; colPhase < strideWidth; colPhase++) {
+        const rows = phaseAxis(rowPhase, inHeight, outHeight, filterHeight, strideHeight, padTop);
+        const cols = phaseAxis(colPhase, inWidth, outWidth, filterWidth, strideWidth, padLeft);
+        if (rows.outSize <= 0 || cols.outSize <= 0) continue;
+        if (rows.taps === 0 || cols.taps === 0 || rows.dyEnd <= rows.dyBegin || cols.dyEnd <= cols.dyBegin) {
+          phases.push({ rowPhase, colPhase, result: null }); // no filter tap reaches this phase: zeros
+          continue;
+        }
+        const subFilter = allocate(backend, [rows.taps, cols.taps, outChannels, inChannels]);
+        {
+          const src = heapView(backend, swappedFilter);
+          const dst = heapView(backend, subFilter);
+          for (let t = 0; t < rows.taps; t++) {
+            const kh = rows.firstTap + strideHeight * (rows.taps - 1 - t);
+            for (let u = 0; u < cols.taps; u++) {
+              const kw = cols.firstTap + strideWidth * (cols.taps - 1 - u);
+              const from = (kh * filterWidth + kw) * blockSize;
+              dst.set(src.subarray(from, from + blockSize), (t * cols.taps + u) * blockSize);
+            }
+          }
+        }
+        const croppedDy = cropRowsCols(backend, dy, rows.dyBegin, rows.dyEnd, cols.dyBegin, cols.dyEnd);
+        let result: TensorInfo;
+        try {
+          result = runWasmKernel(
+            backend,
+            Conv2D,
+            { x: croppedDy ?? dy, filter: subFilter },
+            {
+              strides: [1, 1],
+              dilations: [1, 1],
+              pad: [
+                [0, 0],
+                [rows.padBefore, rows.padAfter],
+                [cols.padBefore, cols.padAfter],
+                [0, 0],
+              ],
+              dataFormat: 'NHWC',
+            },
+          );
+        } finally {
+          free(backend, subFilter);
+          if (croppedDy) free(backend, croppedDy);
+        }
+        phases.push({ rowPhase, colPhase, result });
+        if (result.shape[1] !== rows.outSize || result.shape[2] !== cols.outSize) {
+          throw new Error(
+            `Conv2DBackpropInput: phase (${rowPhase},${colPhase}) produced [${result.shape}], ` +
+              `expected ${rows.outSize}x${cols.outSize} pixels`,
+          );
+        }
+      }
+    }
+  } catch (error) {
+    free(backend, swappedFilter, ...phases.flatMap((p) => (p.result ? [p.result] : [])));
+    throw error;
+  }
+  free(backend, swappedFilter);
+
+  const dxShape = [batchSize, inHeight, inWidth, inChannels];
+  const only = phases[0];
+  if (strideHeight === 1 && strideWidth === 1 && phases.length === 1 && only.result) {
+    return { dataId: only.result.dataId, shape: dxShape, dtype: 'float32' };
+  }
+
+  const dx = allocate(backend, dxShape);
+  const dxValues = heapView(backend, dx);
+  // Pixels of dx that no phase covers (none today, but cheap insurance) and zero phases stay 0.
+  dxValues.fill(0);
+  for (const { rowPhase, colPhase, result } of phases) {
+    if (!result) continue;
+    const values = heapView(backend, result);
+    const [, phaseHeight, phaseWidth] = result.shape;
+    let from = 0;
+    for (let n = 0; n < batchSize; n++) {
+      for (let i = 0; i < phaseHeight; i++) {
+        const rowStart = (n * inHeight + i * strideHeight + rowPhase) * inWidth;
+        for (let j = 0; j < phaseWidth; j++) {
+          const to = (rowStart + j * strideWidth + colPhase) * inChannels;
+          if (inChannels >= 16) {
+            dxValues.set(values.subarray(from, from + inChannels), to);
+          } else {
+            for (let c = 0; c < inChannels; c++) dxValues[to + c] = values[from + c];
+          }
+          from += inChannels;
+        }
+      }
+    }
+    free(backend, result);
+  }
+  return dx;
+}
+
+interface PhaseAxis {
+  /** Output pixels of this phase along the axis. */
+  outSize: number;
+  /** First filter index feeding this phase and how many (every stride-th) do. */
+  firstTap: number;
+  taps: number;
+  /** Window of dy used and the explicit padding of the stride-1 convolution around it. */
+  dyBegin: number;
+  dyEnd: number;
+  padBefore: number;
+  padAfter: number;
+}
+
+/** One spatial axis of the phase decomposition of a transposed convolution (see above). */
+function phaseAxis(
+  phase: number,
+  inSize: number,
+  outSize: number,
+  filterSize: number,
+  stride: number,
+  padBefore: number,
+): PhaseAxis {
+  const phaseSize = Math.ceil((inSize - phase) / stride);
+  const firstTap = positiveMod(phase + padBefore, stride);
+  const taps = firstTap < filterSize ? Math.ceil((filterSize - firstTap) / stride) : 0;
+  // dx row i of this phase reads dy rows i + shift - j for taps j = 0..taps-1.
+  const shift = floorDiv(phase + padBefore - firstTap, stride);
+  let before = taps - 1 - shift;
+  let after = phaseSize - outSize - before + taps - 1;
+  // Negative padding means some dy rows never reach this phase: crop them instead.
+  const dyBegin = Math.max(0, -before);
+  const dyEnd = outSize - Math.max(0, -after);
+  before = Math.max(0, before);
+  after = Math.max(0, after);
+  return { outSize: phaseSize, firstTap, taps, dyBegin, dyEnd, padBefore: before, padAfter: after };
+}
+
+/** Copy of dy restricted to rows [rowBegin, rowEnd) and columns [colBegin, colEnd), or null when that is all of it. */
+function cropRowsCols(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  rowBegin: number,
+  rowEnd: number,
+  colBegin: number,
+  colEnd: number,
+): TensorInfo | null {
+  const [batch, height, width, channels] = dy.shape;
+  if (rowBegin === 0 && rowEnd === height && colBegin === 0 && colEnd === width) return null;
+  const cropped = allocate(backend, [batch, rowEnd - rowBegin, colEnd - colBegin, channels]);
+  const src = heapView(backend, dy);
+  const dst = heapView(backend, cropped);
+  const rowLength = (colEnd - colBegin) * channels;
+  let to = 0;
+  for (let n = 0; n < batch; n++) {
+    for (let h = rowBegin; h < rowEnd; h++) {
+      const from = ((n * height + h) * width + colBegin) * channels;
+      dst.set(src.subarray(from, from + rowLength), to);
+      to += rowLength;
+    }
+  }
+  return cropped;
+}
+
+function runOriginalBackpropInput(args: KernelArgs): TensorInfo {
+  if (!originalBackpropInput) {
+    throw new Error(`Conv2DBackpropInput on wasm: dataFormat ${String(args.attrs?.dataFormat)} is not supported`);
+  }
+  // Our kernel replaced the original before the backend initialised, so its setup never ran.
+  if (!originalBackpropInputReady) {
+    originalBackpropInput.setupFunc?.(args.backend);
+    originalBackpropInputReady = true;
+  }
+  return originalBackpropInput.kernelFunc(args) as TensorInfo;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv2DBackpropFilter: dW from x and dy.
+
+/**
+ * dW[kh, kw, ci, co] = sum over n, oh, ow of xpad[n, s*oh + kh, s*ow + kw, ci] * dy[n, oh, ow, co].
+ *
+ * Split the padded input into s*s phase images xph[a][b][i][j] = xpad[s*i + a][s*j + b], each
+ * Hq x Wq with Hq = OH + (KH-1) div s, and zero-extend dy to Hq x Wq. With pixels flattened
+ * (m = (n*Hq + oh)*Wq + ow) the input a kernel position needs is xph[kh mod s][kw mod s] shifted by
+ * the constant (kh div s)*Wq + (kw div s): a contiguous window. Storing the phases channel-major
+ * ([Ci, pixels]) makes each window a plain [Ci, M] matrix, so every kernel position is one
+ * untransposed XNNPACK matmul [Ci, M] x [M, Co] = dW[kh, kw]; dy is the same right-hand matrix
+ * every time, so XNNPACK packs it once.
+ */
+function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs as unknown as BackpropFilterAttrs;
+  if (attrs.dataFormat === 'NCHW') {
+    throw new Error(`Conv2DBackpropFilter on wasm supports dataFormat NHWC only, got ${attrs.dataFormat}`);
+  }
+  float32Only(Conv2DBackpropFilter, x, dy);
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  if (dy.shape[1] !== outHeight || dy.shape[2] !== outWidth || dy.shape[3] !== outChannels) {
+    throw new Error(
+      `Conv2DBackpropFilter: dy shape [${dy.shape}] does not match the convolution's output ` +
+        `[${batchSize},${outHeight},${outWidth},${outChannels}]`,
+    );
+  }
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const dwShape = [filterHeight, filterWidth, inChannels, outChannels];
+  const dw = allocate(backend, dwShape);
+  if (batchSize * outHeight * outWidth === 0 || inChannels * outChannels === 0) {
+    heapView(backend, dw).fill(0);
+    return dw;
+  }
+
+  const phaseHeight = outHeight + floorDiv(filterHeight - 1, strideHeight);
+  const phaseWidth = outWidth + floorDiv(filterWidth - 1, strideWidth);
+  const pixels = batchSize * phaseHeight * phaseWidth;
+  const maxShift = floorDiv(filterHeight - 1, strideHeight) * phaseWidth + floorDiv(filterWidth - 1, strideWidth);
+  const phaseLength = pixels + maxShift;
+  const phaseCount = strideHeight * strideWidth;
+  const channelLength = phaseCount * phaseLength;
+
+  let channelMajorX: TensorInfo | null = runWasmKernel(backend, Transpose, { x }, { perm: [3, 0, 1, 2] });
+  const phased = allocate(backend, [inChannels, channelLength]);
+  const paddedDy = zeroExtendDy(backend, dy, phaseHeight, phaseWidth);
+  try {
+    {
+      const src = heapView(backend, channelMajorX);
+      const dst = heapView(backend, phased);
+      dst.fill(0);
+      for (let c = 0; c < inChannels; c++) {
+        for (let n = 0; n < batchSize; n++) {
+          for (let h = 0; h < inHeight; h++) {
+            const paddedRow = h + padTop;
+            const i = floorDiv(paddedRow, strideHeight);
+            if (paddedRow < 0 || i >= phaseHeight) continue;
+            const rowPhase = paddedRow - i * strideHeight;
+            const srcRow = ((c * batchSize + n) * inHeight + h) * inWidth;
+            for (let colPhase = 0; colPhase < strideWidth; colPhase++) {
+              const dstRow =
+                c * channelLength +
+                (rowPhase * strideWidth + colPhase) * phaseLength +
+                (n * phaseHeight + i) * phaseWidth;
+              // Columns w with w + padLeft = j*s + colPhase, for j in [0, phaseWidth).
+              const firstJ = Math.max(0, Math.ceil((padLeft - colPhase) / strideWidth));
+              const endJ = Math.min(phaseWidth, floorDiv(inWidth - 1 + padLeft - colPhase, strideWidth) + 1);
+              if (strideWidth === 1) {
+                const w0 = firstJ - padLeft;
+                dst.set(src.subarray(srcRow + w0, srcRow + w0 + (endJ - firstJ)), dstRow + firstJ);
+              } else {
+                for (let j = firstJ; j < endJ; j++) {
+                  dst[dstRow + j] = src[srcRow + j * strideWidth + colPhase - padLeft];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    free(backend, channelMajorX);
+    channelMajorX = null;
+
+    const blockSize = inChannels * outChannels;
+    for (let kh = 0; kh < filterHeight; kh++) {
+      for (let kw = 0; kw < filterWidth; kw++) {
+        const phase = (kh % strideHeight) * strideWidth + (kw % strideWidth);
+        const offset =
+          phase * phaseLength + floorDiv(kh, strideHeight) * phaseWidth + floorDiv(kw, strideWidth);
+        const window = allocate(backend, [inChannels, pixels]);
+        {
+          const src = heapView(backend, phased);
+          const dst = heapView(backend, window);
+          for (let c = 0; c < inChannels; c++) {
+            const from = c * channelLength + offset;
+            dst.set(src.subarray(from, from + pixels), c * pixels);
+          }
+        }
+        let product: TensorInfo;
+        try {
+          product = runWasmKernel(
+            backend,
+            BatchMatMul,
+            { a: window, b: paddedDy ?? { ...dy, shape: [pixels, outChannels] } },
+            { transposeA: false, transposeB: false },
+          );
+        } finally {
+          free(backend, window);
+        }
+        heapView(backend, dw).set(heapView(backend, product), (kh * filterWidth + kw) * blockSize);
+        free(backend, product);
+      }
+    }
+  } catch (error) {
+    free(backend, dw);
+    throw error;
+  } finally {
+    if (channelMajorX) free(backend, channelMajorX);
+    free(backend, phased);
+    if (paddedDy) free(backend, paddedDy);
+  }
+  return dw;
+}
+
+/** dy zero-extended to [N*height*width, Co] (bottom rows and right columns), or null when no extension is needed. */
+function zeroExtendDy(backend: BackendWasm, dy: TensorInfo, height: number, width: number): TensorInfo | null {
+  const [batch, dyHeight, dyWidth, channels] = dy.shape;
+  if (height === dyHeight && width === dyWidth) return null;
+  const padded = allocate(backend, [batch * height * width, channels]);
+  const src = heapView(backend, dy);
+  const dst = heapView(backend, padded);
+  dst.fill(0);
+  const rowLength = dyWidth * channels;
+  for (let n = 0; n < batch; n++) {
+    for (let h = 0; h < dyHeight; h++) {
+      const from = (n * dyHeight + h) * rowLength;
+      dst.set(src.subarray(from, from + rowLength), ((n * height + h) * width) * channels);
+    }
+  }
+  return padded;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Installs the kernels above for the 'wasm' backend. Safe to call more than once. */
+export function registerWasmKernels(): void {
+  if (registered) return;
+  registered = true;
+  const existingInput = getKernel(Conv2DBackpropInput, WASM);
+  if (existingInput) {
+    originalBackpropInput = existingInput;
+    unregisterKernel(Conv2DBackpropInput, WASM);
+  }
+  registerKernel({
+    kernelName: Conv2DBackpropInput,
+    backendName: WASM,
+    kernelFunc: conv2dBackpropInput,
+  });
+  if (getKernel(Conv2DBackpropFilter, WASM)) unregisterKernel(Conv2DBackpropFilter, WASM);
+  registerKernel({
+    kernelName: Conv2DBackpropFilter,
+    backendName: WASM,
+    kernelFunc: conv2dBackpropFilter,
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * The wasm training kernels (src/engine/wasm-kernels.ts) checked against the pure-JS cpu backend,
+ * which is slow but exact: conv2d and conv2dTranspose values and gradients over strides, paddings,
+ * odd sizes, kernel sizes and channel counts, plus a leak check.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../../src/engine/backend.ts';
+
+const TOLERANCE = 1e-4;
+
+type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
+interface ConvCase {
+  batch: number;
+  height: number;
+  width: number;
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  stride: 1 | 2;
+  pad: Pad;
+}
+
+function describe(c: ConvCase): string {
+  return `${c.batch}x${c.height}x${c.width}x${c.inChannels}->${c.outChannels} k${c.kernel} s${c.stride} pad=${JSON.stringify(c.pad)}`;
+}
+
+/** max |a-b| / max |b|: the error relative to the reference's scale, robust to values near zero. */
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  assert.equal(actual.length, expected.length, 'result sizes differ');
+  let maxDiff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return maxDiff / (scale || 1);
+}
+
+/**
+ * Every quantity the kernels produce for one case: conv2d's gradients (Conv2DBackpropInput and
+ * Conv2DBackpropFilter), conv2dTranspose's forward (Conv2DBackpropInput) and its gradients (Conv2D
+ * and Conv2DBackpropFilter with dy and x in swapped roles). Losses are weighted by fixed random
+ * tensors so gradients are not all alike.
+ */
+function computeAll(c: ConvCase): Record<string, Float32Array> {
+  return tf.tidy(() => {
+    const x = tf.randomUniform([c.batch, c.height, c.width, c.inChannels], -1, 1, 'float32', 11) as tf.Tensor4D;
+    const filter = tf.randomUniform([c.kernel, c.kernel, c.inChannels, c.outChannels], -1, 1, 'float32', 12) as tf.Tensor4D;
+    const y = tf.conv2d(x, filter, c.stride, c.pad);
+    const yWeights = tf.randomUniform(y.shape, -1, 1, 'float32', 13);
+    const [convDx, convDf] = tf.grads((input: tf.Tensor4D, f: tf.Tensor4D) =>
+      tf.conv2d(input, f, c.stride, c.pad).mul(yWeights).sum(),
+    )([x, filter]);
+
+    const transposeInput = tf.randomUniform(y.shape, -1, 1, 'float32', 14) as tf.Tensor4D;
+    const transposed = tf.conv2dTranspose(transposeInput, filter, x.shape, c.stride, c.pad);
+    const xWeights = tf.randomUniform(x.shape, -1, 1, 'float32', 15);
+    const [transposeDy, transposeDf] = tf.grads((input: tf.Tensor4D, f: tf.Tensor4D) =>
+      tf.conv2dTranspose(input, f, x.shape, c.stride, c.pad).mul(xWeights).sum(),
+    )([transposeInput, filter]);
+
+    const values = (t: tf.Tensor) => t.dataSync() as Float32Array;
+    return {
+      'conv2d dx': values(convDx),
+      'conv2d dfilter': values(convDf),
+      'conv2dTranspose y': values(transposed),
+      'conv2dTranspose dx': values(transposeDy),
+      'conv2dTranspose dfilter': values(transposeDf),
+    };
+  });
+}
+
+async function compareOnBackends(c: ConvCase): Promise<Record<string, number>> {
+  await useBackend('cpu');
+  const expected = computeAll(c);
+  await useBackend('wasm');
+  const actual = computeAll(c);
+  const errors: Record<string, number> = {};
+  for (const key of Object.keys(expected)) errors[key] = relativeError(actual[key], expected[key]);
+  return errors;
+}
+
+const cases: ConvCase[] = [];
+const shapes: [number, number, number, number, number][] = [
+  // batch, height, width, inChannels, outChannels
+  [2, 7, 9, 3, 5],
+  [1, 8, 8, 8, 16],
+  [1, 6, 5, 16, 4],
+];
+for (const [batch, height, width, inChannels, outChannels] of shapes) {
+  for (const kernel of [3, 4]) {
+    for (const stride of [1, 2] as const) {
+      for (const pad of ['same', 'valid', 1, [[0, 0], [2, 1], [0, 3], [0, 0]]] as Pad[]) {
+        cases.push({ batch, height, width, inChannels, outChannels, kernel, stride, pad });
+      }
+    }
+  }
+}
+// Corners: 1x1 kernels at stride 2 (phases with no filter tap), padding at least the kernel size.
+cases.push({ batch: 1, height: 7, width: 9, inChannels: 3, outChannels: 2, kernel: 1, stride: 2, pad: 'valid' });
+cases.push({ batch: 1, height: 7, width: 9, inChannels: 3, outChannels: 2, kernel: 3, stride: 2, pad: 3 });
+cases.push({ batch: 1, height: 5, width: 5, inChannels: 2, outChannels: 3, kernel: 5, stride: 1, pad: 'same' });
+
+const worstByQuantity: Record<string, number> = {};
+
+test('wasm conv kernels match the cpu backend', async (t) => {
+  for (const c of cases) {
+    const errors = await compareOnBackends(c);
+    for (const [key, error] of Object.entries(errors)) {
+      worstByQuantity[key] = Math.max(worstByQuantity[key] ?? 0, error);
+      assert.ok(error < TOLERANCE, `${describe(c)}: ${key} relative error ${error.toExponential(2)}`);
+    }
+  }
+  const summary = Object.entries(worstByQuantity)
+    .map(([key, error]) => `${key} ${error.toExponential(2)}`)
+    .join(', ');
+  t.diagnostic(`${cases.length} cases, max relative error: ${summary}`);
+  console.log(`wasm-kernels: ${cases.length} cases, max relative error: ${summary}`);
+});
+
+test('wasm conv kernels leak no tensors or buffers', async () => {
+  await useBackend('wasm');
+  const leakCase: ConvCase = { batch: 1, height: 7, width: 9, inChannels: 4, outChannels: 6, kernel: 4, stride: 2, pad: 'same' };
+  computeAll(leakCase); // warm-up: lazily created state is not a leak
+  const tensorsBefore = tf.memory().numTensors;
+  const buffersBefore = tf.engine().backend.numDataIds();
+  for (const stride of [1, 2] as const) {
+    for (const pad of ['same', 'valid', [[0, 0], [2, 1], [0, 3], [0, 0]]] as Pad[]) {
+      computeAll({ ...leakCase, stride, pad });
+    }
+  }
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'tensor count changed');
+  assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'wasm buffer count changed');
+});
+
+test('a wrong dy shape is reported with the shapes involved', async () => {
+  await useBackend('wasm');
+  const dy = tf.zeros([1, 3, 3, 2]);
+  const filter = tf.zeros([3, 3, 4, 2]);
+  const x = tf.zeros([1, 8, 8, 4]);
+  assert.throws(
+    () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 2] }),
+    /dy shape \[1,3,3,2\]/,
+  );
+  tf.dispose([dy, filter, x]);
+});
