@@ -50,15 +50,15 @@ function computeAll(c: ConvCase): Record<string, Float32Array> {
     const filter = tf.randomUniform([c.kernel, c.kernel, c.inChannels, c.outChannels], -1, 1, 'float32', 12) as tf.Tensor4D;
     const y = tf.conv2d(x, filter, c.stride, c.pad);
     const yWeights = tf.randomUniform(y.shape, -1, 1, 'float32', 13);
-    const [convDx, convDf] = tf.grads((input: tf.Tensor4D, f: tf.Tensor4D) =>
-      tf.conv2d(input, f, c.stride, c.pad).mul(yWeights).sum(),
+    const [convDx, convDf] = tf.grads((input: tf.Tensor, f: tf.Tensor) =>
+      tf.conv2d(input as tf.Tensor4D, f as tf.Tensor4D, c.stride, c.pad).mul(yWeights).sum(),
     )([x, filter]);
 
     const transposeInput = tf.randomUniform(y.shape, -1, 1, 'float32', 14) as tf.Tensor4D;
     const transposed = tf.conv2dTranspose(transposeInput, filter, x.shape, c.stride, c.pad);
     const xWeights = tf.randomUniform(x.shape, -1, 1, 'float32', 15);
-    const [transposeDy, transposeDf] = tf.grads((input: tf.Tensor4D, f: tf.Tensor4D) =>
-      tf.conv2dTranspose(input, f, x.shape, c.stride, c.pad).mul(xWeights).sum(),
+    const [transposeDy, transposeDf] = tf.grads((input: tf.Tensor, f: tf.Tensor) =>
+      tf.conv2dTranspose(input as tf.Tensor4D, f as tf.Tensor4D, x.shape, c.stride, c.pad).mul(xWeights).sum(),
     )([transposeInput, filter]);
 
     const values = (t: tf.Tensor) => t.dataSync() as Float32Array;
