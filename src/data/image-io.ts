@@ -1,0 +1,252 @@
+/**
+ * Image reading and writing with sharp (libvips), plus conversions between 8-bit RGB images and
+ * tfjs tensors in [-1, 1].
+ *
+ * Decoding rules (every reader in this project goes through them):
+ * - formats: JPEG, PNG, WebP, TIFF, GIF (first frame only); anything else is "not an image";
+ * - the EXIF orientation tag is applied, so a phone photo comes out upright;
+ * - grayscale, CMYK and 16-bit images are converted to 8-bit sRGB;
+ * - alpha is FLATTENED ONTO WHITE (what an image viewer shows), not dropped. Dropping alpha (as
+ *   PIL's `convert('RGB')` does) exposes whatever colour hides under transparent pixels, often
+ *   black garbage; white is the predictable choice;
+ * - images over `maxPixels` (default 100 megapixels) are refused before decoding, a guard
+ *   against decompression bombs;
+ * - truncated files are errors (sharp's `failOn: 'warning'`), not silently grey-padded images.
+ * Every failure is an `ImageError` whose message is one line naming the file and the problem.
+ */
+import { promises as fsp } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+
+/** An 8-bit RGB image, row-major HWC (`data.length === width * height * 3`). */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+/** A failure reading or writing one image; `.file` names it, the message starts with it. */
+export class ImageError extends Error {
+  readonly file: string;
+  constructor(file: string, problem: string, options?: { cause?: unknown }) {
+    super(`${file}: ${problem}`, options);
+    this.name = 'ImageError';
+    this.file = file;
+  }
+}
+
+export interface ReadOptions {
+  /** Largest accepted width*height (decompression-bomb guard). Default 100 MP. */
+  maxPixels?: number;
+}
+
+export type ResizeKernel = 'nearest' | 'bicubic' | 'bilinear';
+
+export interface DecodeOptions extends ReadOptions {
+  /** Resize (aspect ratio NOT kept: the image is stretched to exactly width x height). */
+  resize?: { width: number; height: number; kernel?: ResizeKernel };
+}
+
+const SHARP_KERNEL: Record<ResizeKernel, 'nearest' | 'cubic' | 'linear'> = {
+  nearest: 'nearest',
+  bicubic: 'cubic',
+  bilinear: 'linear',
+};
+
+const FORMAT_NAMES: Record<string, string> = {
+  jpeg: 'JPEG',
+  png: 'PNG',
+  webp: 'WebP',
+  tiff: 'TIFF',
+  gif: 'GIF',
+};
+const ACCEPTED_FORMATS = new Set(Object.keys(FORMAT_NAMES));
+
+/** Guess the container from magic bytes, for error messages only. */
+function sniffFormat(head: Uint8Array): string | undefined {
+  const b = head;
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
+  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45)
+    return 'webp';
+  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a)))
+    return 'tiff';
+  if (b.length >= 4 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'gif';
+  return undefined;
+}
+
+async function readHead(path: string): Promise<Uint8Array> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const buf = new Uint8Array(16);
+    const { bytesRead } = await fh.read(buf, 0, 16, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Turns whatever sharp (or the file system) threw into one clear ImageError. */
+async function explain(name: string, err: unknown, input: string | Uint8Array, maxPixels: number): Promise<ImageError> {
+  if (err instanceof ImageError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const msg = String(e?.message ?? err);
+  if (e?.code === 'ENOENT' || /Input file is missing/.test(msg)) return new ImageError(name, 'file not found', { cause: err });
+  if (e?.code === 'EISDIR' || /is a directory/i.test(msg)) return new ImageError(name, 'is a directory, not an image', { cause: err });
+  if (e?.code === 'EACCES') return new ImageError(name, 'permission denied', { cause: err });
+  if (/unsupported image format/i.test(msg)) return new ImageError(name, 'not an image (unsupported format)', { cause: err });
+  if (/exceeds pixel limit/i.test(msg)) {
+    let dims = '';
+    try {
+      const m = await sharp(input, { limitInputPixels: false }).metadata();
+      if (m.width && m.height) dims = ` (${m.width}x${m.height} = ${(m.width * m.height).toLocaleString('en-US')} pixels)`;
+    } catch {
+      // Keep the message without dimensions.
+    }
+    return new ImageError(
+      name,
+      `image too large${dims}: over the limit of ${maxPixels.toLocaleString('en-US')} pixels (a guard against decompression bombs; raise maxPixels if the file is genuine)`,
+      { cause: err },
+    );
+  }
+  let head: Uint8Array | undefined;
+  try {
+    head = typeof input === 'string' ? await readHead(input) : input.subarray(0, 16);
+  } catch {
+    head = undefined;
+  }
+  if (head && head.length === 0) return new ImageError(name, 'empty file', { cause: err });
+  const fmt = head ? sniffFormat(head) : undefined;
+  const detail = msg.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? 'decode failed';
+  if (fmt) return new ImageError(name, `truncated or corrupt ${FORMAT_NAMES[fmt]} (${detail})`, { cause: err });
+  return new ImageError(name, `cannot decode image (${detail})`, { cause: err });
+}
+
+/**
+ * The decode pipeline for one file or buffer: orientation, alpha, colour space, optional resize,
+ * 8-bit RGB out. `name` is only used in error messages.
+ */
+export async function decodeToRgb(input: string | Uint8Array, name: string, opts: DecodeOptions = {}): Promise<RgbImage> {
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  try {
+    const src = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    let s = sharp(src, { limitInputPixels: maxPixels, failOn: 'warning', pages: 1, animated: false });
+    const meta = await s.metadata();
+    if (!meta.format || !ACCEPTED_FORMATS.has(meta.format)) {
+      throw new ImageError(name, `not an image (unsupported format${meta.format ? ` '${meta.format}'` : ''})`);
+    }
+    s = s
+      .rotate() // EXIF orientation
+      .flatten({ background: { r: 255, g: 255, b: 255 } })
+      .toColourspace('srgb');
+    if (opts.resize) {
+      const { width, height, kernel = 'bicubic' } = opts.resize;
+      s = s.resize(width, height, { fit: 'fill', kernel: SHARP_KERNEL[kernel] });
+    }
+    const { data, info } = await s.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new ImageError(name, `unexpected channel count ${info.channels} after conversion`);
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  } catch (err) {
+    throw await explain(name, err, input, maxPixels);
+  }
+}
+
+/** Reads an image file as 8-bit RGB (see the module comment for the conversion rules). */
+export function readImage(path: string, opts: ReadOptions = {}): Promise<RgbImage> {
+  return decodeToRgb(path, path, opts);
+}
+
+/** Decodes an in-memory image file; `name` is used in error messages. */
+export function decodeImage(buffer: Uint8Array, name: string, opts: ReadOptions = {}): Promise<RgbImage> {
+  return decodeToRgb(buffer, name, opts);
+}
+
+export interface WriteOptions {
+  /** Output format; default from the extension (.png, .jpg/.jpeg, .webp). */
+  format?: 'png' | 'jpeg' | 'webp';
+  /** JPEG/WebP quality 1-100 (default 92). */
+  quality?: number;
+}
+
+function formatFromPath(path: string): 'png' | 'jpeg' | 'webp' | undefined {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.png') return 'png';
+  if (ext === '.jpg' || ext === '.jpeg') return 'jpeg';
+  if (ext === '.webp') return 'webp';
+  return undefined;
+}
+
+let tempCounter = 0;
+
+/**
+ * Writes an image atomically: encodes to a temp file in the same folder, then renames it over
+ * `path`, so readers never see a half-written file. Accepts an RgbImage or `{ tensor }` holding a
+ * [h,w,3] or [1,h,w,3] tensor in [-1, 1] (the tensor is not disposed).
+ */
+export async function writeImage(path: string, image: RgbImage | { tensor: tf.Tensor }, opts: WriteOptions = {}): Promise<void> {
+  const format = opts.format ?? formatFromPath(path);
+  if (!format) throw new ImageError(path, `cannot tell the output format from the extension '${extname(path)}' (use .png, .jpg or .webp)`);
+  const img = 'tensor' in image ? tensorToImage(image.tensor) : image;
+  if (img.data.length !== img.width * img.height * 3) {
+    throw new ImageError(path, `image data has ${img.data.length} bytes, expected ${img.width}x${img.height}x3`);
+  }
+  const quality = opts.quality ?? 92;
+  let s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
+    raw: { width: img.width, height: img.height, channels: 3 },
+  });
+  if (format === 'png') s = s.png();
+  else if (format === 'jpeg') s = s.jpeg({ quality });
+  else s = s.webp({ quality });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tempCounter}.tmp`);
+  try {
+    const encoded = await s.toBuffer();
+    await fsp.writeFile(tmp, encoded);
+    await fsp.rename(tmp, path);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    const e = err as NodeJS.ErrnoException;
+    const why = e?.code === 'ENOENT' ? `folder ${dirname(path)} does not exist` : String(e?.message ?? err).split('\n')[0];
+    throw new ImageError(path, `cannot write image (${why})`, { cause: err });
+  }
+}
+
+/** Converts 8-bit RGB to a float32 [h,w,3] tensor in [-1, 1] (x / 127.5 - 1). */
+export function imageToTensor(img: RgbImage): tf.Tensor3D {
+  return tf.tidy(() => {
+    const t = tf.tensor3d(Int32Array.from(img.data), [img.height, img.width, 3], 'int32');
+    return tf.sub(tf.div(tf.cast(t, 'float32'), 127.5), 1) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Converts a [h,w,3] or [1,h,w,3] tensor in [-1, 1] to 8-bit RGB: (x + 1) * 127.5, clamped to
+ * [0, 255] and rounded. The input tensor is not disposed; nothing else is left behind.
+ */
+export function tensorToImage(t: tf.Tensor): RgbImage {
+  const shape = t.shape;
+  const hw = shape.length === 4 && shape[0] === 1 ? shape.slice(1) : shape;
+  if (hw.length !== 3 || hw[2] !== 3) {
+    throw new Error(`tensorToImage needs a [h,w,3] or [1,h,w,3] tensor, got [${shape.join(',')}]`);
+  }
+  const [height, width] = hw as [number, number, number];
+  const u8 = tf.tidy(() => tf.round(tf.clipByValue(tf.mul(tf.add(tf.cast(t, 'float32'), 1), 127.5), 0, 255)));
+  try {
+    const vals = u8.dataSync();
+    return { width, height, data: Uint8Array.from(vals) };
+  } finally {
+    u8.dispose();
+  }
+}
+
+/** Float32 HWC in [-1, 1] → 8-bit RGB (same rounding as tensorToImage), without tfjs. */
+export function floatToImage(data: Float32Array, width: number, height: number): RgbImage {
+  const out = new Uint8Array(width * height * 3);
+  for (let i = 0; i < out.length; i++) {
+    const v = Math.round((data[i]! + 1) * 127.5);
+    out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
+  return { width, height, data: out };
+}
