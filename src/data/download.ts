@@ -1,0 +1,359 @@
+/**
+ * Downloads the official CycleGAN datasets (the zips of junyanz/pytorch-CycleGAN-and-pix2pix's
+ * datasets/download_cyclegan_dataset.sh) into a cache folder, safely:
+ *
+ * - streams NAME.zip to a temp file in the target folder, reporting progress;
+ * - checks the byte count against Content-Length, that the zip opens and holds trainA/ and
+ *   trainB/, and the SHA-256 when one is known (given by the caller, or in KNOWN_SHA256); the
+ *   SHA-256 computed is recorded in DIR/NAME/.cyclegan-download.json either way;
+ * - refuses the whole archive when any entry would land outside the folder (zip-slip: "..",
+ *   absolute paths, drive letters) or is a symbolic link;
+ * - extracts into a temp folder, then renames it to DIR/NAME in one step, so DIR/NAME is either
+ *   complete or absent. The zip is deleted afterwards.
+ *
+ * The base URL is https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/, overridable with the
+ * `baseUrl` option or the CYCLEGAN_DATASET_URL environment variable (tests point it at a local
+ * server). The default folder is $XDG_CACHE_HOME/cyclegan/datasets (~/.cache/cyclegan/datasets).
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, promises as fsp, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import yauzl from 'yauzl';
+
+export const DATASET_NAMES = [
+  'apple2orange',
+  'summer2winter_yosemite',
+  'horse2zebra',
+  'monet2photo',
+  'cezanne2photo',
+  'ukiyoe2photo',
+  'vangogh2photo',
+  'maps',
+  'cityscapes',
+  'facades',
+  'iphone2dslr_flower',
+  'ae_photos',
+  'mini',
+  'mini_pix2pix',
+  'mini_colorization',
+  'grumpifycat',
+] as const;
+export type DatasetName = (typeof DATASET_NAMES)[number];
+
+export const DEFAULT_BASE_URL = 'https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/';
+
+/**
+ * SHA-256 of the official zips, where known. None is pinned yet: the first download records the
+ * hash it saw in DIR/NAME/.cyclegan-download.json; add verified values here.
+ */
+export const KNOWN_SHA256: Partial<Record<DatasetName, string>> = {};
+
+export interface DownloadProgress {
+  /** Bytes received so far. */
+  received: number;
+  /** Content-Length, when the server sent one. */
+  total?: number;
+}
+
+export interface DownloadOptions {
+  /** Folder that receives DIR/NAME (default: defaultDataDir()). */
+  dir?: string;
+  /** Default: env CYCLEGAN_DATASET_URL, else DEFAULT_BASE_URL. */
+  baseUrl?: string;
+  onProgress?: (p: DownloadProgress) => void;
+  fetchImpl?: typeof fetch;
+  /** Expected SHA-256 (hex) of the zip; overrides KNOWN_SHA256. */
+  sha256?: string;
+  /** Download again even when DIR/NAME is already complete. */
+  force?: boolean;
+}
+
+export interface DownloadResult {
+  /** DIR/NAME. */
+  path: string;
+  /** False when the dataset was already there and nothing was downloaded. */
+  downloaded: boolean;
+  sha256?: string;
+  bytes?: number;
+}
+
+export class DownloadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DownloadError';
+  }
+}
+
+export function isDatasetName(name: string): name is DatasetName {
+  return (DATASET_NAMES as readonly string[]).includes(name);
+}
+
+/** $XDG_CACHE_HOME/cyclegan/datasets, or ~/.cache/cyclegan/datasets. */
+export function defaultDataDir(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  const cache = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache');
+  return join(cache, 'cyclegan', 'datasets');
+}
+
+function isComplete(folder: string): boolean {
+  return ['trainA', 'trainB'].every((s) => existsSync(join(folder, s)) && statSync(join(folder, s)).isDirectory());
+}
+
+const OFFLINE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function errorCode(err: unknown): string | undefined {
+  let e = err as { code?: string; cause?: unknown; errors?: unknown[] } | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string') return e.code;
+    if (Array.isArray(e.errors) && e.errors.length > 0) {
+      const c = errorCode(e.errors[0]);
+      if (c) return c;
+    }
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+let tempCounter = 0;
+const tempName = (dir: string, what: string) => join(dir, `.${what}.${process.pid}.${++tempCounter}.tmp`);
+
+/** Downloads (if needed) and unpacks dataset `name` into DIR/NAME; returns where it is. */
+export async function downloadDataset(name: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
+  if (!isDatasetName(name)) {
+    throw new DownloadError(`unknown dataset '${name}'; the CycleGAN datasets are: ${DATASET_NAMES.join(', ')}`);
+  }
+  const dir = resolve(opts.dir ?? defaultDataDir());
+  const target = join(dir, name);
+  if (!opts.force && isComplete(target)) return { path: target, downloaded: false };
+
+  const base = opts.baseUrl ?? process.env.CYCLEGAN_DATASET_URL ?? DEFAULT_BASE_URL;
+  const url = new URL(`${name}.zip`, base.endsWith('/') ? base : `${base}/`);
+  const fetchImpl = opts.fetchImpl ?? fetch;
+  await fsp.mkdir(dir, { recursive: true });
+
+  const zipPath = tempName(dir, `${name}.zip`);
+  const extractDir = tempName(dir, `${name}.extract`);
+  try {
+    // 1. Fetch.
+    let res: Response;
+    try {
+      res = await fetchImpl(url);
+    } catch (err) {
+      const code = errorCode(err);
+      if (code && OFFLINE_CODES.has(code)) {
+        throw new DownloadError(`cannot reach ${url.host} (${code}): offline? download it elsewhere and pass --data`, { cause: err });
+      }
+      throw new DownloadError(`downloading ${url.href} failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => {});
+      const hint = res.status === 404 ? ` (the server has no ${name}.zip; check the name or the base URL)` : '';
+      throw new DownloadError(`downloading ${url.href} failed: HTTP ${res.status} ${res.statusText}${hint}`);
+    }
+    if (!res.body) throw new DownloadError(`downloading ${url.href} failed: empty response`);
+
+    // 2. Stream to disk, hashing and counting.
+    const lenHeader = res.headers.get('content-length');
+    const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
+    const total = lenHeader !== null && !encoded ? Number(lenHeader) : undefined;
+    const hash = createHash('sha256');
+    let received = 0;
+    opts.onProgress?.({ received, total });
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        received += chunk.length;
+        hash.update(chunk);
+        opts.onProgress?.({ received, total });
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), counter, createWriteStream(zipPath));
+    } catch (err) {
+      const code = errorCode(err);
+      const cut = total !== undefined ? ` after ${received} of ${total} bytes` : ` after ${received} bytes`;
+      if (code === 'ENOSPC') throw new DownloadError(`no space left on the device writing ${zipPath}`, { cause: err });
+      throw new DownloadError(`download of ${url.href} was cut off${cut} (truncated): try again`, { cause: err });
+    }
+    if (total !== undefined && Number.isFinite(total) && received !== total) {
+      throw new DownloadError(`download of ${url.href} is truncated: got ${received} of ${total} bytes; try again`);
+    }
+    const sha256 = hash.digest('hex');
+    const expected = (opts.sha256 ?? KNOWN_SHA256[name])?.toLowerCase();
+    if (expected && expected !== sha256) {
+      throw new DownloadError(`${name}.zip failed its checksum: SHA-256 ${sha256}, expected ${expected}`);
+    }
+
+    // 3. Verify and extract.
+    await extractZip(zipPath, extractDir, `${name}.zip`);
+    await fsp.writeFile(
+      join(extractDir, '.cyclegan-download.json'),
+      JSON.stringify({ name, url: url.href, bytes: received, sha256, downloadedAt: new Date().toISOString() }, null, 2) + '\n',
+    );
+
+    // 4. Move into place in one step.
+    if (existsSync(target)) {
+      const old = tempName(dir, `${name}.old`);
+      await fsp.rename(target, old);
+      await fsp.rename(extractDir, target);
+      await fsp.rm(old, { recursive: true, force: true });
+    } else {
+      await fsp.rename(extractDir, target);
+    }
+    return { path: target, downloaded: true, sha256, bytes: received };
+  } finally {
+    await fsp.rm(zipPath, { force: true }).catch(() => {});
+    await fsp.rm(extractDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+function openZip(path: string): Promise<yauzl.ZipFile> {
+  return new Promise((ok, fail) =>
+    yauzl.open(path, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true }, (err, zf) =>
+      err ? fail(err) : ok(zf!),
+    ),
+  );
+}
+
+function readEntries(zf: yauzl.ZipFile): Promise<yauzl.Entry[]> {
+  return new Promise((ok, fail) => {
+    const entries: yauzl.Entry[] = [];
+    zf.on('entry', (e: yauzl.Entry) => {
+      entries.push(e);
+      zf.readEntry();
+    });
+    zf.on('end', () => ok(entries));
+    zf.on('error', fail);
+    zf.readEntry();
+  });
+}
+
+function openEntry(zf: yauzl.ZipFile, e: yauzl.Entry): Promise<Readable> {
+  return new Promise((ok, fail) => zf.openReadStream(e, (err, s) => (err ? fail(err) : ok(s!))));
+}
+
+/** Unsafe when it could write outside the extraction folder. */
+function unsafeName(name: string): boolean {
+  if (name.includes('\\') || name.includes('\0')) return true;
+  if (name.startsWith('/') || /^[a-zA-Z]:/.test(name)) return true;
+  return name.split('/').includes('..');
+}
+
+/**
+ * Extracts a CycleGAN dataset zip into `dest` (created), so that dest/trainA and dest/trainB
+ * exist. The zip may hold NAME/trainA/... (the official layout) or trainA/... at its top.
+ */
+export async function extractZip(zipPath: string, dest: string, label = zipPath): Promise<void> {
+  let zf: yauzl.ZipFile;
+  try {
+    zf = await openZip(zipPath);
+  } catch (err) {
+    throw new DownloadError(`${label}: not a valid zip, probably truncated or corrupt (${(err as Error).message})`, { cause: err });
+  }
+  try {
+    let entries: yauzl.Entry[];
+    try {
+      entries = await readEntries(zf);
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (/invalid relative path|absolute path|invalid characters/.test(msg)) {
+        throw new DownloadError(`${label}: refusing an unsafe zip entry that would escape the target folder (${msg})`, { cause: err });
+      }
+      throw new DownloadError(`${label}: corrupt zip (${msg})`, { cause: err });
+    }
+    for (const e of entries) {
+      if (unsafeName(e.fileName)) {
+        throw new DownloadError(`${label}: refusing an unsafe zip entry '${e.fileName}' that would escape the target folder`);
+      }
+      const mode = (e.externalFileAttributes >>> 16) & 0o170000;
+      if (mode === 0o120000) throw new DownloadError(`${label}: refusing the symbolic link '${e.fileName}' in the zip`);
+    }
+    const useful = entries.filter((e) => !e.fileName.startsWith('__MACOSX/'));
+    const hasSplit = (prefix: string, s: string) => useful.some((e) => e.fileName.startsWith(`${prefix}${s}/`));
+    let prefix = '';
+    if (!hasSplit('', 'trainA')) {
+      const tops = new Set(useful.map((e) => e.fileName.split('/')[0]));
+      const [only] = tops;
+      if (tops.size === 1 && only !== undefined && hasSplit(`${only}/`, 'trainA')) prefix = `${only}/`;
+    }
+    if (!hasSplit(prefix, 'trainA') || !hasSplit(prefix, 'trainB')) {
+      throw new DownloadError(`${label}: the zip has no trainA/ and trainB/ folders; not a CycleGAN dataset`);
+    }
+    await fsp.mkdir(dest, { recursive: true });
+    const root = resolve(dest);
+    for (const e of useful) {
+      if (!e.fileName.startsWith(prefix)) continue;
+      const rel = e.fileName.slice(prefix.length);
+      if (rel === '') continue;
+      const out = resolve(root, rel);
+      if (out !== root && !out.startsWith(root + sep)) {
+        throw new DownloadError(`${label}: refusing an unsafe zip entry '${e.fileName}' that would escape the target folder`);
+      }
+      if (e.fileName.endsWith('/')) {
+        await fsp.mkdir(out, { recursive: true });
+        continue;
+      }
+      await fsp.mkdir(dirname(out), { recursive: true });
+      try {
+        await pipeline(await openEntry(zf, e), createWriteStream(out));
+      } catch (err) {
+        throw new DownloadError(`${label}: cannot extract '${e.fileName}' (${(err as Error).message}); the zip is corrupt`, { cause: err });
+      }
+    }
+  } finally {
+    zf.close();
+  }
+}
+
+export interface ResolveOptions extends DownloadOptions {}
+
+/**
+ * `nameOrPath` as a dataset folder: an existing path is used as is; otherwise a known dataset
+ * name is looked up in the cache folder and downloaded on first use.
+ */
+export async function resolveData(nameOrPath: string, opts: ResolveOptions = {}): Promise<string> {
+  if (existsSync(nameOrPath)) return resolve(nameOrPath);
+  if (isDatasetName(nameOrPath)) return (await downloadDataset(nameOrPath, opts)).path;
+  throw new DownloadError(
+    `'${nameOrPath}' is neither an existing folder nor a known dataset name (${DATASET_NAMES.join(', ')})`,
+  );
+}
+
+/**
+ * A cli-progress bar on stderr for downloadDataset's onProgress; call stop() when done.
+ */
+export async function progressBar(label: string): Promise<{ onProgress: (p: DownloadProgress) => void; stop: () => void }> {
+  const { default: cliProgress } = await import('cli-progress');
+  const mb = (n: number) => (n / 1048576).toFixed(1);
+  let bar: InstanceType<typeof cliProgress.SingleBar> | undefined;
+  return {
+    onProgress: ({ received, total }) => {
+      if (!bar) {
+        bar = new cliProgress.SingleBar(
+          {
+            format: `${label} [{bar}] {percentage}% {rx}/{tx} MB {eta_formatted}`,
+            stream: process.stderr,
+            hideCursor: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total ?? 0, 0, { rx: mb(0), tx: total ? mb(total) : '?' });
+      }
+      if (total && bar.getTotal() !== total) bar.setTotal(total);
+      bar.update(received, { rx: mb(received), tx: total ? mb(total) : '?' });
+    },
+    stop: () => bar?.stop(),
+  };
+}
