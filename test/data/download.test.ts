@@ -130,7 +130,7 @@ test('truncated download', async () => {
 test('truncated zip without Content-Length check (bad archive)', async () => {
   const d = join(dir, 'badzip');
   const body = zips.get('mini')!;
-  const fetchImpl = (async () => new Response(body.subarray(0, body.length - 30))) as typeof fetch;
+  const fetchImpl = (async () => new Response(new Uint8Array(body.subarray(0, body.length - 30)))) as typeof fetch;
   await assert.rejects(downloadDataset('grumpifycat', { dir: d, baseUrl: base, fetchImpl }), /grumpifycat\.zip: not a valid zip, probably truncated or corrupt/);
   assert.deepEqual(leftovers(d), []);
 });
