@@ -1,0 +1,127 @@
+import cliProgress from 'cli-progress';
+import { resolveData } from '../../data/download.ts';
+import { useBackend } from '../../engine/backend.ts';
+import type { TrainConfig } from '../../train/config.ts';
+import { train } from '../../train/loop.ts';
+import type { GlobalOptions } from '../main.ts';
+import { UserError } from '../errors.ts';
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
+  const resume = opts.resume as string | undefined;
+  const out = resume ?? (opts.out as string | undefined);
+  if (!out) throw new UserError('train needs --out RUN_DIR (or --resume RUN_DIR)');
+  if (resume && opts.out && opts.out !== resume) throw new UserError('give either --out or --resume, not both with different folders');
+  const config: Partial<TrainConfig> = {
+    preset: opts.preset as TrainConfig['preset'] | undefined,
+    generator: opts.generator as TrainConfig['generator'] | undefined,
+    ngf: opts.ngf as number | undefined,
+    ndf: opts.ndf as number | undefined,
+    nLayersD: opts.nLayersD as number | undefined,
+    ganLoss: opts.ganLoss as TrainConfig['ganLoss'] | undefined,
+    lambdaCycle: opts.lambdaCycle as number | undefined,
+    lambdaIdentity: opts.lambdaIdentity as number | undefined,
+    poolSize: opts.poolSize as number | undefined,
+    lr: opts.lr as number | undefined,
+    beta1: opts.beta1 as number | undefined,
+    epochs: opts.epochs as number | undefined,
+    epochsDecay: opts.epochsDecay as number | undefined,
+    loadSize: opts.loadSize as number | undefined,
+    cropSize: opts.cropSize as number | undefined,
+    resize: opts.resize as TrainConfig['resize'] | undefined,
+    epochLength: opts.epochLength as TrainConfig['epochLength'] | undefined,
+    // commander's --no-flip sets flip=false; leave it undefined otherwise so a preset decides.
+    flip: opts.flip === false ? false : undefined,
+    saveEvery: opts.saveEvery as number | undefined,
+    keep: opts.keep as number | undefined,
+    seed: opts.seed as number | undefined,
+  };
+  const backend = await useBackend(globals.backend);
+  const data = opts.data ? await resolveData(opts.data as string) : undefined;
+
+  const controller = new AbortController();
+  const stop = (signal: string) => {
+    if (controller.signal.aborted) {
+      console.error(`\n${signal} again: exiting without a checkpoint`);
+      process.exit(130);
+    }
+    console.error(`\n${signal}: finishing the current step and saving a checkpoint (press again to quit at once)`);
+    controller.abort();
+  };
+  const onSigint = () => stop('SIGINT');
+  const onSigterm = () => stop('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+
+  const interactive = process.stderr.isTTY === true;
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'epoch {epochLabel} |{bar}| {value}/{total} · {rate} it/s · ETA {eta_run} · G {gen} F {genF} cyc {cycle} D {disc}',
+      hideCursor: interactive,
+      noTTYOutput: !interactive,
+      notTTYSchedule: 10_000,
+      etaBuffer: 20,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let barEpoch = -1;
+  try {
+    const result = await train({
+      data,
+      out,
+      config,
+      resume: Boolean(resume),
+      maxSteps: opts.maxSteps as number | undefined,
+      signal: controller.signal,
+      onWarning: (m) => console.warn(`warning: ${m}`),
+      onStart: ({ config: c, stepsPerEpoch, position, resumedFrom }) => {
+        console.log(`backend: ${backend}`);
+        console.log(
+          `${resumedFrom ? `resuming ${resumedFrom} at epoch ${position.epoch + 1}, step ${position.stepInEpoch}` : 'new run'} · preset ${c.preset} · ${c.generator} ngf ${c.ngf} · ${c.cropSize}px · ${c.ganLoss} · ${stepsPerEpoch} steps/epoch × ${c.epochs + c.epochsDecay} epochs · seed ${c.seed}`,
+        );
+      },
+      onProgress: (p) => {
+        const fields = {
+          epochLabel: `${p.epoch + 1}/${p.epochs}`,
+          rate: p.rate.toFixed(2),
+          eta_run: formatEta(p.etaSeconds),
+          gen: p.losses.genAtoB.toFixed(3),
+          genF: p.losses.genBtoA.toFixed(3),
+          cycle: p.losses.cycle.toFixed(3),
+          disc: ((p.losses.discA + p.losses.discB) / 2).toFixed(3),
+        };
+        if (p.epoch !== barEpoch) {
+          if (barEpoch >= 0) bar.stop();
+          bar.start(p.stepsPerEpoch, p.stepInEpoch, fields);
+          barEpoch = p.epoch;
+        } else bar.update(p.stepInEpoch, fields);
+      },
+      onEpoch: (s) => {
+        bar.stop();
+        barEpoch = -1;
+        const l = s.losses;
+        console.log(
+          `epoch ${s.epoch} done in ${s.seconds.toFixed(1)}s · lr ${s.lr.toExponential(2)} · G ${l.genAtoB.toFixed(3)} F ${l.genBtoA.toFixed(3)} cycle ${l.cycle.toFixed(3)} identity ${l.identity.toFixed(3)} D_A ${l.discA.toFixed(3)} D_B ${l.discB.toFixed(3)} · sample ${s.sample}${s.checkpoint ? ` · checkpoint ${s.checkpoint}` : ''}`,
+        );
+      },
+    });
+    bar.stop();
+    if (result.reason === 'finished') console.log(`training finished: ${result.checkpoint}`);
+    else {
+      console.log(`stopped (${result.reason}) at step ${result.position.globalStep}; checkpoint ${result.checkpoint}`);
+      console.log(`resume with: cyclegan train --resume ${out}`);
+    }
+    return 0;
+  } finally {
+    bar.stop();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+  }
+}

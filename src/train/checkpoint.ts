@@ -1,0 +1,217 @@
+/**
+ * Checkpoints that know themselves: a folder with the four networks (tfjs layers format), one
+ * binary file with every optimizer moment and the image pools, and `cyclegan.json` describing the
+ * full configuration and the exact position of the run (epoch, step, RNG, data order, running
+ * loss sums). `train --resume` continues bit for bit; every other command loads a generator from
+ * it without being told the architecture.
+ *
+ *   RUN_DIR/checkpoints/epoch-0005/{cyclegan.json, state.bin, G_AtoB/, G_BtoA/, D_A/, D_B/}
+ *   RUN_DIR/checkpoints/latest      (text: the name of the newest checkpoint folder)
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import type { PipelineState } from '../data/pipeline.ts';
+import { loadLayersModel, saveLayersModel } from '../models/io.ts';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
+import type { RngState } from '../util/rng.ts';
+import type { AdamState } from './adam.ts';
+import type { TrainConfig } from './config.ts';
+import type { CycleGan, StepLosses } from './cyclegan.ts';
+
+export const CHECKPOINT_FORMAT = 'cyclegan-checkpoint';
+export const CHECKPOINT_VERSION = 1;
+const NETWORKS = ['genAtoB', 'genBtoA', 'discA', 'discB'] as const;
+const NETWORK_DIRS: Record<(typeof NETWORKS)[number], string> = {
+  genAtoB: 'G_AtoB',
+  genBtoA: 'G_BtoA',
+  discA: 'D_A',
+  discB: 'D_B',
+};
+
+/** Where a run stands; everything needed to continue it exactly. */
+export interface RunPosition {
+  /** Epoch in progress (0-based); equals the number of finished epochs at an epoch boundary. */
+  epoch: number;
+  /** Steps already done in `epoch`. */
+  stepInEpoch: number;
+  globalStep: number;
+  rng: RngState;
+  pipeline: PipelineState;
+  /** Loss sums over the steps of `epoch` done so far (for the epoch's log line). */
+  running: { sums: StepLosses; count: number };
+  /** The data folder the run trains on. */
+  data: string;
+}
+
+interface BlobEntry {
+  name: string;
+  length: number;
+  shape?: number[] | null;
+}
+
+export interface CheckpointMeta {
+  format: typeof CHECKPOINT_FORMAT;
+  version: number;
+  createdAt: string;
+  config: TrainConfig;
+  position: RunPosition;
+  generators: { AtoB: string; BtoA: string };
+  discriminators: { A: string; B: string };
+  optimizers: Record<(typeof NETWORKS)[number], { step: number }>;
+  /** The Float32 arrays of state.bin, in order. */
+  blobs: BlobEntry[];
+}
+
+export interface LoadedCheckpoint {
+  dir: string;
+  meta: CheckpointMeta;
+  models: Record<(typeof NETWORKS)[number], tf.LayersModel>;
+  optimizerStates: Record<(typeof NETWORKS)[number], AdamState>;
+  pools: { A: { images: Float32Array[]; shape: number[] | null }; B: { images: Float32Array[]; shape: number[] | null } };
+}
+
+export function checkpointName(position: RunPosition, stepsPerEpoch: number): string {
+  return position.stepInEpoch === 0 || position.stepInEpoch === stepsPerEpoch
+    ? `epoch-${String(position.epoch).padStart(4, '0')}`
+    : `step-${String(position.globalStep).padStart(8, '0')}`;
+}
+
+/** Writes a checkpoint folder atomically and points `latest` at it. Returns its path. */
+export async function saveCheckpoint(runDir: string, name: string, gan: CycleGan, position: RunPosition): Promise<string> {
+  const dir = join(runDir, 'checkpoints', name);
+  const blobs: BlobEntry[] = [];
+  const arrays: Float32Array[] = [];
+  const optimizers = {} as CheckpointMeta['optimizers'];
+  for (const key of NETWORKS) {
+    const state = await gan.optimizers[key].getState();
+    optimizers[key] = { step: state.step };
+    state.moments.forEach((m, i) => {
+      blobs.push({ name: `${key}/moment${i}`, length: m.length });
+      arrays.push(m);
+    });
+  }
+  for (const [label, pool] of [['A', gan.poolA], ['B', gan.poolB]] as const) {
+    const state = pool.getState();
+    state.images.forEach((img, i) => {
+      blobs.push({ name: `pool${label}/${i}`, length: img.length, shape: state.shape });
+      arrays.push(img);
+    });
+  }
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    createdAt: new Date().toISOString(),
+    config: gan.config,
+    position,
+    generators: { AtoB: 'G_AtoB/model.json', BtoA: 'G_BtoA/model.json' },
+    discriminators: { A: 'D_A/model.json', B: 'D_B/model.json' },
+    optimizers,
+    blobs,
+  };
+  await writeDirAtomic(dir, async (tmp) => {
+    for (const key of NETWORKS) await saveLayersModel(gan[key], join(tmp, NETWORK_DIRS[key]));
+    const total = arrays.reduce((n, a) => n + a.length, 0);
+    const bin = new Float32Array(total);
+    let offset = 0;
+    for (const a of arrays) {
+      bin.set(a, offset);
+      offset += a.length;
+    }
+    await writeFileAtomic(join(tmp, 'state.bin'), new Uint8Array(bin.buffer));
+    await writeFileAtomic(join(tmp, 'cyclegan.json'), JSON.stringify(meta, null, 1));
+  });
+  await writeFileAtomic(join(runDir, 'checkpoints', 'latest'), `${name}\n`);
+  return dir;
+}
+
+/** Removes the oldest epoch checkpoints beyond `keep` (step checkpoints older than the newest epoch one too). */
+export async function pruneCheckpoints(runDir: string, keep: number): Promise<void> {
+  const root = join(runDir, 'checkpoints');
+  const latest = (await readFile(join(root, 'latest'), 'utf8').catch(() => '')).trim();
+  const names = (await readdir(root).catch(() => [] as string[])).filter((n) => /^(epoch|step)-\d+$/.test(n)).sort();
+  const epochs = names.filter((n) => n.startsWith('epoch-'));
+  const doomed = new Set(epochs.slice(0, Math.max(0, epochs.length - keep)));
+  for (const n of names) if (n.startsWith('step-') && n !== latest) doomed.add(n);
+  doomed.delete(latest);
+  for (const n of doomed) await rm(join(root, n), { recursive: true, force: true });
+}
+
+/**
+ * Finds the checkpoint folder a user meant: a checkpoint folder itself, or a run folder (its
+ * latest checkpoint). Throws one clear line otherwise.
+ */
+export async function resolveCheckpointDir(path: string): Promise<string> {
+  const full = resolve(path);
+  if (!existsSync(full)) throw new Error(`${path}: no such file or folder`);
+  if (!(await stat(full)).isDirectory()) throw new Error(`${path}: expected a checkpoint or run folder, found a file`);
+  if (existsSync(join(full, 'cyclegan.json'))) return full;
+  const pointer = join(full, 'checkpoints', 'latest');
+  if (existsSync(pointer)) {
+    const name = (await readFile(pointer, 'utf8')).trim();
+    const dir = join(full, 'checkpoints', name);
+    if (!/^(epoch|step)-\d+$/.test(name) || !existsSync(join(dir, 'cyclegan.json'))) {
+      throw new Error(`${pointer}: points to '${name}', which is not a complete checkpoint`);
+    }
+    return dir;
+  }
+  throw new Error(`${path}: not a checkpoint (no cyclegan.json) and not a run folder (no checkpoints/latest)`);
+}
+
+export async function readMeta(dir: string): Promise<CheckpointMeta> {
+  const file = join(dir, 'cyclegan.json');
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(await readFile(file, 'utf8')) as CheckpointMeta;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `${file}: not found` : `${file}: corrupt JSON (${(error as Error).message})`);
+  }
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    throw new Error(`${file}: format is ${JSON.stringify(meta.format)}, expected '${CHECKPOINT_FORMAT}'`);
+  }
+  if (meta.version !== CHECKPOINT_VERSION) {
+    throw new Error(`${file}: checkpoint version ${meta.version} is not supported (this build reads ${CHECKPOINT_VERSION})`);
+  }
+  return meta;
+}
+
+export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
+  const dir = await resolveCheckpointDir(path);
+  const meta = await readMeta(dir);
+  const binFile = join(dir, 'state.bin');
+  const raw = await readFile(binFile).catch(() => {
+    throw new Error(`${binFile}: missing`);
+  });
+  const expected = meta.blobs.reduce((n, b) => n + b.length, 0) * 4;
+  if (raw.byteLength !== expected) {
+    throw new Error(`${binFile}: ${raw.byteLength} bytes, cyclegan.json expects ${expected} (truncated or corrupt)`);
+  }
+  const floats = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  const byName = new Map<string, { data: Float32Array; shape?: number[] | null }>();
+  let offset = 0;
+  for (const blob of meta.blobs) {
+    byName.set(blob.name, { data: floats.subarray(offset, offset + blob.length), shape: blob.shape });
+    offset += blob.length;
+  }
+  const models = {} as LoadedCheckpoint['models'];
+  const optimizerStates = {} as LoadedCheckpoint['optimizerStates'];
+  for (const key of NETWORKS) {
+    models[key] = await loadLayersModel(join(dir, NETWORK_DIRS[key]));
+    const moments: Float32Array[] = [];
+    for (let i = 0; byName.has(`${key}/moment${i}`); i++) moments.push(byName.get(`${key}/moment${i}`)!.data);
+    optimizerStates[key] = { step: meta.optimizers[key].step, moments };
+  }
+  const pool = (label: 'A' | 'B') => {
+    const images: Float32Array[] = [];
+    let shape: number[] | null = null;
+    for (let i = 0; byName.has(`pool${label}/${i}`); i++) {
+      const entry = byName.get(`pool${label}/${i}`)!;
+      images.push(entry.data);
+      shape = entry.shape ?? null;
+    }
+    return { images, shape };
+  };
+  return { dir, meta, models, optimizerStates, pools: { A: pool('A'), B: pool('B') } };
+}
