@@ -33,6 +33,15 @@ export interface UnetGeneratorOptions {
   leakySlope?: number;
   /** Dropout rate of the first three up blocks while training. Default 0.5. */
   dropout?: number;
+  /**
+   * Instance-norm the innermost down block, as the tutorial does (default true, and needed for
+   * its parameter count). That block's output is 1×1, where instance norm returns its offset
+   * whatever the input, and with the offset starting at 0 the ReLU after the first up block
+   * blocks every gradient: the innermost conv, its norm, the first up conv and its norm never
+   * train (the U-Net still works through its skips). `false` drops that one norm, as the
+   * original pix2pix U-Net does, and every weight trains.
+   */
+  innermostNorm?: boolean;
   /** Model name. Default 'unet_generator'. */
   name?: string;
 }
@@ -45,7 +54,8 @@ export interface UnetGeneratorOptions {
  * `channels` with tanh. 54,414,979 parameters at size 256, ngf 64.
  */
 export function buildUnetGenerator(options: UnetGeneratorOptions): tf.LayersModel {
-  const { size, ngf = 64, channels = 3, norm = 'instance', leakySlope = 0.3, dropout = 0.5 } = options;
+  const { size, ngf = 64, channels = 3, norm = 'instance', leakySlope = 0.3, dropout = 0.5, innermostNorm = true } =
+    options;
   const name = options.name ?? 'unet_generator';
   if (!(typeof size === 'number' && Number.isInteger(size) && size >= 8 && (size & (size - 1)) === 0)) {
     throw new Error(`U-Net generator size must be a power of two ≥ 8, got ${JSON.stringify(size)}`);
@@ -74,7 +84,7 @@ export function buildUnetGenerator(options: UnetGeneratorOptions): tf.LayersMode
         name: `${p}_conv`,
       })
       .apply(x) as tf.SymbolicTensor;
-    if (i > 0) x = normLayer(norm, rng, `${p}_norm`).apply(x) as tf.SymbolicTensor;
+    if (i > 0 && (innermostNorm || i < depth - 1)) x = normLayer(norm, rng, `${p}_norm`).apply(x) as tf.SymbolicTensor;
     x = tf.layers.leakyReLU({ alpha: leakySlope, name: `${p}_lrelu` }).apply(x) as tf.SymbolicTensor;
     skips.push(x);
   });

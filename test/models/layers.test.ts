@@ -83,13 +83,15 @@ test('InstanceNormalization config round-trips through serialization', () => {
 });
 
 test('InstanceNormalization is differentiable on cpu and wasm, with the same forward', async () => {
-  const x = tf.randomNormal([2, 3, 3, 2], 0, 1, 'float32', 1) as tf.Tensor4D;
+  // x is a variable too: the gradient must flow through the statistics into the input.
+  const x = tf.variable(tf.randomNormal([2, 3, 3, 2], 0, 1, 'float32', 1), true, 'in_test_x') as tf.Variable<tf.Rank.R4>;
   const layer = new InstanceNormalization({ seed: 3 });
   layer.build(x.shape);
   const run = () => {
     const weight = tf.randomNormal([2, 3, 3, 2], 0, 1, 'float32', 2);
     const { value, grads } = tf.variableGrads(() =>
       tf.sum(tf.mul(layer.apply(x) as tf.Tensor, weight)) as tf.Scalar,
+      [x, ...layer.trainableWeights.map((w) => w.read() as tf.Variable)],
     );
     return {
       y: Array.from((layer.apply(x) as tf.Tensor).dataSync()),
@@ -98,7 +100,7 @@ test('InstanceNormalization is differentiable on cpu and wasm, with the same for
     };
   };
   const cpu = run();
-  assert.equal(Object.keys(cpu.grads).length, 2);
+  assert.equal(Object.keys(cpu.grads).length, 3);
   for (const g of Object.values(cpu.grads)) assert.ok(g.every(Number.isFinite) && g.some((v) => v !== 0));
   await useBackend('wasm');
   try {

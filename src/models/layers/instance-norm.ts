@@ -70,16 +70,16 @@ export class InstanceNormalization extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      // Folding mean, rsqrt and the affine part into one per-channel multiplier and one offset
-      // leaves only two full-size element-wise ops after the statistics: the image-sized
-      // tensors dominate the cost on wasm, the [N,1,1,C] ones are free.
+      // Six image-sized ops (mean, sub, square, mean, mul, add); scale, offset and rsqrt act on
+      // [N,1,1,C] tensors and are free. tf.squaredDifference would save one, but its gradient
+      // does not reduce over broadcast dimensions (tfjs 4.22), so it breaks backprop into x.
       const mean = tf.mean(x, [1, 2], true);
-      const variance = tf.mean(tf.squaredDifference(x, mean), [1, 2], true);
+      const centered = tf.sub(x, mean);
+      const variance = tf.mean(tf.square(centered), [1, 2], true);
       let mult = tf.rsqrt(tf.add(variance, this.epsilon));
       if (this.scale) mult = tf.mul(mult, this.scale.read());
-      let shift = tf.neg(tf.mul(mean, mult));
-      if (this.offset) shift = tf.add(shift, this.offset.read());
-      return tf.add(tf.mul(x, mult), shift);
+      const y = tf.mul(centered, mult);
+      return this.offset ? tf.add(y, this.offset.read()) : y;
     });
   }
 

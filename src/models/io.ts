@@ -1,0 +1,181 @@
+/**
+ * Saving and loading layers models as a directory `model.json` + `weights.bin` in the standard
+ * tfjs layers format (loadable by tf.loadLayersModel over HTTP, e.g. by the browser demo). tfjs's
+ * `file://` handler lives in tfjs-node, which this project does not use, so this is the Node
+ * side of it. Node-only: nothing that runs in a browser may import this file.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+// The custom layers must be registered before a model that uses them is deserialised.
+import './layers/instance-norm.ts';
+import './layers/reflection-padding.ts';
+import './layers/seeded-dropout.ts';
+
+export const MODEL_JSON = 'model.json';
+export const WEIGHTS_BIN = 'weights.bin';
+
+async function writeSynced(path: string, data: string | Uint8Array): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    await file.writeFile(data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Writes `model` to `dir/model.json` + `dir/weights.bin`, replacing `dir` as a whole: the files
+ * are written and synced in a sibling `dir.tmp-XXXX` that is then renamed into place, so an
+ * interrupted save leaves the previous model intact instead of a half-written one. Returns the
+ * save result tfjs reports (sizes of topology and weights).
+ */
+export async function saveLayersModel(model: tf.LayersModel, dir: string): Promise<tf.io.SaveResult> {
+  const target = resolve(dir);
+  return model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      if (artifacts.modelTopology == null || artifacts.weightSpecs == null || artifacts.weightData == null) {
+        throw new Error(`saveLayersModel(${dir}): tfjs produced no topology or weights to save`);
+      }
+      const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+      const modelJson: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology,
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy,
+        weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs }],
+      };
+      if (artifacts.trainingConfig != null) modelJson.trainingConfig = artifacts.trainingConfig;
+      if (artifacts.userDefinedMetadata != null) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
+
+      const tmp = await mkdtemp(`${target}.tmp-`);
+      let old: string | null = null;
+      try {
+        await writeSynced(join(tmp, WEIGHTS_BIN), weights);
+        await writeSynced(join(tmp, MODEL_JSON), JSON.stringify(modelJson));
+        // rename() cannot replace a non-empty directory: move the old one aside first, and put
+        // it back if the swap fails.
+        if (await exists(target)) {
+          old = `${target}.old-${randomBytes(4).toString('hex')}`;
+          await rename(target, old);
+        }
+        try {
+          await rename(tmp, target);
+        } catch (err) {
+          if (old) await rename(old, target);
+          old = null;
+          throw err;
+        }
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        throw err;
+      }
+      if (old) await rm(old, { recursive: true, force: true });
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    }),
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+const BYTES_PER_VALUE: Record<string, number> = {
+  float32: 4,
+  int32: 4,
+  bool: 1,
+  complex64: 8,
+  uint8: 1,
+  uint16: 2,
+  float16: 2,
+};
+
+function expectedBytes(jsonPath: string, specs: tf.io.WeightsManifestEntry[]): number {
+  let total = 0;
+  for (const spec of specs) {
+    const dtype = spec.quantization?.dtype ?? spec.dtype;
+    const size = BYTES_PER_VALUE[dtype];
+    if (size === undefined) throw new Error(`${jsonPath}: weight '${spec.name}' has unsupported dtype '${dtype}'`);
+    total += spec.shape.reduce((a, b) => a * b, 1) * size;
+  }
+  return total;
+}
+
+/**
+ * Loads a model saved by `saveLayersModel` (or any tfjs layers-format directory whose weight
+ * files sit inside it, e.g. the converter's group1-shard1of1.bin shards). `path` is the
+ * directory or its model.json.
+ */
+export async function loadLayersModel(path: string, options: { strict?: boolean } = {}): Promise<tf.LayersModel> {
+  const dir = basename(path) === MODEL_JSON ? dirname(path) : path;
+  const root = resolve(dir);
+  const jsonPath = join(dir, MODEL_JSON);
+  let text: string;
+  try {
+    text = await readFile(join(root, MODEL_JSON), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new Error(`${jsonPath}: not found`);
+    throw new Error(`${jsonPath}: cannot read (${(err as Error).message})`);
+  }
+  let modelJson: tf.io.ModelJSON;
+  try {
+    modelJson = JSON.parse(text) as tf.io.ModelJSON;
+  } catch (err) {
+    throw new Error(`${jsonPath}: corrupt JSON (${(err as Error).message})`);
+  }
+  if (modelJson == null || typeof modelJson !== 'object' || modelJson.modelTopology == null) {
+    throw new Error(`${jsonPath}: not a tfjs layers model (no modelTopology)`);
+  }
+  if (!Array.isArray(modelJson.weightsManifest)) {
+    throw new Error(`${jsonPath}: not a tfjs layers model (no weightsManifest)`);
+  }
+
+  const artifacts = await tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
+    const specs: tf.io.WeightsManifestEntry[] = [];
+    const chunks: Uint8Array[] = [];
+    const names: string[] = [];
+    for (const group of manifest) {
+      specs.push(...group.weights);
+      for (const p of group.paths) {
+        const file = resolve(root, p);
+        if (file !== root && !file.startsWith(root + sep)) {
+          throw new Error(`${jsonPath}: weight path '${p}' points outside ${dir}`);
+        }
+        names.push(p);
+        try {
+          chunks.push(await readFile(file));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${join(dir, p)}: not found`);
+          throw err;
+        }
+      }
+    }
+    const actual = chunks.reduce((n, c) => n + c.byteLength, 0);
+    const expected = expectedBytes(jsonPath, specs);
+    if (actual !== expected) {
+      const what = names.length === 1 ? `${join(dir, names[0]!)} is` : `${names.map((n) => join(dir, n)).join(' + ')} are`;
+      throw new Error(`${what} ${actual} bytes, ${basename(jsonPath)} expects ${expected}`);
+    }
+    const data = new Uint8Array(actual);
+    let offset = 0;
+    for (const c of chunks) {
+      data.set(c, offset);
+      offset += c.byteLength;
+    }
+    return [specs, data.buffer];
+  });
+  try {
+    return await tf.loadLayersModel(tf.io.fromMemory(artifacts), { strict: options.strict ?? true });
+  } catch (err) {
+    throw new Error(`${jsonPath}: ${(err as Error).message}`);
+  }
+}
