@@ -135,6 +135,44 @@ test('wasm conv kernels leak no tensors or buffers', async () => {
   assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'wasm buffer count changed');
 });
 
+test('sub-filters cached for a variable filter follow assign and die with the variable', async () => {
+  const outShape: [number, number, number, number] = [1, 10, 12, 3];
+  const makeInputs = () => ({
+    dy: tf.randomUniform([1, 5, 6, 8], -1, 1, 'float32', 21) as tf.Tensor4D,
+    first: tf.randomUniform([4, 4, 3, 8], -1, 1, 'float32', 22),
+    second: tf.randomUniform([4, 4, 3, 8], -1, 1, 'float32', 23),
+  });
+  const transpose = (dy: tf.Tensor4D, f: tf.Tensor) => tf.conv2dTranspose(dy, f as tf.Tensor4D, outShape, 2, 'same');
+
+  await useBackend('cpu');
+  const reference = makeInputs();
+  const expectedFirst = transpose(reference.dy, reference.first).dataSync() as Float32Array;
+  const expectedSecond = transpose(reference.dy, reference.second).dataSync() as Float32Array;
+  tf.dispose(Object.values(reference));
+
+  await useBackend('wasm');
+  const tensorsBefore = tf.memory().numTensors;
+  const buffersBefore = tf.engine().backend.numDataIds();
+  const { dy, first, second } = makeInputs();
+  // tf.variable shares the initial tensor's buffer; the cache entry lives as long as that buffer.
+  const filter = tf.variable(first);
+  const buffersWithInputs = tf.engine().backend.numDataIds();
+  for (let use = 0; use < 2; use++) {
+    const out = transpose(dy, filter);
+    assert.ok(relativeError(out.dataSync() as Float32Array, expectedFirst) < TOLERANCE, `use ${use} before assign`);
+    out.dispose();
+  }
+  assert.equal(tf.engine().backend.numDataIds(), buffersWithInputs + 4, 'expected the 4 phase sub-filters to be cached');
+  filter.assign(second);
+  const out = transpose(dy, filter);
+  assert.ok(relativeError(out.dataSync() as Float32Array, expectedSecond) < TOLERANCE, 'stale sub-filters after assign');
+  out.dispose();
+  filter.dispose();
+  tf.dispose([dy, first, second]);
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'tensor count changed');
+  assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'cached sub-filters outlived their filter buffer');
+});
+
 test('a wrong dy shape is reported with the shapes involved', async () => {
   await useBackend('wasm');
   const dy = tf.zeros([1, 3, 3, 2]);

@@ -1,0 +1,148 @@
+/**
+ * Timings of the wasm training kernels (src/engine/wasm-kernels.ts): U-Net-like transposed
+ * convolutions, filter gradients, and a forward+backward pass of a small encoder/decoder stack.
+ *
+ *   npm run bench -- kernels [--repeats N] [--size S] [--baseline]
+ *
+ * --baseline also times wasm's own scalar Conv2DBackpropInput for the transposed convolutions.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../src/engine/backend.ts';
+import { withOriginalBackpropInput } from '../src/engine/wasm-kernels.ts';
+
+interface Row {
+  case: string;
+  'ms (median)': string;
+  'GFLOP/s': string;
+  baseline?: string;
+}
+
+function option(args: string[], name: string, fallback: number): number {
+  const index = args.indexOf(name);
+  if (index < 0) return fallback;
+  const value = Number(args[index + 1]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} needs a positive number, got '${args[index + 1]}'`);
+  return value;
+}
+
+/** Median wall time of `fn` in ms after one warm-up call (which also lets XNNPACK build its operators). */
+function timeMedian(repeats: number, fn: () => tf.Tensor | tf.Tensor[]): number {
+  tf.dispose(fn());
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    const out = fn();
+    for (const t of Array.isArray(out) ? out : [out]) t.dataSync();
+    times.push(performance.now() - start);
+    tf.dispose(out);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/** Multiply-adds of a convolution, counted as 2 FLOPs each, from its (forward) output size. */
+function convFlops(batch: number, outHeight: number, outWidth: number, kernel: number, inChannels: number, outChannels: number): number {
+  return 2 * batch * outHeight * outWidth * kernel * kernel * inChannels * outChannels;
+}
+
+function row(name: string, ms: number, flops: number, baselineMs?: number): Row {
+  const result: Row = { case: name, 'ms (median)': ms.toFixed(1), 'GFLOP/s': (flops / ms / 1e6).toFixed(1) };
+  if (baselineMs !== undefined) result.baseline = `${baselineMs.toFixed(1)} ms (${(baselineMs / ms).toFixed(1)}x slower)`;
+  return result;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const repeats = option(args, '--repeats', 3);
+  const stackSize = option(args, '--size', 128);
+  const withBaseline = args.includes('--baseline');
+  const backend = await useBackend('wasm');
+  console.log(`backend ${backend}, ${repeats} repeats (median), tfjs ${tf.version.tfjs}`);
+  const rows: Row[] = [];
+
+  // conv2dTranspose 4x4 stride 2 'same' as in a U-Net decoder: [inSize, inChannels -> outChannels].
+  const transposeCases: [number, number, number][] = [
+    [8, 1024, 512],
+    [32, 512, 128],
+    [64, 256, 64],
+    [128, 128, 3],
+  ];
+  for (const [size, inChannels, outChannels] of transposeCases) {
+    const x = tf.randomNormal([1, size, size, inChannels]) as tf.Tensor4D;
+    const filter = tf.randomNormal([4, 4, outChannels, inChannels]) as tf.Tensor4D;
+    const outShape: [number, number, number, number] = [1, size * 2, size * 2, outChannels];
+    const op = () => tf.conv2dTranspose(x, filter, outShape, 2, 'same');
+    const ms = timeMedian(repeats, op);
+    const baselineMs = withBaseline ? withOriginalBackpropInput(() => timeMedian(1, op)) : undefined;
+    rows.push(
+      row(`conv2dTranspose 4x4 s2 ${size}->${size * 2} ${inChannels}->${outChannels}`, ms, convFlops(1, size, size, 4, outChannels, inChannels), baselineMs),
+    );
+    tf.dispose([x, filter]);
+  }
+
+  // Conv2DBackpropFilter on its own: [size, kernel, stride, inChannels, outChannels].
+  const filterCases: [number, number, 1 | 2, number, number][] = [
+    [256, 4, 2, 3, 64],
+    [128, 4, 2, 64, 128],
+    [64, 3, 1, 256, 256],
+    [16, 4, 2, 512, 512],
+  ];
+  for (const [size, kernel, stride, inChannels, outChannels] of filterCases) {
+    const x = tf.randomNormal([1, size, size, inChannels]) as tf.Tensor4D;
+    const outSize = Math.ceil(size / stride);
+    const dy = tf.randomNormal([1, outSize, outSize, outChannels]) as tf.Tensor4D;
+    const ms = timeMedian(repeats, () =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+        strides: stride,
+        pad: 'same',
+        dataFormat: 'NHWC',
+        filterShape: [kernel, kernel, inChannels, outChannels],
+      }) as tf.Tensor,
+    );
+    rows.push(
+      row(`Conv2DBackpropFilter ${kernel}x${kernel} s${stride} ${size}px ${inChannels}->${outChannels}`, ms, convFlops(1, outSize, outSize, kernel, inChannels, outChannels)),
+    );
+    tf.dispose([x, dy]);
+  }
+
+  // A small encoder/decoder: forward + gradients of every filter.
+  const layers: { kind: 'conv' | 'deconv'; kernel: number; stride: 1 | 2; inChannels: number; outChannels: number }[] = [
+    { kind: 'conv', kernel: 4, stride: 2, inChannels: 3, outChannels: 64 },
+    { kind: 'conv', kernel: 4, stride: 2, inChannels: 64, outChannels: 128 },
+    { kind: 'conv', kernel: 3, stride: 1, inChannels: 128, outChannels: 128 },
+    { kind: 'deconv', kernel: 4, stride: 2, inChannels: 128, outChannels: 64 },
+    { kind: 'deconv', kernel: 4, stride: 2, inChannels: 64, outChannels: 3 },
+  ];
+  const filters = layers.map((l, i) =>
+    tf.variable(tf.randomNormal([l.kernel, l.kernel, l.kind === 'conv' ? l.inChannels : l.outChannels, l.kind === 'conv' ? l.outChannels : l.inChannels], 0, 0.05), true, `bench_filter_${i}`),
+  );
+  const image = tf.randomNormal([1, stackSize, stackSize, 3]) as tf.Tensor4D;
+  let flops = 0;
+  let spatial = stackSize;
+  for (const l of layers) {
+    const outSpatial = l.kind === 'conv' ? spatial / l.stride : spatial * l.stride;
+    const convOutSpatial = l.kind === 'conv' ? outSpatial : spatial;
+    // forward + input gradient + filter gradient, each one convolution's worth of work
+    flops += 3 * convFlops(1, convOutSpatial, convOutSpatial, l.kernel, l.inChannels, l.outChannels);
+    spatial = outSpatial;
+  }
+  const stepMs = timeMedian(repeats, () => {
+    const { value, grads } = tf.variableGrads(() => {
+      let h: tf.Tensor4D = image;
+      layers.forEach((l, i) => {
+        const f = filters[i] as tf.Tensor4D;
+        if (l.kind === 'conv') {
+          h = tf.conv2d(h, f, l.stride, 'same');
+        } else {
+          h = tf.conv2dTranspose(h, f, [1, h.shape[1] * l.stride, h.shape[2] * l.stride, l.outChannels], l.stride, 'same');
+        }
+        if (i < layers.length - 1) h = tf.relu(h);
+      });
+      return tf.mean(tf.square(tf.sub(h, image))) as tf.Scalar;
+    });
+    return [value, ...Object.values(grads)];
+  });
+  rows.push(row(`encoder/decoder fwd+bwd ${stackSize}px (${layers.length} layers)`, stepMs, flops));
+  tf.dispose([image, ...filters]);
+
+  console.table(rows);
+}
