@@ -216,9 +216,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const rawUrl = req.url ?? '/';
     if (!rawUrl.startsWith('/')) throw new HttpError(400, 'bad request');
     const pathname = rawUrl.split(/[?#]/, 1)[0]!;
-    // Cross-origin isolation lets the wasm backend use threads (SharedArrayBuffer).
-    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-    res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
     res.setHeader('X-Content-Type-Options', 'nosniff');
 
     if (pathname === '/model' || pathname.startsWith('/model/')) {

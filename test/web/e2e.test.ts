@@ -273,6 +273,23 @@ test('the browser demo translates like Node and explains bad input', { skip, tim
   diff = maxDiff(output, nodeTranslate(output.direction === 'AtoB' ? unet : resnet, rgb, width, height));
   assert.ok(diff.max <= TOLERANCE, `model from a folder differs from Node by up to ${diff.max} levels`);
 
+  // The WebAssembly fallback (its .wasm files served by the server) gives the same pixels.
+  const wasmPage = await context.newPage();
+  wasmPage.on('pageerror', (err) => consoleErrors.push(String(err)));
+  await wasmPage.goto(`${server.url}?backend=wasm`);
+  await wasmPage.waitForFunction(() => window.__cyclegan?.ready === true || window.__cyclegan?.error != null, null, {
+    timeout: 30_000,
+  });
+  assert.equal(await wasmPage.evaluate(() => window.__cyclegan.error), null);
+  assert.equal(await wasmPage.evaluate(() => window.__cyclegan.backend), 'wasm');
+  t.diagnostic(`wasm: ${await wasmPage.textContent('#backend-info')}`);
+  await wasmPage.setInputFiles('#file', pngPath);
+  output = await waitForTranslations(wasmPage, 1);
+  diff = maxDiff(output, nodeTranslate(unet, rgb, width, height));
+  t.diagnostic(`AtoB on wasm: max |browser − node| = ${diff.max}, mean ${diff.mean.toFixed(4)} levels`);
+  assert.ok(diff.max <= TOLERANCE, `wasm output differs from Node by up to ${diff.max} levels`);
+  assert.match((await wasmPage.textContent('#status')) ?? '', /^wasm · \d+ ms/);
+
   assert.deepEqual(consoleErrors, []);
   unet.dispose();
   resnet.dispose();

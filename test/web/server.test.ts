@@ -129,12 +129,6 @@ describe('content', () => {
     assert.equal(post.headers.allow, 'GET, HEAD');
   });
 
-  test('the page is cross-origin isolated (threaded wasm)', async () => {
-    const reply = await get(server.url, '/');
-    assert.equal(reply.headers['cross-origin-opener-policy'], 'same-origin');
-    assert.equal(reply.headers['cross-origin-embedder-policy'], 'require-corp');
-  });
-
   test('an export is served with its manifest', async () => {
     const manifest = JSON.parse((await get(server.url, '/model/cyclegan.json')).body.toString());
     assert.deepEqual(manifest, {

@@ -11,6 +11,11 @@ import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-t
 export const BROWSER_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export type BrowserBackend = (typeof BROWSER_BACKENDS)[number];
 
+// The threaded wasm build cannot start from a bundle (its worker is the stringified module
+// factory, which references the bundle's scope: "ReferenceError: e is not defined"), so stay on
+// the single-threaded SIMD build even on a cross-origin-isolated page.
+tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+
 // The .wasm binaries are emitted by Vite next to the bundle (hashed names), so map them by name.
 setWasmPaths({
   'tfjs-backend-wasm.wasm': wasmPlain,
