@@ -134,10 +134,9 @@ export async function decodeToRgb(input: string | Uint8Array, name: string, opts
   try {
     const src = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     let s = sharp(src, { limitInputPixels: maxPixels, failOn: 'warning', pages: 1, animated: false });
-    const meta = await s.metadata();
-    if (!meta.format || !ACCEPTED_FORMATS.has(meta.format)) {
-      throw new ImageError(name, `not an image (unsupported format${meta.format ? ` '${meta.format}'` : ''})`);
-    }
+    // The format check and the decode run side by side (one trip through the thread pool, not
+    // two): the decode result is dropped when the format is not one we accept.
+    const metaP = s.metadata();
     s = s
       .rotate() // EXIF orientation
       .flatten({ background: { r: 255, g: 255, b: 255 } })
@@ -146,7 +145,17 @@ export async function decodeToRgb(input: string | Uint8Array, name: string, opts
       const { width, height, kernel = 'bicubic' } = opts.resize;
       s = s.resize(width, height, { fit: 'fill', kernel: SHARP_KERNEL[kernel] });
     }
-    const { data, info } = await s.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const decodeP = s.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const [metaR, decodeR] = await Promise.allSettled([metaP, decodeP]);
+    if (metaR.status === 'fulfilled') {
+      const meta = metaR.value;
+      if (!meta.format || !ACCEPTED_FORMATS.has(meta.format)) {
+        throw new ImageError(name, `not an image (unsupported format${meta.format ? ` '${meta.format}'` : ''})`);
+      }
+    }
+    if (decodeR.status === 'rejected') throw decodeR.reason;
+    if (metaR.status === 'rejected') throw metaR.reason;
+    const { data, info } = decodeR.value;
     if (info.channels !== 3) throw new ImageError(name, `unexpected channel count ${info.channels} after conversion`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (err) {

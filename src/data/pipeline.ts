@@ -330,6 +330,11 @@ export class UnpairedPipeline {
     // Plans of finished epochs are no longer needed.
     const oldest = this.queue[0]?.epoch ?? this.cursor.epoch;
     for (const e of this.plans.keys()) if (e < Math.min(oldest, item.epoch) - 1) this.plans.delete(e);
+    // One turn of the event loop: when the head pair is already decoded, awaiting it would run on
+    // microtasks only, and the thread-pool completions of the pairs behind it (which start their
+    // next stage) would wait until the queue ran dry. Training steps block the JS thread, so give
+    // those callbacks their turn here.
+    await new Promise<void>((ok) => setImmediate(ok));
     return item.promise;
   }
 
