@@ -93,7 +93,7 @@ export async function run(args: string[]): Promise<void> {
       }
       const s = (performance.now() - t0) / 1000;
       p.close();
-      const extra = stepMs > 0 ? ` | avg wait in next(): ${(waited / pairs).toFixed(1)} ms` : '';
+      const extra = stepMs > 0 ? ` | avg time in next(): ${(waited / pairs).toFixed(1)} ms` : '';
       rows.push([label + extra, `${2 * pairs}`, ((2 * pairs) / s).toFixed(1)]);
     };
     for (const prefetch of [0, 1, 4, 8]) await measure(`train 286->256 nearest, prefetch ${prefetch}`, prefetch, 'nearest');
