@@ -1,10 +1,13 @@
 /**
- * Size-agnostic translation with a generator, shared by Node and the browser (pure tfjs, no I/O).
+ * Size-agnostic translation with a generator, shared by Node (tfjs or ONNX Runtime) and the
+ * browser: no I/O, and the same pixels whatever engine runs the network.
  *
  * Generators need particular input sizes: the U-Net a fixed square (its training size), the ResNet
  * a multiple of 4. Images of any size are mirrored out to what the model needs and cropped back;
  * images too large for one pass are cut into overlapping tiles blended with linear ramps, so
- * memory stays bounded and seams do not show.
+ * memory stays bounded and seams do not show. The plan is a generator function that yields each
+ * network input and receives its output, so one implementation serves the synchronous tfjs
+ * driver and the asynchronous ONNX Runtime one.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -22,11 +25,20 @@ export interface TranslateOptions {
   overlap?: number;
 }
 
+/** HWC float pixels in [-1, 1]. */
+export interface Pixels {
+  data: Float32Array;
+  height: number;
+  width: number;
+}
+
 /** Reads the generator's geometry from its input shape. */
 export function generatorGeometry(model: tf.LayersModel, multiple = 4): GeneratorGeometry {
   const shape = model.inputs[0]!.shape;
-  const h = shape[1];
-  const w = shape[2];
+  return geometryFromShape(shape[1] ?? null, shape[2] ?? null, multiple);
+}
+
+export function geometryFromShape(h: number | null, w: number | null, multiple = 4): GeneratorGeometry {
   if (h != null && w != null) {
     if (h !== w) throw new Error(`generator input must be square, got ${h}x${w}`);
     return { fixedSize: h, multiple: h };
@@ -61,50 +73,54 @@ function padPlan(h: number, w: number, targetH: number, targetW: number): PadSte
   return steps;
 }
 
-/** Mirror-pads an HWC image to at least (targetH, targetW), the original roughly centred. */
-export function reflectPadTo(image: tf.Tensor3D, targetH: number, targetW: number): tf.Tensor3D {
-  const steps = padPlan(image.shape[0], image.shape[1], targetH, targetW);
-  if (steps.length === 0) return image.clone();
-  return tf.tidy(() => {
-    let x = image;
-    for (const step of steps) {
-      const paddings: Array<[number, number]> = [[0, 0], [0, 0], [0, 0]];
-      paddings[step.axis] = [step.before, step.after];
-      x = tf.mirrorPad(x, paddings, step.mode);
+/** Mirror-pads HWC pixels to at least (targetH, targetW), the original roughly centred. */
+export function reflectPad(p: Pixels, targetH: number, targetW: number): Pixels & { top: number; left: number } {
+  let { data, height, width } = p;
+  let top = 0;
+  let left = 0;
+  for (const step of padPlan(height, width, targetH, targetW)) {
+    const newH = step.axis === 0 ? height + step.before + step.after : height;
+    const newW = step.axis === 1 ? width + step.before + step.after : width;
+    const n = step.axis === 0 ? height : width;
+    // Source index along the padded axis for output index i.
+    const source = (i: number): number => {
+      const j = i - step.before;
+      if (j < 0) return step.mode === 'reflect' ? -j : -j - 1;
+      if (j >= n) return step.mode === 'reflect' ? 2 * n - 2 - j : 2 * n - 1 - j;
+      return j;
+    };
+    const out = new Float32Array(newH * newW * 3);
+    for (let y = 0; y < newH; y++) {
+      const sy = step.axis === 0 ? source(y) : y;
+      for (let x = 0; x < newW; x++) {
+        const sx = step.axis === 1 ? source(x) : x;
+        const o = (y * newW + x) * 3;
+        const s = (sy * width + sx) * 3;
+        out[o] = data[s]!;
+        out[o + 1] = data[s + 1]!;
+        out[o + 2] = data[s + 2]!;
+      }
     }
-    return x;
-  });
+    if (step.axis === 0) top += step.before;
+    else left += step.before;
+    data = out;
+    height = newH;
+    width = newW;
+  }
+  return { data, height, width, top, left };
 }
 
-/** Where reflectPadTo places the original image's top-left corner. */
-export function locateOrigin(h: number, w: number, targetH: number, targetW: number): [number, number] {
-  const origin: [number, number] = [0, 0];
-  for (const step of padPlan(h, w, targetH, targetW)) origin[step.axis] += step.before;
-  return origin;
+function crop(p: Pixels, top: number, left: number, height: number, width: number): Pixels {
+  const out = new Float32Array(height * width * 3);
+  for (let y = 0; y < height; y++) {
+    const s = ((y + top) * p.width + left) * 3;
+    out.set(p.data.subarray(s, s + width * 3), y * width * 3);
+  }
+  return { data: out, height, width };
 }
 
 function roundUp(n: number, multiple: number): number {
   return Math.ceil(n / multiple) * multiple;
-}
-
-/** Runs the generator once on an HWC image of an acceptable size. */
-function runOnce(model: tf.LayersModel, x: tf.Tensor3D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const out = model.predict(x.expandDims(0)) as tf.Tensor4D;
-    return out.squeeze([0]) as tf.Tensor3D;
-  });
-}
-
-/** Pads (centred reflection) to a size the model takes, runs it, crops back to the input's size. */
-function translateWhole(model: tf.LayersModel, x: tf.Tensor3D, padH: number, padW: number): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [h, w] = x.shape;
-    if (h === padH && w === padW) return runOnce(model, x);
-    const padded = reflectPadTo(x, padH, padW);
-    const offset = locateOrigin(h, w, padH, padW);
-    const y = runOnce(model, padded);
-    return y.slice([offset[0], offset[1], 0], [h, w, 3]);
-  });
 }
 
 /** 1-D blend weights for a tile: ramps up over the overlap on each side that has a neighbour. */
@@ -127,46 +143,40 @@ function tileStarts(total: number, tile: number, overlap: number): number[] {
   return starts;
 }
 
-/**
- * Translates an HWC image in [-1, 1] of any size; returns an HWC image of the same size in [-1, 1].
- */
-export function translateImage(
-  model: tf.LayersModel,
-  image: tf.Tensor3D,
+/** Yields each network input (HWC pixels); expects the network's output for it; returns the result. */
+export function* translationPlan(
+  image: Pixels,
   geometry: GeneratorGeometry,
   options: TranslateOptions = {},
-): tf.Tensor3D {
-  const [h, w, c] = image.shape;
-  if (c !== 3) throw new Error(`translateImage expects 3 channels, got ${c}`);
-  const tile = geometry.fixedSize ?? roundUp(options.maxSide ?? 1024, geometry.multiple);
-  if (geometry.fixedSize == null && h <= tile && w <= tile) {
-    return translateWhole(model, image, roundUp(h, geometry.multiple), roundUp(w, geometry.multiple));
+): Generator<Pixels, Pixels, Float32Array> {
+  const { height: h, width: w } = image;
+  if (image.data.length !== h * w * 3) {
+    throw new Error(`expected ${h}x${w}x3 = ${h * w * 3} values, got ${image.data.length}`);
   }
-  if (h <= tile && w <= tile) return translateWhole(model, image, tile, tile);
+  const tile = geometry.fixedSize ?? roundUp(options.maxSide ?? 1024, geometry.multiple);
+  if (h <= tile && w <= tile) {
+    const [ph, pw] = geometry.fixedSize == null ? [roundUp(h, geometry.multiple), roundUp(w, geometry.multiple)] : [tile, tile];
+    const padded = reflectPad(image, ph, pw);
+    const out = yield padded;
+    return crop({ data: out, height: padded.height, width: padded.width }, padded.top, padded.left, h, w);
+  }
 
-  // Tiled: accumulate weighted tiles in JS so only one tile's tensors are alive at a time.
   const overlap = Math.min(options.overlap ?? Math.round(tile / 8), Math.floor(tile / 2));
-  const outH = Math.max(h, tile);
-  const outW = Math.max(w, tile);
-  const source = reflectPadTo(image, outH, outW);
-  const [oy, ox] = locateOrigin(h, w, outH, outW);
-  const sum = new Float32Array(outH * outW * 3);
-  const weightSum = new Float32Array(outH * outW);
-  const ys = tileStarts(outH, tile, overlap);
-  const xs = tileStarts(outW, tile, overlap);
-  for (const y0 of ys) {
-    for (const x0 of xs) {
-      const tileOut = tf.tidy(() => runOnce(model, source.slice([y0, x0, 0], [tile, tile, 3])));
-      const values = tileOut.dataSync();
-      tileOut.dispose();
-      const wy = ramp(tile, overlap, y0 > 0, y0 + tile < outH);
-      const wx = ramp(tile, overlap, x0 > 0, x0 + tile < outW);
+  const source = reflectPad(image, Math.max(h, tile), Math.max(w, tile));
+  const { height: sh, width: sw } = source;
+  const sum = new Float32Array(sh * sw * 3);
+  const weightSum = new Float32Array(sh * sw);
+  for (const y0 of tileStarts(sh, tile, overlap)) {
+    for (const x0 of tileStarts(sw, tile, overlap)) {
+      const values = yield crop(source, y0, x0, tile, tile);
+      const wy = ramp(tile, overlap, y0 > 0, y0 + tile < sh);
+      const wx = ramp(tile, overlap, x0 > 0, x0 + tile < sw);
       for (let i = 0; i < tile; i++) {
         for (let j = 0; j < tile; j++) {
           const weight = wy[i]! * wx[j]!;
-          const p = (y0 + i) * outW + (x0 + j);
-          weightSum[p]! += weight;
+          const p = (y0 + i) * sw + (x0 + j);
           const q = (i * tile + j) * 3;
+          weightSum[p]! += weight;
           sum[p * 3]! += weight * values[q]!;
           sum[p * 3 + 1]! += weight * values[q + 1]!;
           sum[p * 3 + 2]! += weight * values[q + 2]!;
@@ -174,14 +184,52 @@ export function translateImage(
       }
     }
   }
-  source.dispose();
-  const out = new Float32Array(h * w * 3);
-  for (let i = 0; i < h; i++) {
-    for (let j = 0; j < w; j++) {
-      const p = (i + oy) * outW + (j + ox);
-      const inv = 1 / weightSum[p]!;
-      for (let k = 0; k < 3; k++) out[(i * w + j) * 3 + k] = sum[p * 3 + k]! * inv;
-    }
+  for (let p = 0; p < sh * sw; p++) {
+    const inv = 1 / weightSum[p]!;
+    sum[p * 3]! *= inv;
+    sum[p * 3 + 1]! *= inv;
+    sum[p * 3 + 2]! *= inv;
   }
-  return tf.tensor3d(out, [h, w, 3]);
+  return crop({ data: sum, height: sh, width: sw }, source.top, source.left, h, w);
+}
+
+/** Runs a plan with an asynchronous network (ONNX Runtime, or tfjs with async reads). */
+export async function translatePixels(
+  run: (input: Pixels) => Promise<Float32Array> | Float32Array,
+  image: Pixels,
+  geometry: GeneratorGeometry,
+  options: TranslateOptions = {},
+): Promise<Pixels> {
+  const plan = translationPlan(image, geometry, options);
+  let step = plan.next();
+  while (!step.done) step = plan.next(await run(step.value));
+  return step.value;
+}
+
+/** Runs a tfjs generator on HWC pixels (synchronously). */
+export function runLayersModel(model: tf.LayersModel, input: Pixels): Float32Array {
+  const out = tf.tidy(() => model.predict(tf.tensor4d(input.data, [1, input.height, input.width, 3])) as tf.Tensor);
+  try {
+    return out.dataSync() as Float32Array;
+  } finally {
+    out.dispose();
+  }
+}
+
+/**
+ * Translates an HWC image tensor in [-1, 1] of any size with a tfjs generator; returns a new HWC
+ * tensor of the same size in [-1, 1].
+ */
+export function translateImage(
+  model: tf.LayersModel,
+  image: tf.Tensor3D,
+  geometry: GeneratorGeometry,
+  options: TranslateOptions = {},
+): tf.Tensor3D {
+  const [height, width, channels] = image.shape;
+  if (channels !== 3) throw new Error(`translateImage expects 3 channels, got ${channels}`);
+  const plan = translationPlan({ data: image.dataSync() as Float32Array, height, width }, geometry, options);
+  let step = plan.next();
+  while (!step.done) step = plan.next(runLayersModel(model, step.value));
+  return tf.tensor3d(step.value.data, [height, width, 3]);
 }

@@ -1,0 +1,29 @@
+import { basename, join } from 'node:path';
+import { useBackend } from '../../engine/backend.ts';
+import { exportTfjs } from '../../export/tfjs.ts';
+import { locateGenerator, type Direction } from '../../infer/translator.ts';
+import { loadLayersModel } from '../../models/io.ts';
+import { writeFileAtomic } from '../../util/atomic.ts';
+import type { GlobalOptions } from '../main.ts';
+
+export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
+  await useBackend(globals.backend);
+  const directions: Direction[] = opts.direction ? [opts.direction as Direction] : ['AtoB', 'BtoA'];
+  const out = opts.out as string;
+  if (opts.format === 'tfjs') {
+    const manifest = await exportTfjs(opts.model as string, out, directions);
+    console.log(`exported ${Object.keys(manifest.directions).join(' and ')} (${manifest.generator}, ${manifest.size}px) to ${out}`);
+    return 0;
+  }
+  const { exportGeneratorToOnnx } = await import('../../export/onnx.ts');
+  for (const direction of directions) {
+    const modelJson = await locateGenerator(opts.model as string, direction);
+    const model = await loadLayersModel(modelJson.replace(/model\.json$/, ''));
+    const bytes = exportGeneratorToOnnx(model);
+    model.dispose();
+    const file = out.endsWith('.onnx') && directions.length === 1 ? out : join(out, `${direction}.onnx`);
+    await writeFileAtomic(file, bytes);
+    console.log(`exported ${direction} to ${file} (${(bytes.length / 1e6).toFixed(1)} MB, ${basename(file)})`);
+  }
+  return 0;
+}

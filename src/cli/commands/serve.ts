@@ -1,0 +1,16 @@
+import { startServer } from '../../serve/server.ts';
+import { resolveCheckpointDir } from '../../train/checkpoint.ts';
+import type { GlobalOptions } from '../main.ts';
+
+export async function run(opts: Record<string, unknown>, _globals: GlobalOptions): Promise<number> {
+  const modelDir = await resolveCheckpointDir(opts.model as string);
+  const server = await startServer({ modelDir, port: opts.port as number });
+  console.log(`serving ${modelDir} at ${server.url} (Ctrl-C to stop)`);
+  await new Promise<void>((resolveStop) => {
+    const stop = () => resolveStop();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}

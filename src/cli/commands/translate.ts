@@ -1,0 +1,31 @@
+import cliProgress from 'cli-progress';
+import { useBackend } from '../../engine/backend.ts';
+import { expandInputs, translateFiles } from '../../infer/batch.ts';
+import { loadTranslator, type Direction, type Engine } from '../../infer/translator.ts';
+import type { GlobalOptions } from '../main.ts';
+
+export async function run(opts: Record<string, unknown>, globals: GlobalOptions, args: string[]): Promise<number> {
+  const engine = opts.engine as Engine;
+  if (engine === 'tfjs') console.log(`backend: ${await useBackend(globals.backend)}`);
+  else console.log('engine: onnxruntime-node (cpu)');
+  const files = await expandInputs(args, (m) => console.warn(`warning: ${m}`));
+  const translator = await loadTranslator(opts.model as string, { direction: opts.direction as Direction, engine });
+  const bar = new cliProgress.SingleBar(
+    { format: 'translate |{bar}| {value}/{total} · {file}', noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 5000 },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(files.length, 0, { file: '' });
+  try {
+    const result = await translateFiles(translator, files, opts.out as string, {
+      format: opts.format as 'png' | 'jpg' | undefined,
+      onProgress: (done, file) => bar.update(done, { file }),
+    });
+    bar.stop();
+    for (const f of result.failed) console.error(`failed: ${f.error.startsWith(f.input) ? f.error : `${f.input}: ${f.error}`}`);
+    console.log(`${result.written.length} translated (${translator.direction}) into ${opts.out}${result.failed.length ? `, ${result.failed.length} failed` : ''}`);
+    return result.failed.length > 0 ? 1 : 0;
+  } finally {
+    bar.stop();
+    translator.dispose();
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The export folder: the generators alone, in tfjs layers format, with a manifest the web page and
+ * every command read. `tf.loadLayersModel` loads each direction in Node or a browser (after the
+ * custom layers are registered by importing the models entry point).
+ *
+ *   EXPORT/cyclegan.json  {"format":"cyclegan-generators","version":1,"generator":...,"size":...,"directions":{"AtoB":"AtoB/model.json",...}}
+ *   EXPORT/AtoB/{model.json,weights.bin}   EXPORT/BtoA/{model.json,weights.bin}
+ */
+import { join } from 'node:path';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
+import { loadLayersModel, saveLayersModel } from '../models/io.ts';
+import { readMeta, resolveCheckpointDir } from '../train/checkpoint.ts';
+import { EXPORT_FORMAT, type Direction } from '../infer/translator.ts';
+
+export interface ExportManifest {
+  format: typeof EXPORT_FORMAT;
+  version: 1;
+  generator: string;
+  size: number;
+  domains: { A: string; B: string };
+  directions: Partial<Record<Direction, string>>;
+  source: { checkpoint: string; epoch: number; globalStep: number };
+}
+
+/** Writes the export folder for a checkpoint or run folder; returns its manifest. */
+export async function exportTfjs(checkpoint: string, outDir: string, directions: Direction[] = ['AtoB', 'BtoA']): Promise<ExportManifest> {
+  const dir = await resolveCheckpointDir(checkpoint);
+  const meta = await readMeta(dir);
+  const manifest: ExportManifest = {
+    format: EXPORT_FORMAT,
+    version: 1,
+    generator: meta.config.generator,
+    size: meta.config.cropSize,
+    domains: { A: 'A', B: 'B' },
+    directions: {},
+    source: { checkpoint: dir, epoch: meta.position.epoch, globalStep: meta.position.globalStep },
+  };
+  await writeDirAtomic(outDir, async (tmp) => {
+    for (const direction of directions) {
+      // Load and save again (not a file copy) so the export is known to load.
+      const model = await loadLayersModel(join(dir, meta.generators[direction]).replace(/model\.json$/, ''));
+      try {
+        await saveLayersModel(model, join(tmp, direction));
+      } finally {
+        model.dispose();
+      }
+      manifest.directions[direction] = `${direction}/model.json`;
+    }
+    await writeFileAtomic(join(tmp, 'cyclegan.json'), JSON.stringify(manifest, null, 1));
+  });
+  return manifest;
+}
