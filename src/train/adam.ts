@@ -50,8 +50,10 @@ export class Adam {
     const correction2 = 1 - Math.pow(beta2, this.step);
     const stepSize = this.lr / correction1;
     const sqrtCorrection2 = Math.sqrt(correction2);
-    tf.tidy(() => {
-      this.variables.forEach((variable, i) => {
+    // One tidy per variable: the temporaries of a 54M-parameter generator must not pile up in
+    // the 4 GiB wasm heap before a single end-of-update cleanup.
+    this.variables.forEach((variable, i) => {
+      tf.tidy(() => {
         const g = grads[i]!;
         const m = this.m[i]!.mul(beta1).add(g.mul(1 - beta1));
         const v = this.v[i]!.mul(beta2).add(g.square().mul(1 - beta2));
