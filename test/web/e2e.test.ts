@@ -206,7 +206,7 @@ test('the browser demo translates like Node and explains bad input', { skip, tim
   });
   const backend = await page.evaluate(() => window.__cyclegan.backend);
   assert.equal(await page.evaluate(() => window.__cyclegan.error), null);
-  t.diagnostic(`page backend: ${backend}`);
+  t.diagnostic(`page backend: ${backend} — ${await page.textContent('#backend-info')}`);
 
   // A→B: the 32-px U-Net on a 40×24 image (mirror-padded, tiled, cropped back).
   await page.setInputFiles('#file', pngPath);
@@ -228,6 +228,20 @@ test('the browser demo translates like Node and explains bad input', { skip, tim
   diff = maxDiff(output, nodeTranslate(resnet, rgb, width, height));
   t.diagnostic(`BtoA (resnet): max |browser − node| = ${diff.max}, mean ${diff.mean.toFixed(4)} levels`);
   assert.ok(diff.max <= TOLERANCE, `BtoA differs from Node by up to ${diff.max} levels`);
+
+  // A wide image over the 1024-px limit: scaled down, aspect ratio kept, with a visible notice.
+  const bigPath = join(work, 'wide-1300x40.png');
+  await sharp(syntheticImage(1300, 40), { raw: { width: 1300, height: 40, channels: 3 } }).png().toFile(bigPath);
+  await page.setInputFiles('#file', bigPath);
+  output = await waitForTranslations(page, 3);
+  assert.deepEqual([output.width, output.height], [1024, 32]);
+  assert.ok(await page.isVisible('#notice'));
+  assert.match((await page.textContent('#notice')) ?? '', /1300×40.*scaled down to 1024×32/);
+  // Back to the small image for the screenshot; the notice goes away.
+  await page.setInputFiles('#file', pngPath);
+  output = await waitForTranslations(page, 4);
+  assert.deepEqual([output.width, output.height], [width, height]);
+  assert.ok(!(await page.isVisible('#notice')));
 
   const artifacts = process.env.CYCLEGAN_ARTIFACTS ?? join(ROOT, 'artifacts');
   mkdirSync(artifacts, { recursive: true });
@@ -269,26 +283,28 @@ test('the browser demo translates like Node and explains bad input', { skip, tim
   await page.setInputFiles('#model-files', exportDir);
   await page.waitForFunction(() => window.__cyclegan.model?.source.startsWith('folder'), null, { timeout: 15_000 });
   await page.setInputFiles('#file', pngPath);
-  output = await waitForTranslations(page, 4);
+  output = await waitForTranslations(page, 6);
   diff = maxDiff(output, nodeTranslate(output.direction === 'AtoB' ? unet : resnet, rgb, width, height));
   assert.ok(diff.max <= TOLERANCE, `model from a folder differs from Node by up to ${diff.max} levels`);
 
-  // The WebAssembly fallback (its .wasm files served by the server) gives the same pixels.
-  const wasmPage = await context.newPage();
-  wasmPage.on('pageerror', (err) => consoleErrors.push(String(err)));
-  await wasmPage.goto(`${server.url}?backend=wasm`);
-  await wasmPage.waitForFunction(() => window.__cyclegan?.ready === true || window.__cyclegan?.error != null, null, {
+  // The other engine gives the same pixels: WebGL when the page chose WebAssembly (headless
+  // Chromium's WebGL is software-rendered, which the page skips unless asked), else WebAssembly.
+  const other = backend === 'wasm' ? 'webgl' : 'wasm';
+  const otherPage = await context.newPage();
+  otherPage.on('pageerror', (err) => consoleErrors.push(String(err)));
+  await otherPage.goto(`${server.url}?backend=${other}`);
+  await otherPage.waitForFunction(() => window.__cyclegan?.ready === true || window.__cyclegan?.error != null, null, {
     timeout: 30_000,
   });
-  assert.equal(await wasmPage.evaluate(() => window.__cyclegan.error), null);
-  assert.equal(await wasmPage.evaluate(() => window.__cyclegan.backend), 'wasm');
-  t.diagnostic(`wasm: ${await wasmPage.textContent('#backend-info')}`);
-  await wasmPage.setInputFiles('#file', pngPath);
-  output = await waitForTranslations(wasmPage, 1);
+  assert.equal(await otherPage.evaluate(() => window.__cyclegan.error), null);
+  const otherBackend = await otherPage.evaluate(() => window.__cyclegan.backend);
+  t.diagnostic(`?backend=${other}: ${otherBackend} — ${await otherPage.textContent('#backend-info')}`);
+  await otherPage.setInputFiles('#file', pngPath);
+  output = await waitForTranslations(otherPage, 1);
   diff = maxDiff(output, nodeTranslate(unet, rgb, width, height));
-  t.diagnostic(`AtoB on wasm: max |browser − node| = ${diff.max}, mean ${diff.mean.toFixed(4)} levels`);
-  assert.ok(diff.max <= TOLERANCE, `wasm output differs from Node by up to ${diff.max} levels`);
-  assert.match((await wasmPage.textContent('#status')) ?? '', /^wasm · \d+ ms/);
+  t.diagnostic(`AtoB on ${otherBackend}: max |browser − node| = ${diff.max}, mean ${diff.mean.toFixed(4)} levels`);
+  assert.ok(diff.max <= TOLERANCE, `${otherBackend} output differs from Node by up to ${diff.max} levels`);
+  assert.match((await otherPage.textContent('#status')) ?? '', new RegExp(`^${otherBackend} · \\d+ ms`));
 
   assert.deepEqual(consoleErrors, []);
   unet.dispose();

@@ -23,21 +23,58 @@ setWasmPaths({
   'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
 });
 
+/** Software rasterisers: WebGL on these is far slower than WebAssembly (≈90 s vs seconds at 256 px). */
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software|basic render/i;
+
+/** Why `auto` skipped a backend, for the footer. */
+const skipped: string[] = [];
+
 async function hasWebGpuAdapter(): Promise<boolean> {
-  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean } };
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu;
   if (!gpu) return false;
   try {
-    return (await gpu.requestAdapter()) != null;
+    const adapter = await gpu.requestAdapter();
+    if (adapter == null) return false;
+    if (adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter) {
+      skipped.push('WebGPU (software adapter)');
+      return false;
+    }
+    return true;
   } catch {
     return false;
   }
 }
 
-async function tryBackend(name: BrowserBackend): Promise<boolean> {
+/** The WebGL renderer's name (e.g. "ANGLE (…, SwiftShader …)"), or null without WebGL. */
+export function webglRenderer(): string | null {
+  try {
+    const canvas = document.createElement('canvas');
+    const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | null;
+    if (!gl) return null;
+    const info = gl.getExtension('WEBGL_debug_renderer_info');
+    const name = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    return name;
+  } catch {
+    return null;
+  }
+}
+
+async function tryBackend(name: BrowserBackend, automatic: boolean): Promise<boolean> {
   try {
     if (name === 'webgpu') {
       if (!(await hasWebGpuAdapter())) return false;
       await import('@tensorflow/tfjs-backend-webgpu');
+    }
+    if (name === 'webgl' && automatic) {
+      const renderer = webglRenderer();
+      if (renderer == null) return false;
+      if (SOFTWARE_RENDERER.test(renderer)) {
+        const short = /swiftshader/i.test(renderer) ? 'SwiftShader' : /llvmpipe/i.test(renderer) ? 'llvmpipe' : renderer;
+        skipped.push(`software WebGL (${short})`);
+        return false;
+      }
     }
     if (!(await tf.setBackend(name))) return false;
     await tf.ready();
@@ -50,7 +87,11 @@ async function tryBackend(name: BrowserBackend): Promise<boolean> {
   }
 }
 
-/** Activates a backend, trying `preferred` first when given; returns the name now active. */
+/**
+ * Activates a backend, `preferred` first when given (used even if it is software-rendered);
+ * returns the name now active. Without a preference, a software-rendered WebGPU or WebGL (e.g.
+ * SwiftShader in headless Chromium) is skipped in favour of WebAssembly.
+ */
 export async function initBackend(preferred?: string | null): Promise<BrowserBackend> {
   const order: BrowserBackend[] = [...BROWSER_BACKENDS];
   if (preferred) {
@@ -61,7 +102,7 @@ export async function initBackend(preferred?: string | null): Promise<BrowserBac
     order.unshift(preferred as BrowserBackend);
   }
   for (const name of order) {
-    if (await tryBackend(name)) return name;
+    if (await tryBackend(name, name !== preferred)) return name;
   }
   throw new Error('no TensorFlow.js backend could start in this browser');
 }
@@ -71,9 +112,16 @@ export async function describeBackend(name: BrowserBackend): Promise<string> {
   if (name === 'wasm') {
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     const threads = getThreadsCount();
-    return `WebAssembly${simd ? ' + SIMD' : ''}, ${threads} thread${threads === 1 ? '' : 's'}`;
+    let text = `WebAssembly${simd ? ' + SIMD' : ''}, ${threads} thread${threads === 1 ? '' : 's'}`;
+    if (skipped.length > 0) text += ` — skipped ${skipped.join('; ')}`;
+    return text;
   }
-  if (name === 'webgl') return `WebGL ${tf.env().getNumber('WEBGL_VERSION')}`;
-  if (name === 'webgpu') return 'WebGPU';
-  return 'plain JavaScript (slow)';
+  let text =
+    name === 'webgl'
+      ? `WebGL ${tf.env().getNumber('WEBGL_VERSION')} (${webglRenderer() ?? 'unknown renderer'})`
+      : name === 'webgpu'
+        ? 'WebGPU'
+        : 'plain JavaScript (slow)';
+  if (skipped.length > 0) text += ` — skipped ${skipped.join('; ')}`;
+  return text;
 }
