@@ -254,9 +254,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
   });
   await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new Error(`port ${port} on ${host} is already in use: choose another with --port`));
+      else if (err.code === 'EACCES') reject(new Error(`no permission to listen on ${host}:${port}: choose a port above 1023`));
+      else reject(err);
+    });
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
+      server.on('error', (err) => console.error(`cyclegan serve: ${err.message}`));
       resolveListen();
     });
   });

@@ -12,7 +12,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -237,8 +237,14 @@ test('the browser demo translates like Node and explains bad input', { skip, tim
   assert.deepEqual([output.width, output.height], [1024, 32]);
   assert.ok(await page.isVisible('#notice'));
   assert.match((await page.textContent('#notice')) ?? '', /1300×40.*scaled down to 1024×32/);
-  // Back to the small image for the screenshot; the notice goes away.
-  await page.setInputFiles('#file', pngPath);
+  // Back to the small image for the screenshot, dropped onto the panels this time; the notice goes.
+  await page.evaluate(async (base64) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], 'test-40x24.png', { type: 'image/png' }));
+    const drop = new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true });
+    document.getElementById('drop')!.dispatchEvent(drop);
+  }, readFileSync(pngPath).toString('base64'));
   output = await waitForTranslations(page, 4);
   assert.deepEqual([output.width, output.height], [width, height]);
   assert.ok(!(await page.isVisible('#notice')));

@@ -261,6 +261,11 @@ describe('startup', () => {
     await assert.rejects(readModelManifest(bad), /relative path/);
   });
 
+  test('a port in use is reported as such', async () => {
+    const port = Number(new URL(server.url).port);
+    await assert.rejects(startServer({ modelDir: exportDir, port, webRoot: web }), /already in use.*--port/);
+  });
+
   test('close() stops listening', async () => {
     const other = await startServer({ modelDir: exportDir, port: 0, webRoot: web });
     assert.equal((await get(other.url, '/')).status, 200);
