@@ -7,9 +7,10 @@
  * U-Net (ngf 64) is fixed-size, so 512 uses a U-Net built for 512 (one more down/up level);
  * ResNet-9 (ngf 64) is fully convolutional. Every case runs in its own Node process, so its peak
  * RSS is its own: 'peak RSS' is the largest process.memoryUsage().rss sampled (every 10 ms and
- * after each run), 'maxRSS' the kernel's high-water mark (process.resourceUsage().maxRSS). The
- * ONNX case loads an .onnx file exported beforehand by the parent process (so no tfjs weights
- * sit in its memory); latency is the median of N runs after one warm-up, input in, output read.
+ * after each run), 'maxRSS' the kernel's high-water mark (process.resourceUsage().maxRSS, which on
+ * Linux starts at the parent's, so it only counts above the parent's own peak). The ONNX case
+ * loads an .onnx file exported beforehand by another child process (so no tfjs weights sit in its
+ * memory); latency is the median of N runs after one warm-up, input in, output read.
  * Both engines get the same seeded input and their outputs are compared (max |diff|).
  */
 import { spawnSync } from 'node:child_process';
@@ -132,18 +133,31 @@ async function runCase(c: Case): Promise<CaseResult> {
   return { loadMs, times, peakRssMb: peak / 2 ** 20, maxRssMb: process.resourceUsage().maxRSS / 1024 };
 }
 
-function spawnCase(c: Case): CaseResult {
+/** Child process (export mode): writes the ONNX model of one generator; returns its byte size. */
+async function exportCase(e: { model: ModelKind; size: number; file: string }): Promise<number> {
+  const { useBackend } = await import('../src/engine/backend.ts');
+  const { exportGeneratorToOnnx } = await import('../src/export/onnx.ts');
+  await useBackend('cpu');
+  const m = await buildModel(e.model, e.size);
+  const bytes = exportGeneratorToOnnx(m);
+  m.dispose();
+  await writeFile(e.file, bytes);
+  return bytes.length;
+}
+
+/** Runs this file in a child process in `mode`; returns the JSON it prints on its last line. */
+function spawnChild(mode: '--child' | '--export', arg: object): unknown {
   const self = fileURLToPath(import.meta.url);
-  const child = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify(c)], {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', self, mode, JSON.stringify(arg)], {
     encoding: 'utf8',
     maxBuffer: 16 * 2 ** 20,
   });
   const lines = (child.stdout ?? '').trim().split('\n');
   const last = lines[lines.length - 1] ?? '';
-  if (child.status !== 0 || !last.startsWith('{')) {
-    throw new Error(`bench case ${c.model} ${c.size} ${c.engine} failed (exit ${child.status}):\n${child.stderr}\n${child.stdout}`);
+  if (child.status !== 0 || !/^[{\d]/.test(last)) {
+    throw new Error(`bench ${mode} ${JSON.stringify(arg)} failed (exit ${child.status}):\n${child.stderr}\n${child.stdout}`);
   }
-  return JSON.parse(last) as CaseResult;
+  return JSON.parse(last);
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -161,22 +175,17 @@ export async function run(args: string[]): Promise<void> {
 
   const dir = await mkdtemp(join(tmpdir(), 'cyclegan-bench-onnx-'));
   try {
-    // Export the ONNX models here (cpu backend: its weights are plain JS arrays, and this process
-    // is not measured); the children build identical tfjs models from the same seed.
+    // Export the ONNX models in a child process (cpu backend), so this parent stays small: a
+    // child's maxRSS starts from its parent's high-water mark (Linux keeps it across fork+exec).
+    // The wasm children build identical tfjs models from the same seed.
     const onnxFiles = new Map<string, string>();
     if (engines.includes('onnx')) {
-      const { useBackend } = await import('../src/engine/backend.ts');
-      const { exportGeneratorToOnnx } = await import('../src/export/onnx.ts');
-      await useBackend('cpu');
       for (const model of models) {
         for (const size of model === 'unet' ? sizes : sizes.slice(0, 1)) {
-          const m = await buildModel(model, size);
-          const bytes = exportGeneratorToOnnx(m);
-          m.dispose();
           const file = join(dir, `${model}-${size}.onnx`);
-          await writeFile(file, bytes);
+          const bytes = spawnChild('--export', { model, size, file }) as number;
           for (const s of model === 'unet' ? [size] : sizes) onnxFiles.set(`${model}-${s}`, file);
-          console.log(`exported ${model}${model === 'unet' ? ` (size ${size})` : ''}: ${(bytes.length / 2 ** 20).toFixed(1)} MiB`);
+          console.log(`exported ${model}${model === 'unet' ? ` (size ${size})` : ''}: ${(bytes / 2 ** 20).toFixed(1)} MiB`);
         }
       }
     }
@@ -195,7 +204,7 @@ export async function run(args: string[]): Promise<void> {
             outFile: join(dir, `${model}-${size}-${engine}.bin`),
           };
           if (engine === 'onnx') c.onnxFile = onnxFiles.get(`${model}-${size}`);
-          const r = spawnCase(c);
+          const r = spawnChild('--child', c) as CaseResult;
           const buf = await readFile(c.outFile);
           outputs.set(engine, new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4));
           const row: Record<string, string> = {
@@ -227,10 +236,12 @@ export async function run(args: string[]): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const index = process.argv.indexOf('--child');
-  if (index >= 0) {
-    const result = await runCase(JSON.parse(process.argv[index + 1]!) as Case);
-    console.log(JSON.stringify(result));
+  const child = process.argv.indexOf('--child');
+  const exporter = process.argv.indexOf('--export');
+  if (child >= 0) {
+    console.log(JSON.stringify(await runCase(JSON.parse(process.argv[child + 1]!) as Case)));
+  } else if (exporter >= 0) {
+    console.log(JSON.stringify(await exportCase(JSON.parse(process.argv[exporter + 1]!))));
   } else {
     await run(process.argv.slice(2));
   }
