@@ -13,9 +13,18 @@ import torch
 import torch.nn as nn
 
 
-class InstanceNorm(nn.InstanceNorm2d):
+class InstanceNorm(nn.Module):
+    """Affine instance norm written out, because nn.InstanceNorm2d refuses the U-Net's 1x1 bottleneck in training."""
+
     def __init__(self, c):
-        super().__init__(c, affine=True, eps=1e-5)
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1, c, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, x):
+        mean = x.mean((2, 3), keepdim=True)
+        var = (x - mean).pow(2).mean((2, 3), keepdim=True)
+        return (x - mean) * torch.rsqrt(var + 1e-5) * self.weight + self.bias
 
 
 def down(cin, cout, norm=True):
