@@ -3,6 +3,7 @@
  * unpaired dataset (smooth scenes ↔ striped scenes), trains a small CycleGAN on it, translates the
  * held-back test images into a report page and prints where everything is.
  */
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openDataset } from './data/dataset.ts';
 import { readImage } from './data/image-io.ts';
@@ -45,7 +46,6 @@ export async function run(options: DemoOptions = {}): Promise<{ report: string; 
   const data = await writeSyntheticDataset(join(out, 'data'), { size: 32, trainA: 24, trainB: 24, testA: 6, testB: 6, seed: options.seed ?? 0 });
   log(`synthetic dataset: ${data} (A: smooth scenes, B: striped scenes)`);
   const runDir = join(out, 'run');
-  const { rm } = await import('node:fs/promises');
   await rm(runDir, { recursive: true, force: true });
   const started = Date.now();
   let lastPrinted = 0;

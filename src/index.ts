@@ -23,6 +23,7 @@ export * from './infer/translate-core.ts';
 export * from './infer/translator.ts';
 export * from './infer/batch.ts';
 export * from './infer/report.ts';
-export { exportTfjs, type ExportManifest } from './export/tfjs.ts';
+export { exportTfjs, type ExportedManifest } from './export/tfjs.ts';
+export * from './infer/manifest.ts';
 export { exportGeneratorToOnnx } from './export/onnx.ts';
 export { OnnxGenerator } from './infer/onnx-engine.ts';

@@ -21,6 +21,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { replaceDir } from '../util/atomic.ts';
 import yauzl from 'yauzl';
 
 export const DATASET_NAMES = [
@@ -204,14 +205,7 @@ export async function downloadDataset(name: string, opts: DownloadOptions = {}):
     );
 
     // 4. Move into place in one step.
-    if (existsSync(target)) {
-      const old = tempName(dir, `${name}.old`);
-      await fsp.rename(target, old);
-      await fsp.rename(extractDir, target);
-      await fsp.rm(old, { recursive: true, force: true });
-    } else {
-      await fsp.rename(extractDir, target);
-    }
+    await replaceDir(target, extractDir);
     return { path: target, downloaded: true, sha256, bytes: received };
   } finally {
     await fsp.rm(zipPath, { force: true }).catch(() => {});

@@ -14,10 +14,11 @@
  * - truncated files are errors (sharp's `failOn: 'warning'`), not silently grey-padded images.
  * Every failure is an `ImageError` whose message is one line naming the file and the problem.
  */
-import { promises as fsp } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { existsSync, promises as fsp } from 'node:fs';
+import { dirname, extname } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../util/atomic.ts';
 
 /** An 8-bit RGB image, row-major HWC (`data.length === width * height * 3`). */
 export interface RgbImage {
@@ -188,8 +189,6 @@ function formatFromPath(path: string): 'png' | 'jpeg' | 'webp' | undefined {
   return undefined;
 }
 
-let tempCounter = 0;
-
 /**
  * Writes an image atomically: encodes to a temp file in the same folder, then renames it over
  * `path`, so readers never see a half-written file. Accepts an RgbImage or `{ tensor }` holding a
@@ -209,16 +208,17 @@ export async function writeImage(path: string, image: RgbImage | { tensor: tf.Te
   if (format === 'png') s = s.png();
   else if (format === 'jpeg') s = s.jpeg({ quality });
   else s = s.webp({ quality });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++tempCounter}.tmp`);
+  let encoded: Buffer;
   try {
-    const encoded = await s.toBuffer();
-    await fsp.writeFile(tmp, encoded);
-    await fsp.rename(tmp, path);
+    encoded = await s.toBuffer();
   } catch (err) {
-    await fsp.rm(tmp, { force: true }).catch(() => {});
-    const e = err as NodeJS.ErrnoException;
-    const why = e?.code === 'ENOENT' ? `folder ${dirname(path)} does not exist` : String(e?.message ?? err).split('\n')[0];
-    throw new ImageError(path, `cannot write image (${why})`, { cause: err });
+    throw new ImageError(path, `cannot encode image (${String((err as Error)?.message ?? err).split('\n')[0]})`, { cause: err });
+  }
+  if (!existsSync(dirname(path))) throw new ImageError(path, `cannot write image (folder ${dirname(path)} does not exist)`);
+  try {
+    await writeFileAtomic(path, encoded);
+  } catch (err) {
+    throw new ImageError(path, `cannot write image (${String((err as Error)?.message ?? err).split('\n')[0]})`, { cause: err });
   }
 }
 

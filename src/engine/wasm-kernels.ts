@@ -98,6 +98,28 @@ function positiveMod(a: number, b: number): number {
   return ((a % b) + b) % b;
 }
 
+/**
+ * The geometry of the forward convolution both gradient kernels invert, with dy checked against
+ * its output shape.
+ */
+function convGeometry(
+  kernelName: string,
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  dy: TensorInfo,
+  attrs: Pick<BackpropInputAttrs, 'strides' | 'pad' | 'dimRoundingMode'>,
+): backend_util.Conv2DInfo {
+  const info = backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const { batchSize, outHeight, outWidth, outChannels } = info;
+  if (dy.shape[1] !== outHeight || dy.shape[2] !== outWidth || dy.shape[3] !== outChannels) {
+    throw new Error(
+      `${kernelName}: dy shape [${dy.shape}] does not match the convolution's output ` +
+        `[${batchSize},${outHeight},${outWidth},${outChannels}]`,
+    );
+  }
+  return info;
+}
+
 function float32Only(kernelName: string, ...infos: TensorInfo[]): void {
   for (const info of infos) {
     if (info.dtype !== 'float32') throw new Error(`${kernelName} on wasm needs float32 tensors, got ${info.dtype}`);
@@ -157,24 +179,9 @@ function conv2dBackpropInput(args: KernelArgs): TensorInfo {
   if (attrs.dataFormat === 'NCHW') return runOriginalBackpropInput(args);
   float32Only(Conv2DBackpropInput, dy, filter);
 
-  const info = backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const info = convGeometry(Conv2DBackpropInput, attrs.inputShape, filter.shape as [number, number, number, number], dy, attrs);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
-  if (dy.shape[1] !== outHeight || dy.shape[2] !== outWidth || dy.shape[3] !== outChannels) {
-    throw new Error(
-      `Conv2DBackpropInput: dy shape [${dy.shape}] does not match the convolution's output ` +
-        `[${batchSize},${outHeight},${outWidth},${outChannels}]`,
-    );
-  }
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
 
@@ -431,24 +438,9 @@ function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
     throw new Error(`Conv2DBackpropFilter on wasm supports dataFormat NHWC only, got ${attrs.dataFormat}`);
   }
   float32Only(Conv2DBackpropFilter, x, dy);
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const info = convGeometry(Conv2DBackpropFilter, x.shape as [number, number, number, number], attrs.filterShape, dy, attrs);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
-  if (dy.shape[1] !== outHeight || dy.shape[2] !== outWidth || dy.shape[3] !== outChannels) {
-    throw new Error(
-      `Conv2DBackpropFilter: dy shape [${dy.shape}] does not match the convolution's output ` +
-        `[${batchSize},${outHeight},${outWidth},${outChannels}]`,
-    );
-  }
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
   const dwShape = [filterHeight, filterWidth, inChannels, outChannels];

@@ -7,26 +7,24 @@
  *   EXPORT/AtoB/{model.json,weights.bin}   EXPORT/BtoA/{model.json,weights.bin}
  */
 import { join } from 'node:path';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
+import { writeDirAtomic, writeFileSynced } from '../util/atomic.ts';
 import { loadLayersModel, saveLayersModel } from '../models/io.ts';
 import { readMeta, resolveCheckpointDir } from '../train/checkpoint.ts';
-import { EXPORT_FORMAT, type Direction } from '../infer/translator.ts';
+import { EXPORT_FORMAT, type ExportManifest } from '../infer/manifest.ts';
+import type { Direction } from '../infer/translator.ts';
 
-export interface ExportManifest {
-  format: typeof EXPORT_FORMAT;
-  version: 1;
+/** The export manifest, with where it came from. */
+export interface ExportedManifest extends ExportManifest {
   generator: string;
   size: number;
-  domains: { A: string; B: string };
-  directions: Partial<Record<Direction, string>>;
   source: { checkpoint: string; epoch: number; globalStep: number };
 }
 
 /** Writes the export folder for a checkpoint or run folder; returns its manifest. */
-export async function exportTfjs(checkpoint: string, outDir: string, directions: Direction[] = ['AtoB', 'BtoA']): Promise<ExportManifest> {
+export async function exportTfjs(checkpoint: string, outDir: string, directions: Direction[] = ['AtoB', 'BtoA']): Promise<ExportedManifest> {
   const dir = await resolveCheckpointDir(checkpoint);
   const meta = await readMeta(dir);
-  const manifest: ExportManifest = {
+  const manifest: ExportedManifest = {
     format: EXPORT_FORMAT,
     version: 1,
     generator: meta.config.generator,
@@ -46,7 +44,7 @@ export async function exportTfjs(checkpoint: string, outDir: string, directions:
       }
       manifest.directions[direction] = `${direction}/model.json`;
     }
-    await writeFileAtomic(join(tmp, 'cyclegan.json'), JSON.stringify(manifest, null, 1));
+    await writeFileSynced(join(tmp, 'cyclegan.json'), JSON.stringify(manifest, null, 1));
   });
   return manifest;
 }

@@ -4,12 +4,12 @@
  * on tfjs or ONNX Runtime.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
 import { floatToImage, type RgbImage } from '../data/image-io.ts';
 import { loadLayersModel } from '../models/io.ts';
+import type { OnnxGenerator } from './onnx-engine.ts';
 import { resolveCheckpointDir } from '../train/checkpoint.ts';
+import { readModelManifest } from './manifest.ts';
 import {
   generatorGeometry,
   geometryFromShape,
@@ -41,8 +41,6 @@ export interface Translator {
   dispose(): void;
 }
 
-export const EXPORT_FORMAT = 'cyclegan-generators';
-
 /** Finds the tfjs model.json of the generator for `direction` under `path`. */
 export async function locateGenerator(path: string, direction: Direction): Promise<string> {
   const full = resolve(path);
@@ -58,59 +56,31 @@ export async function locateGenerator(path: string, direction: Direction): Promi
   } catch {
     throw new Error(`${path}: not a model (no cyclegan.json, model.json or checkpoints/latest inside)`);
   }
-  const manifestFile = join(dir, 'cyclegan.json');
-  let manifest: { format?: string; generators?: Record<string, string>; directions?: Record<string, string> };
-  try {
-    manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
-  } catch (error) {
-    throw new Error(`${manifestFile}: corrupt JSON (${(error as Error).message})`);
-  }
-  const table = manifest.format === EXPORT_FORMAT ? manifest.directions : manifest.format === 'cyclegan-checkpoint' ? manifest.generators : undefined;
-  if (!table) throw new Error(`${manifestFile}: unknown format ${JSON.stringify(manifest.format)}`);
-  const rel = table[direction];
-  if (!rel) throw new Error(`${manifestFile}: has no ${direction} generator (it has ${Object.keys(table).join(', ') || 'none'})`);
+  const manifest = await readModelManifest(dir);
+  const rel = manifest.directions[direction];
+  if (!rel) throw new Error(`${join(dir, 'cyclegan.json')}: has no ${direction} generator (it has ${Object.keys(manifest.directions).join(', ')})`);
   return join(dir, rel);
 }
 
-class TfjsTranslator implements Translator {
-  readonly engine = 'tfjs';
-  readonly geometry: GeneratorGeometry;
+/** A generator behind a `run` function (tfjs or ONNX Runtime), driven by the shared pad/tile plan. */
+class GeneratorTranslator implements Translator {
   constructor(
-    readonly model: tf.LayersModel,
-    readonly direction: Direction,
-    readonly source: string,
-    private readonly options: TranslateOptions,
-  ) {
-    this.geometry = generatorGeometry(model);
-  }
-  translatePixels(p: Pixels): Promise<Pixels> {
-    return translatePixels((x) => runLayersModel(this.model, x), p, this.geometry, this.options);
-  }
-  async translate(image: RgbImage): Promise<RgbImage> {
-    return pixelsToImage(await this.translatePixels(imageToPixels(image)));
-  }
-  dispose(): void {
-    this.model.dispose();
-  }
-}
-
-class OnnxTranslator implements Translator {
-  readonly engine = 'onnx';
-  constructor(
-    private readonly session: { run(nhwc: Float32Array, h: number, w: number): Promise<Float32Array>; dispose?(): void },
+    readonly engine: Engine,
+    private readonly run: (input: Pixels) => Promise<Float32Array> | Float32Array,
+    private readonly release: () => void,
     readonly geometry: GeneratorGeometry,
     readonly direction: Direction,
     readonly source: string,
     private readonly options: TranslateOptions,
   ) {}
   translatePixels(p: Pixels): Promise<Pixels> {
-    return translatePixels((x) => this.session.run(x.data, x.height, x.width), p, this.geometry, this.options);
+    return translatePixels(this.run, p, this.geometry, this.options);
   }
   async translate(image: RgbImage): Promise<RgbImage> {
     return pixelsToImage(await this.translatePixels(imageToPixels(image)));
   }
   dispose(): void {
-    this.session.dispose?.();
+    this.release();
   }
 }
 
@@ -131,19 +101,22 @@ export function pixelsToImage(p: Pixels): RgbImage {
 export async function loadTranslator(path: string, options: TranslatorOptions = {}): Promise<Translator> {
   const direction = options.direction ?? 'AtoB';
   const engine = options.engine ?? (path.endsWith('.onnx') ? 'onnx' : 'tfjs');
+  const loadOnnx = async (source: string | Uint8Array) => (await import('./onnx-engine.ts')).OnnxGenerator.load(source);
+  const onnxTranslator = (session: OnnxGenerator, geometry: GeneratorGeometry, source: string) =>
+    new GeneratorTranslator('onnx', (x) => session.run(x.data, x.height, x.width), () => void session.dispose(), geometry, direction, source, options);
   if (path.endsWith('.onnx')) {
     if (engine !== 'onnx') throw new Error(`${path}: an ONNX file needs --engine onnx`);
-    const { OnnxGenerator } = await import('./onnx-engine.ts');
-    const session = await OnnxGenerator.load(resolve(path));
-    return new OnnxTranslator(session, geometryFromShape(session.fixedSize, session.fixedSize), direction, resolve(path), options);
+    const session = await loadOnnx(resolve(path));
+    return onnxTranslator(session, geometryFromShape(session.fixedSize, session.fixedSize), resolve(path));
   }
   const modelJson = await locateGenerator(path, direction);
   const model = await loadLayersModel(dirname(modelJson));
-  if (engine === 'tfjs') return new TfjsTranslator(model, direction, modelJson, options);
   const geometry = generatorGeometry(model);
+  if (engine === 'tfjs') {
+    return new GeneratorTranslator('tfjs', (x) => runLayersModel(model, x), () => model.dispose(), geometry, direction, modelJson, options);
+  }
   const { exportGeneratorToOnnx } = await import('../export/onnx.ts');
   const bytes = exportGeneratorToOnnx(model);
   model.dispose();
-  const { OnnxGenerator } = await import('./onnx-engine.ts');
-  return new OnnxTranslator(await OnnxGenerator.load(bytes), geometry, direction, modelJson, options);
+  return onnxTranslator(await loadOnnx(bytes), geometry, modelJson);
 }

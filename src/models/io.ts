@@ -4,10 +4,10 @@
  * `file://` handler lives in tfjs-node, which this project does not use, so this is the Node
  * side of it. Node-only: nothing that runs in a browser may import this file.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { writeDirAtomic, writeFileSynced } from '../util/atomic.ts';
 // The custom layers must be registered before a model that uses them is deserialised.
 import './layers/instance-norm.ts';
 import './layers/reflection-padding.ts';
@@ -15,16 +15,6 @@ import './layers/seeded-dropout.ts';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
-
-async function writeSynced(path: string, data: string | Uint8Array): Promise<void> {
-  const file = await open(path, 'w');
-  try {
-    await file.writeFile(data);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-}
 
 /**
  * Writes `model` to `dir/model.json` + `dir/weights.bin`, replacing `dir` as a whole: the files
@@ -50,42 +40,13 @@ export async function saveLayersModel(model: tf.LayersModel, dir: string): Promi
       if (artifacts.trainingConfig != null) modelJson.trainingConfig = artifacts.trainingConfig;
       if (artifacts.userDefinedMetadata != null) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
 
-      const tmp = await mkdtemp(`${target}.tmp-`);
-      let old: string | null = null;
-      try {
-        await writeSynced(join(tmp, WEIGHTS_BIN), weights);
-        await writeSynced(join(tmp, MODEL_JSON), JSON.stringify(modelJson));
-        // rename() cannot replace a non-empty directory: move the old one aside first, and put
-        // it back if the swap fails.
-        if (await exists(target)) {
-          old = `${target}.old-${randomBytes(4).toString('hex')}`;
-          await rename(target, old);
-        }
-        try {
-          await rename(tmp, target);
-        } catch (err) {
-          if (old) await rename(old, target);
-          old = null;
-          throw err;
-        }
-      } catch (err) {
-        await rm(tmp, { recursive: true, force: true });
-        throw err;
-      }
-      if (old) await rm(old, { recursive: true, force: true });
+      await writeDirAtomic(target, async (tmp) => {
+        await writeFileSynced(join(tmp, WEIGHTS_BIN), weights);
+        await writeFileSynced(join(tmp, MODEL_JSON), JSON.stringify(modelJson));
+      });
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     }),
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
 }
 
 const BYTES_PER_VALUE: Record<string, number> = {

@@ -10,9 +10,12 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createReadStream, promises as fsp } from 'node:fs';
-import { dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import { readModelManifest, type ExportManifest } from '../infer/manifest.ts';
+
+export { readModelManifest, type ExportManifest };
 
 export interface ServeOptions {
   /** Export folder or training checkpoint folder (both hold a `cyclegan.json`). */
@@ -28,16 +31,6 @@ export interface RunningServer {
   /** e.g. http://127.0.0.1:8080/ */
   url: string;
   close(): Promise<void>;
-}
-
-/** The export manifest the page reads from /model/cyclegan.json. */
-export interface ExportManifest {
-  format: 'cyclegan-generators';
-  version: number;
-  generator?: string;
-  size?: number;
-  domains?: { A?: string; B?: string };
-  directions: { AtoB?: string; BtoA?: string };
 }
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -72,57 +65,6 @@ class HttpError extends Error {
   }
 }
 
-/** Reads `cyclegan.json` in `modelDir` and turns it into the export manifest the page expects. */
-export async function readModelManifest(modelDir: string): Promise<ExportManifest> {
-  const file = join(modelDir, 'cyclegan.json');
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new Error(`${modelDir} is not a model folder: it has no cyclegan.json (export one with \`cyclegan export\`)`);
-    }
-    throw err;
-  }
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(text) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`${file} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (raw == null || typeof raw !== 'object') throw new Error(`${file}: expected a JSON object`);
-  let directions: Record<string, unknown> | undefined;
-  if (raw.format === 'cyclegan-generators') directions = raw.directions as Record<string, unknown>;
-  else if (raw.format === 'cyclegan-checkpoint') directions = raw.generators as Record<string, unknown>;
-  else {
-    throw new Error(
-      `${file}: unknown format ${JSON.stringify(raw.format)} (expected "cyclegan-generators" or "cyclegan-checkpoint")`,
-    );
-  }
-  const out: ExportManifest['directions'] = {};
-  for (const key of ['AtoB', 'BtoA'] as const) {
-    const path = directions?.[key];
-    if (path === undefined) continue;
-    if (typeof path !== 'string' || !isSafeRelative(path) || !path.endsWith('.json')) {
-      throw new Error(`${file}: direction ${key} must be a relative path to a model.json, got ${JSON.stringify(path)}`);
-    }
-    out[key] = path.split(/[\\/]+/).join('/');
-  }
-  if (!out.AtoB && !out.BtoA) throw new Error(`${file}: no generator directions (AtoB, BtoA) listed`);
-  const manifest: ExportManifest = { format: 'cyclegan-generators', version: 1, directions: out };
-  if (typeof raw.generator === 'string') manifest.generator = raw.generator;
-  if (typeof raw.size === 'number') manifest.size = raw.size;
-  if (raw.domains && typeof raw.domains === 'object') manifest.domains = raw.domains as ExportManifest['domains'];
-  if (raw.format === 'cyclegan-generators' && typeof raw.version === 'number') manifest.version = raw.version;
-  return manifest;
-}
-
-/** A relative path with no `..`, no absolute or drive prefix, no NUL. */
-function isSafeRelative(path: string): boolean {
-  if (path.length === 0 || path.includes('\0') || isAbsolute(path) || /^[a-zA-Z]:/.test(path)) return false;
-  return path.split(/[\\/]+/).every((part) => part !== '..');
-}
 
 /**
  * Maps a URL path below a root to a file path, refusing anything that could escape it: `..`

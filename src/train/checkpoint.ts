@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { PipelineState } from '../data/pipeline.ts';
 import { loadLayersModel, saveLayersModel } from '../models/io.ts';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
+import { writeDirAtomic, writeFileAtomic, writeFileSynced } from '../util/atomic.ts';
 import type { RngState } from '../util/rng.ts';
 import type { AdamState } from './adam.ts';
 import type { TrainConfig } from './config.ts';
@@ -119,8 +119,8 @@ export async function saveCheckpoint(runDir: string, name: string, gan: CycleGan
       bin.set(a, offset);
       offset += a.length;
     }
-    await writeFileAtomic(join(tmp, 'state.bin'), new Uint8Array(bin.buffer));
-    await writeFileAtomic(join(tmp, 'cyclegan.json'), JSON.stringify(meta, null, 1));
+    await writeFileSynced(join(tmp, 'state.bin'), new Uint8Array(bin.buffer));
+    await writeFileSynced(join(tmp, 'cyclegan.json'), JSON.stringify(meta, null, 1));
   });
   await writeFileAtomic(join(runDir, 'checkpoints', 'latest'), `${name}\n`);
   return dir;

@@ -99,8 +99,11 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
 
 export const DEFAULT_PRESET: PresetName = 'paper';
 
-/** Options that change the networks or the optimisation: a checkpoint made with others cannot continue. */
-const ARCHITECTURE_KEYS: (keyof TrainConfig)[] = ['generator', 'ngf', 'ndf', 'nLayersD', 'cropSize'];
+/**
+ * Options a resumed run may change: how long it goes and how it saves. Every other option
+ * changes what the run computes, so a resume must keep the checkpoint's value.
+ */
+export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'epochsDecay', 'saveEvery', 'keep'];
 
 export function resolveConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
   const preset = overrides.preset ?? DEFAULT_PRESET;
@@ -146,17 +149,9 @@ export function learningRateAt(c: TrainConfig, epoch: number): number {
   return c.lr * Math.max(0, 1 - into / (c.epochsDecay + 1));
 }
 
-/**
- * Lists the options a resumed run would change that it must not: the networks' shapes. Other
- * options (epochs, save interval) may be changed on resume on purpose.
- */
+/** Lists the requested options that differ from a checkpoint's and may not change on resume. */
 export function incompatibleOptions(saved: TrainConfig, requested: Partial<TrainConfig>): string[] {
-  const problems: string[] = [];
-  for (const key of ARCHITECTURE_KEYS) {
-    const value = requested[key];
-    if (value !== undefined && value !== saved[key]) {
-      problems.push(`${key}: checkpoint has ${JSON.stringify(saved[key])}, requested ${JSON.stringify(value)}`);
-    }
-  }
-  return problems;
+  return (Object.keys(requested) as (keyof TrainConfig)[])
+    .filter((key) => requested[key] !== undefined && !RESUME_OVERRIDABLE.includes(key) && requested[key] !== saved[key])
+    .map((key) => `${key}: checkpoint has ${JSON.stringify(saved[key])}, requested ${JSON.stringify(requested[key])}`);
 }

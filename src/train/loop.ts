@@ -19,7 +19,7 @@ import {
   saveCheckpoint,
   type RunPosition,
 } from './checkpoint.ts';
-import { incompatibleOptions, learningRateAt, resolveConfig, type TrainConfig } from './config.ts';
+import { incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
 import { CycleGan, LOSS_NAMES, type StepLosses } from './cyclegan.ts';
 import { writeLineChart } from './plot.ts';
 
@@ -74,14 +74,11 @@ export interface TrainResult {
 
 const zeroLosses = (): StepLosses => ({ genAtoB: 0, genBtoA: 0, cycle: 0, identity: 0, discA: 0, discB: 0 });
 
-/** Options that may differ on resume: they change how long the run goes and how it saves, not what it computes. */
-const RESUME_OVERRIDABLE: (keyof TrainConfig)[] = ['epochs', 'epochsDecay', 'saveEvery', 'keep'];
-
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const runDir = resolve(options.out);
   const logFile = join(runDir, 'log.jsonl');
   let gan: CycleGan;
-  let position: RunPosition;
+  let saved: RunPosition | null = null;
   let config: TrainConfig;
   let resumedFrom: string | null = null;
 
@@ -89,46 +86,29 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const ckpt = await loadCheckpoint(runDir);
     const requested = options.config ?? {};
     const problems = incompatibleOptions(ckpt.meta.config, requested);
-    for (const key of Object.keys(requested) as (keyof TrainConfig)[]) {
-      if (requested[key] !== undefined && !RESUME_OVERRIDABLE.includes(key) && !problems.some((p) => p.startsWith(`${key}:`))) {
-        if (requested[key] !== ckpt.meta.config[key]) {
-          problems.push(`${key}: checkpoint has ${JSON.stringify(ckpt.meta.config[key])}, requested ${JSON.stringify(requested[key])}`);
-        }
-      }
-    }
     if (problems.length > 0) {
       throw new Error(`cannot resume ${ckpt.dir} with other options (${problems.join('; ')})`);
     }
     const overrides = Object.fromEntries(RESUME_OVERRIDABLE.filter((k) => requested[k] !== undefined).map((k) => [k, requested[k]]));
     config = resolveConfig({ ...ckpt.meta.config, ...overrides });
-    position = ckpt.meta.position;
-    const rng = new Rng(position.rng);
+    saved = ckpt.meta.position;
+    const rng = new Rng(saved.rng);
     gan = new CycleGan(config, rng, ckpt.models);
     for (const key of ['genAtoB', 'genBtoA', 'discA', 'discB'] as const) gan.optimizers[key].setState(ckpt.optimizerStates[key]);
     gan.poolA.setState(ckpt.pools.A);
     gan.poolB.setState(ckpt.pools.B);
     resumedFrom = ckpt.dir;
-    await truncateLog(logFile, position.epoch);
+    await truncateLog(logFile, saved.epoch);
   } else {
     if (!options.data) throw new Error('train needs --data (a dataset folder with trainA/ and trainB/)');
     if (existsSync(join(runDir, 'checkpoints', 'latest'))) {
       throw new Error(`${options.out} already holds a run: continue it with --resume ${options.out}, or pick another --out`);
     }
     config = resolveConfig(options.config);
-    const rng = new Rng(config.seed);
-    gan = new CycleGan(config, rng);
-    position = {
-      epoch: 0,
-      stepInEpoch: 0,
-      globalStep: 0,
-      rng: rng.getState(),
-      pipeline: null as never,
-      running: { sums: zeroLosses(), count: 0 },
-      data: resolve(options.data),
-    };
+    gan = new CycleGan(config, new Rng(config.seed));
   }
 
-  const dataRoot = options.data ? resolve(options.data) : position.data;
+  const dataRoot = resolve(options.data ?? saved!.data);
   const dataset = await openDataset(dataRoot, { onWarning: options.onWarning });
   const pipeline = new UnpairedPipeline(
     { a: dataset.trainA, b: dataset.trainB },
@@ -139,11 +119,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       flip: config.flip,
       epochLength: config.epochLength,
       seed: (config.seed + 1) >>> 0,
-      state: options.resume ? position.pipeline : undefined,
+      state: saved?.pipeline,
     },
   );
-  position.pipeline = pipeline.getState();
-  position.data = dataRoot;
+  const position: RunPosition = saved
+    ? { ...saved, data: dataRoot }
+    : {
+        epoch: 0,
+        stepInEpoch: 0,
+        globalStep: 0,
+        rng: gan.rng.getState(),
+        pipeline: pipeline.getState(),
+        running: { sums: zeroLosses(), count: 0 },
+        data: dataRoot,
+      };
   const totalEpochs = config.epochs + config.epochsDecay;
   const stepsPerEpoch = pipeline.stepsPerEpoch;
   await mkdir(join(runDir, 'samples'), { recursive: true });

@@ -1,17 +1,32 @@
-/** Writes that never leave a half-written file or folder behind (temporary name, then rename). */
+/**
+ * Writes that never leave a half-written file or folder behind: everything is written under a
+ * temporary sibling name, synced, then renamed into place. Every file and folder the project
+ * writes (images, models, checkpoints, datasets, reports) goes through here.
+ */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-function temporarySibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+function temporarySibling(path: string, what = 'tmp'): string {
+  return join(dirname(path), `.${basename(path)}.${what}-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Writes and fsyncs a file (not atomic by itself: use inside a temporary folder, or writeFileAtomic). */
+export async function writeFileSynced(path: string, data: string | Uint8Array): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    await file.writeFile(data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = temporarySibling(path);
   try {
-    await writeFile(tmp, data);
+    await writeFileSynced(tmp, data);
     await rename(tmp, path);
   } catch (error) {
     await rm(tmp, { force: true });
@@ -19,22 +34,45 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
 /**
- * Fills a fresh temporary folder with `fill`, then renames it to `path` (replacing an existing
- * folder there). Readers see either the old folder or the complete new one.
+ * Puts the complete folder `ready` at `target`, replacing what was there. rename() cannot replace
+ * a non-empty folder, so the old one is moved aside first and put back if the swap fails.
+ */
+export async function replaceDir(target: string, ready: string): Promise<void> {
+  let old: string | null = null;
+  if (await exists(target)) {
+    old = temporarySibling(target, 'old');
+    await rename(target, old);
+  }
+  try {
+    await rename(ready, target);
+  } catch (error) {
+    if (old) await rename(old, target);
+    throw error;
+  }
+  if (old) await rm(old, { recursive: true, force: true });
+}
+
+/**
+ * Fills a fresh temporary folder with `fill`, then swaps it in at `path`. Readers see either the
+ * old folder or the complete new one.
  */
 export async function writeDirAtomic(path: string, fill: (dir: string) => Promise<void>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = temporarySibling(path);
+  const tmp = await mkdtemp(`${temporarySibling(path)}-`);
   try {
-    await mkdir(tmp);
     await fill(tmp);
-    const old = temporarySibling(path);
-    await rename(path, old).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-    });
-    await rename(tmp, path);
-    await rm(old, { recursive: true, force: true });
+    await replaceDir(path, tmp);
   } catch (error) {
     await rm(tmp, { recursive: true, force: true });
     throw describeWriteError(path, error);
