@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { trackWasmBuffers } from './heap-stats.ts';
 import { registerWasmKernels } from './wasm-kernels.ts';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -47,5 +48,6 @@ export async function useBackend(name: BackendName = 'auto'): Promise<string> {
     if (!ok) throw new Error(`backend '${target}' failed to initialise`);
   }
   await tf.ready();
+  if (tf.getBackend() === 'wasm') trackWasmBuffers();
   return tf.getBackend();
 }

@@ -3,6 +3,12 @@
  * restored bit for bit. tfjs's AdamOptimizer keeps beta^t as a running float32 product but rebuilds
  * it with pow() on setWeights, so a resumed run drifts from an uninterrupted one; here the bias
  * correction is computed from the integer step count in double precision every time.
+ *
+ * The moments live in JavaScript memory, not in the engine: two 54M-parameter U-Nets carry 870 MB
+ * of moments, which would otherwise sit in the wasm backend's 4 GiB heap beside the weights, their
+ * gradients, XNNPACK's packed copies of the filters and a step's activations. The update itself is
+ * a single pass over each variable in JS (float32 storage, float64 arithmetic), one variable at a
+ * time, so at most one variable's new values exist outside the engine at once.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -23,16 +29,16 @@ export class Adam {
   /** Changed between epochs by the learning-rate schedule. */
   lr: number;
   private step = 0;
-  private readonly m: tf.Variable[];
-  private readonly v: tf.Variable[];
+  private readonly m: Float32Array[];
+  private readonly v: Float32Array[];
 
   constructor(
     readonly variables: tf.Variable[],
     private readonly options: AdamOptions,
   ) {
     this.lr = options.lr;
-    this.m = variables.map((x) => tf.variable(tf.zerosLike(x), false));
-    this.v = variables.map((x) => tf.variable(tf.zerosLike(x), false));
+    this.m = variables.map((x) => new Float32Array(x.size));
+    this.v = variables.map((x) => new Float32Array(x.size));
   }
 
   get iterations(): number {
@@ -47,27 +53,31 @@ export class Adam {
     this.step += 1;
     const { beta1, beta2, epsilon } = this.options;
     const correction1 = 1 - Math.pow(beta1, this.step);
-    const correction2 = 1 - Math.pow(beta2, this.step);
+    const sqrtCorrection2 = Math.sqrt(1 - Math.pow(beta2, this.step));
     const stepSize = this.lr / correction1;
-    const sqrtCorrection2 = Math.sqrt(correction2);
-    // One tidy per variable: the temporaries of a 54M-parameter generator must not pile up in
-    // the 4 GiB wasm heap before a single end-of-update cleanup.
     this.variables.forEach((variable, i) => {
-      tf.tidy(() => {
-        const g = grads[i]!;
-        const m = this.m[i]!.mul(beta1).add(g.mul(1 - beta1));
-        const v = this.v[i]!.mul(beta2).add(g.square().mul(1 - beta2));
-        this.m[i]!.assign(m);
-        this.v[i]!.assign(v);
-        const denom = v.sqrt().div(sqrtCorrection2).add(epsilon);
-        variable.assign(variable.sub(m.div(denom).mul(stepSize)));
-      });
+      const g = grads[i]!.dataSync() as Float32Array;
+      const w = variable.dataSync() as Float32Array;
+      const m = this.m[i]!;
+      const v = this.v[i]!;
+      if (g.length !== w.length) {
+        throw new Error(`gradient ${i} has ${g.length} values for variable ${variable.name} of ${w.length}`);
+      }
+      // A fresh array: the cpu backend keeps the array it is given as the tensor's storage.
+      const next = new Float32Array(w.length);
+      for (let j = 0; j < w.length; j++) {
+        const gj = g[j]!;
+        const mj = (m[j] = beta1 * m[j]! + (1 - beta1) * gj);
+        const vj = (v[j] = beta2 * v[j]! + (1 - beta2) * gj * gj);
+        next[j] = w[j]! - (stepSize * mj) / (Math.sqrt(vj) / sqrtCorrection2 + epsilon);
+      }
+      tf.tidy(() => variable.assign(tf.tensor(next, variable.shape, 'float32')));
     });
   }
 
+  /** The live moments, not copies (870 MB for two U-Nets): valid until the next apply(). */
   async getState(): Promise<AdamState> {
-    const moments = await Promise.all([...this.m, ...this.v].map((t) => t.data() as Promise<Float32Array>));
-    return { step: this.step, moments };
+    return { step: this.step, moments: [...this.m, ...this.v] };
   }
 
   setState(state: AdamState): void {
@@ -77,15 +87,16 @@ export class Adam {
     }
     [...this.m, ...this.v].forEach((target, i) => {
       const values = state.moments[i]!;
-      if (values.length !== target.size) {
-        throw new Error(`optimizer moment ${i} has ${values.length} values, expected ${target.size} (${target.shape})`);
+      if (values.length !== target.length) {
+        const variable = this.variables[i % n]!;
+        throw new Error(`optimizer moment ${i} has ${values.length} values, expected ${target.length} (${variable.shape})`);
       }
-      tf.tidy(() => target.assign(tf.tensor(values, target.shape, 'float32')));
+      target.set(values);
     });
     this.step = state.step;
   }
 
   dispose(): void {
-    tf.dispose([...this.m, ...this.v]);
+    // Nothing in the engine: the moments are garbage-collected with the optimizer.
   }
 }

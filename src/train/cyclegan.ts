@@ -18,6 +18,7 @@ import {
 } from '../models/losses.ts';
 import { Rng } from '../util/rng.ts';
 import { Adam } from './adam.ts';
+import { variableGradsFrugal } from './gradients.ts';
 import type { TrainConfig } from './config.ts';
 import { ImagePool } from './image-pool.ts';
 
@@ -104,7 +105,7 @@ export class CycleGan {
     let fakeB: tf.Tensor4D | null = null;
     let genParts: tf.Tensor1D | null = null;
     const genVars = [...this.optimizers.genAtoB.variables, ...this.optimizers.genBtoA.variables];
-    const gen = tf.variableGrads(() => {
+    const gen = variableGradsFrugal(() => {
       const fakeB_ = this.genAtoB.apply(realA, training) as tf.Tensor4D;
       const cycledA = this.genBtoA.apply(fakeB_, training) as tf.Tensor4D;
       const fakeA_ = this.genBtoA.apply(realB, training) as tf.Tensor4D;
@@ -134,7 +135,7 @@ export class CycleGan {
     tf.dispose([fakeA!, fakeB!]);
     let discParts: tf.Tensor1D | null = null;
     const discVars = [...this.optimizers.discA.variables, ...this.optimizers.discB.variables];
-    const disc = tf.variableGrads(() => {
+    const disc = variableGradsFrugal(() => {
       const lossA = discriminatorLoss(this.discA.apply(realA) as tf.Tensor, this.discA.apply(pooledA) as tf.Tensor, kind);
       const lossB = discriminatorLoss(this.discB.apply(realB) as tf.Tensor, this.discB.apply(pooledB) as tf.Tensor, kind);
       discParts = tf.keep(tf.stack([lossA, lossB]) as tf.Tensor1D);

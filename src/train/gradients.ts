@@ -1,0 +1,151 @@
+/**
+ * `tf.variableGrads` with the memory of a backward pass bounded by what is still needed.
+ *
+ * tfjs's engine runs the whole backward pass inside one tidy and releases nothing until it ends:
+ * every activation gradient, every per-use filter gradient (a generator applied three times in a
+ * CycleGAN step has three) and every tensor saved for backprop stays alive to the last node. For
+ * two 54M-parameter U-Nets that is several GB, more than the wasm backend's 4 GiB heap. This walks
+ * the same tape in the same order with the same gradient functions, so the results are identical,
+ * and frees as it goes: a node's output gradients once the node is done, a gradient once it has
+ * been added into an accumulated sum, and the node's saved tensors once its gradient has run.
+ *
+ * It drives the engine through members that are not part of tfjs's public API (the tape and its
+ * scopes, unchanged since tfjs 1.x and pinned here at 4.22); `variableGrads.test.ts` checks it
+ * against `tf.variableGrads` on every backend the tests run.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+interface TapeNode {
+  id: number;
+  kernelName: string;
+  outputs: tf.Tensor[];
+  inputs: Record<string, tf.Tensor>;
+  gradient?: (dys: (tf.Tensor | null)[]) => Record<string, () => tf.Tensor>;
+  saved?: tf.Tensor[];
+}
+
+interface EngineInternals {
+  state: { activeTape: TapeNode[] | null; gradientDepth: number };
+  scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
+  startTape(): void;
+  endTape(): void;
+  tidy<T extends tf.TensorContainer>(name: string, f: () => T): T;
+  tidy<T extends tf.TensorContainer>(f: () => T): T;
+}
+
+/** The nodes on a path from one of `xs` to `y`, inputs not coming from `xs` pruned (as tfjs does). */
+function nodesFromXsToY(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] {
+  const fromX = new Set<number>(xs.map((x) => x.id));
+  const nodesFromX = new Set<number>();
+  for (const node of tape) {
+    if (Object.values(node.inputs).some((input) => fromX.has(input.id))) {
+      for (const output of node.outputs) fromX.add(output.id);
+      nodesFromX.add(node.id);
+    }
+  }
+  const leadsToY = new Set<number>([y.id]);
+  const nodesToY = new Set<number>();
+  for (let i = tape.length - 1; i >= 0; i--) {
+    const node = tape[i]!;
+    if (node.outputs.some((output) => leadsToY.has(output.id))) {
+      for (const input of Object.values(node.inputs)) leadsToY.add(input.id);
+      nodesToY.add(node.id);
+    }
+  }
+  const filtered: TapeNode[] = [];
+  for (const node of tape) {
+    if (!nodesFromX.has(node.id) || !nodesToY.has(node.id)) continue;
+    const inputs: Record<string, tf.Tensor> = {};
+    for (const [name, input] of Object.entries(node.inputs)) if (fromX.has(input.id)) inputs[name] = input;
+    filtered.push({ ...node, inputs });
+  }
+  return filtered;
+}
+
+/**
+ * Gradients of a scalar `f()` with respect to `variables` (all trainable), keyed by variable name
+ * like `tf.variableGrads`. The caller owns `value` and the gradients.
+ */
+export function variableGradsFrugal(
+  f: () => tf.Scalar,
+  variables: tf.Variable[],
+): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  if (variables.length === 0) throw new Error('variableGradsFrugal needs at least one variable');
+  const engine = tf.engine() as unknown as EngineInternals;
+  if (engine.state.gradientDepth !== 0) throw new Error('variableGradsFrugal cannot be nested inside another gradient');
+  const y = engine.scopedRun(
+    () => engine.startTape(),
+    () => engine.endTape(),
+    () => engine.tidy('forward', f),
+  );
+  if (!(y instanceof tf.Tensor) || y.rank !== 0) {
+    throw new Error(`the function passed to variableGradsFrugal must return a scalar, got rank ${(y as tf.Tensor)?.rank}`);
+  }
+  const tape = engine.state.activeTape ?? [];
+  const nodes = nodesFromXsToY(tape, variables, y);
+  const wanted = new Set(variables.map((v) => v.id));
+
+  const grads = engine.tidy('backward', () => {
+    const accumulated = new Map<number, tf.Tensor>();
+    // How many slots of `accumulated` hold each tensor: a gradient function may hand back the
+    // same tensor for two inputs, and such a tensor is freed only when no slot holds it.
+    const holders = new Map<tf.Tensor, number>();
+    const hold = (id: number, t: tf.Tensor) => {
+      accumulated.set(id, t);
+      holders.set(t, (holders.get(t) ?? 0) + 1);
+    };
+    const release = (id: number) => {
+      const t = accumulated.get(id);
+      if (!t) return;
+      accumulated.delete(id);
+      const left = (holders.get(t) ?? 1) - 1;
+      if (left > 0) holders.set(t, left);
+      else {
+        holders.delete(t);
+        t.dispose();
+      }
+    };
+    hold(y.id, tf.onesLike(y));
+
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const node = nodes[i]!;
+      const dys = node.outputs.map((o) => accumulated.get(o.id) ?? null);
+      if (node.gradient == null) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+      const inputGradients = node.gradient(dys);
+      for (const [name, x] of Object.entries(node.inputs)) {
+        const gradientOf = inputGradients[name];
+        if (!gradientOf) throw new Error(`Cannot backprop through input ${name} of ${node.kernelName}.`);
+        const dx = engine.tidy(gradientOf);
+        if (dx.dtype !== 'float32') throw new Error(`gradient of ${node.kernelName} input ${name} has dtype ${dx.dtype}`);
+        if (!tf.util.arraysEqual(dx.shape, x.shape)) {
+          throw new Error(`gradient of ${node.kernelName} input ${name} has shape [${dx.shape}], input has [${x.shape}]`);
+        }
+        const current = accumulated.get(x.id);
+        if (current === undefined) {
+          hold(x.id, dx);
+        } else {
+          const sum = tf.add(current, dx);
+          release(x.id);
+          if (!holders.has(dx) && !node.outputs.some((o) => accumulated.get(o.id) === dx)) dx.dispose();
+          hold(x.id, sum);
+        }
+      }
+      for (const output of node.outputs) if (!wanted.has(output.id)) release(output.id);
+      // Saved tensors belong to this node alone (the engine keeps a private clone per node).
+      for (const saved of node.saved ?? []) saved.dispose();
+    }
+    const byName: tf.NamedTensorMap = {};
+    for (const v of variables) {
+      const g = accumulated.get(v.id);
+      if (g) byName[v.name] = g;
+    }
+    return byName;
+  });
+  for (const node of tape) for (const saved of node.saved ?? []) saved.dispose();
+  engine.state.activeTape = null;
+
+  if (Object.keys(grads).length === 0) {
+    throw new Error('no variable is connected to the value of the function passed to variableGradsFrugal');
+  }
+  return { value: y as tf.Scalar, grads };
+}
