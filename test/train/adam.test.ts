@@ -42,7 +42,7 @@ describe('Adam', () => {
       const grads = Array.from({ length: 6 }, (_, i) => tf.randomNormal([3, 4], 0, 1 + i, 'float32', 10 + i));
       grads.slice(0, 3).forEach((g) => {
         adam.apply([g]);
-        reference.applyGradients({ [theirs.name]: g });
+        reference.applyGradients([{ name: theirs.name, tensor: g }]);
       });
       // Save, keep going, then restore into a fresh optimizer and redo the same steps.
       const saved = await adam.getState();
@@ -50,7 +50,7 @@ describe('Adam', () => {
       const weightsAtSave = ours.dataSync().slice();
       grads.slice(3).forEach((g) => {
         adam.apply([g]);
-        reference.applyGradients({ [theirs.name]: g });
+        reference.applyGradients([{ name: theirs.name, tensor: g }]);
       });
       const straight = ours.dataSync().slice();
       const a = ours.dataSync();
