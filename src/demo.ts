@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { openDataset } from './data/dataset.ts';
 import { readImage } from './data/image-io.ts';
 import { stripeEnergy, writeSyntheticDataset } from './data/synthetic.ts';
-import { useBackend, type BackendName } from './engine/backend.ts';
+import { describeBackend, useBackend, type BackendName } from './engine/backend.ts';
 import { exportTfjs } from './export/tfjs.ts';
 import { writeTestReport } from './infer/report.ts';
 import { imageToPixels, loadTranslator } from './infer/translator.ts';
@@ -21,6 +21,8 @@ export interface DemoOptions {
   steps?: number;
   seed?: number;
   backend?: BackendName;
+  /** wasm threads (default: one per core). */
+  threads?: number;
   log?: (line: string) => void;
 }
 
@@ -41,8 +43,8 @@ export const DEMO_CONFIG: Partial<TrainConfig> = {
 export async function run(options: DemoOptions = {}): Promise<{ report: string; losses: string; exportDir: string; stripeGain: number }> {
   const log = options.log ?? console.log;
   const out = resolve(options.out ?? 'runs/demo');
-  const backend = await useBackend(options.backend ?? 'auto');
-  log(`backend: ${backend}`);
+  await useBackend(options.backend ?? 'auto', { threads: options.threads });
+  log(`backend: ${describeBackend()}`);
   const data = await writeSyntheticDataset(join(out, 'data'), { size: 32, trainA: 24, trainB: 24, testA: 6, testB: 6, seed: options.seed ?? 0 });
   log(`synthetic dataset: ${data} (A: smooth scenes, B: striped scenes)`);
   const runDir = join(out, 'run');

@@ -4,9 +4,10 @@
  * pure-JS reference backend (slow, exact, used by tests as the ground truth).
  */
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { trackWasmBuffers } from './heap-stats.ts';
 import { registerWasmKernels } from './wasm-kernels.ts';
+import { defaultWasmThreads, registerThreadedWasm } from './wasm-threads.ts';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -24,11 +25,19 @@ async function loadNativeBinding(): Promise<boolean> {
   return false;
 }
 
+export interface BackendOptions {
+  /**
+   * Threads for the wasm backend's convolutions and matrix products (default: one per core, or
+   * CYCLEGAN_WASM_THREADS). Fixed by the first wasm start in a process.
+   */
+  threads?: number;
+}
+
 /**
  * Makes `name` the active tfjs backend and returns the name actually running
  * ('tensorflow', 'wasm' or 'cpu').
  */
-export async function useBackend(name: BackendName = 'auto'): Promise<string> {
+export async function useBackend(name: BackendName = 'auto', options: BackendOptions = {}): Promise<string> {
   if (!BACKEND_NAMES.includes(name)) {
     throw new Error(`unknown backend '${name}' (expected one of ${BACKEND_NAMES.join(', ')})`);
   }
@@ -42,7 +51,10 @@ export async function useBackend(name: BackendName = 'auto'): Promise<string> {
       );
     } else target = 'wasm';
   }
-  if (target === 'wasm') registerWasmKernels();
+  if (target === 'wasm') {
+    registerWasmKernels();
+    await registerThreadedWasm(options.threads ?? defaultWasmThreads());
+  }
   if (tf.getBackend() !== target) {
     const ok = await tf.setBackend(target);
     if (!ok) throw new Error(`backend '${target}' failed to initialise`);
@@ -50,4 +62,12 @@ export async function useBackend(name: BackendName = 'auto'): Promise<string> {
   await tf.ready();
   if (tf.getBackend() === 'wasm') trackWasmBuffers();
   return tf.getBackend();
+}
+
+/** The running backend in words, e.g. "wasm (2 threads)". */
+export function describeBackend(): string {
+  const name = tf.getBackend();
+  if (name !== 'wasm') return name;
+  const threads = getThreadsCount();
+  return `wasm (${threads} thread${threads === 1 ? '' : 's'})`;
 }

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../../util/atomic.ts';
 import type { GlobalOptions } from '../main.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
-  await useBackend(globals.backend);
+  await useBackend(globals.backend, { threads: globals.threads });
   const directions: Direction[] = opts.direction ? [opts.direction as Direction] : ['AtoB', 'BtoA'];
   const out = opts.out as string;
   if (opts.format === 'tfjs') {

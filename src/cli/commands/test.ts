@@ -1,11 +1,14 @@
 import cliProgress from 'cli-progress';
-import { useBackend } from '../../engine/backend.ts';
+import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { writeTestReport } from '../../infer/report.ts';
 import type { Engine } from '../../infer/translator.ts';
 import type { GlobalOptions } from '../main.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
-  if (opts.engine === 'tfjs') console.log(`backend: ${await useBackend(globals.backend)}`);
+  if (opts.engine === 'tfjs') {
+    await useBackend(globals.backend, { threads: globals.threads });
+    console.log(`backend: ${describeBackend()}`);
+  }
   const bar = new cliProgress.SingleBar(
     { format: 'test |{bar}| {value}/{total}', noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 5000 },
     cliProgress.Presets.shades_classic,

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import { resolveData } from '../../data/download.ts';
-import { useBackend } from '../../engine/backend.ts';
+import { describeBackend, useBackend } from '../../engine/backend.ts';
 import type { TrainConfig } from '../../train/config.ts';
 import { train } from '../../train/loop.ts';
 import type { GlobalOptions } from '../main.ts';
@@ -43,7 +43,8 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     keep: opts.keep as number | undefined,
     seed: opts.seed as number | undefined,
   };
-  const backend = await useBackend(globals.backend);
+  await useBackend(globals.backend, { threads: globals.threads });
+  const backend = describeBackend();
   const data = opts.data ? await resolveData(opts.data as string) : undefined;
 
   const controller = new AbortController();

@@ -1,12 +1,15 @@
 import cliProgress from 'cli-progress';
-import { useBackend } from '../../engine/backend.ts';
+import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { expandInputs, translateFiles } from '../../infer/batch.ts';
 import { loadTranslator, type Direction, type Engine } from '../../infer/translator.ts';
 import type { GlobalOptions } from '../main.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions, args: string[]): Promise<number> {
   const engine = opts.engine as Engine;
-  if (engine === 'tfjs') console.log(`backend: ${await useBackend(globals.backend)}`);
+  if (engine === 'tfjs') {
+    await useBackend(globals.backend, { threads: globals.threads });
+    console.log(`backend: ${describeBackend()}`);
+  }
   else console.log('engine: onnxruntime-node (cpu)');
   const files = await expandInputs(args, (m) => console.warn(`warning: ${m}`));
   const translator = await loadTranslator(opts.model as string, { direction: opts.direction as Direction, engine });

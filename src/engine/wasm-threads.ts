@@ -1,0 +1,124 @@
+/**
+ * The multi-threaded wasm backend in Node.
+ *
+ * tfjs-backend-wasm ships a threaded+SIMD build whose workers are Emscripten pthreads, and that
+ * build supports Node's worker_threads. tfjs 4.22 never starts it in Node, though: its loader hands
+ * the worker script to `new Worker` as a `blob:` URL, which Node cannot load, so Node gets the
+ * single-threaded build. Here the same build is started the way Emscripten expects in Node: the
+ * worker script (shipped inside the package as a string) is written once to a file, the module
+ * script is the package's own file, and the resulting module is wrapped in the package's
+ * BackendWasm exactly as its own loader does. XNNPACK's convolutions and matrix products then run
+ * on a pthreadpool; the element-wise kernels stay single-threaded.
+ *
+ * XNNPACK splits work by output tiles, each computed whole by one thread, so results are the same
+ * bit for bit whatever the thread count (test/engine/wasm-threads.test.ts checks this).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { BackendWasm, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+
+const require = createRequire(import.meta.url);
+
+type EmscriptenFactory = (config: Record<string, unknown>) => Promise<EmscriptenModule>;
+interface EmscriptenModule {
+  cwrap(name: string, returns: string | null, args: string[]): (...args: number[]) => unknown;
+  tfjs?: Record<string, unknown>;
+  PThread?: { runningWorkers: { unref(): void }[] };
+}
+
+/** Threads the wasm backend will use in Node unless told otherwise: one per core. */
+export function defaultWasmThreads(): number {
+  const fromEnv = process.env.CYCLEGAN_WASM_THREADS;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const n = Number(fromEnv);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`CYCLEGAN_WASM_THREADS must be a positive integer, got '${fromEnv}'`);
+    return n;
+  }
+  return availableParallelism();
+}
+
+/** Writes the worker script once per content (it is ~40 kB); concurrent writers race harmlessly. */
+async function workerScriptFile(contents: string): Promise<string> {
+  const hash = createHash('sha256').update(contents).digest('hex').slice(0, 16);
+  const dir = join(tmpdir(), 'cyclegan-wasm');
+  const path = join(dir, `tfjs-backend-wasm-threaded-simd.worker.${hash}.js`);
+  if (existsSync(path)) return path;
+  await mkdir(dir, { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, contents);
+  await rename(temporary, path);
+  return path;
+}
+
+let registeredThreads: number | null = null;
+
+/**
+ * Replaces the 'wasm' backend's factory by one that starts the threaded build with `threads`
+ * workers. Must run before the wasm backend is first initialised; returns false (and changes
+ * nothing) when it already was or when `threads` is 1.
+ */
+export async function registerThreadedWasm(threads: number): Promise<boolean> {
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`wasm threads must be a positive integer, got ${threads}`);
+  if (registeredThreads !== null) return registeredThreads === threads;
+  if (threads === 1) return false;
+  if (tf.findBackend('wasm') != null) return false;
+  if (typeof SharedArrayBuffer === 'undefined') return false;
+  const modulePath = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
+  const factoryExport = require(modulePath) as EmscriptenFactory | { default: EmscriptenFactory };
+  const factory = typeof factoryExport === 'function' ? factoryExport : factoryExport.default;
+  const { wasmWorkerContents } = require('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js') as {
+    wasmWorkerContents: string;
+  };
+  // The package stores the script in a template literal, which turned its "\n" escapes into
+  // newlines inside string literals; tfjs's own loader escapes them back the same way.
+  const workerPath = await workerScriptFile(wasmWorkerContents.replace(/\n/g, '\\n'));
+  const wasmPath = join(dirname(modulePath), 'tfjs-backend-wasm-threaded-simd.wasm');
+
+  tf.removeBackend('wasm');
+  tf.registerBackend(
+    'wasm',
+    async () => {
+      // The backend caps its pool at half the logical cores, read once while the module starts
+      // (it assumes two hyperthreads per core), which leaves a 2-core machine with 1 thread. For
+      // that moment only, report as many logical cores as it needs to allow `threads`.
+      const os = require('node:os') as typeof import('node:os');
+      const realCpus = os.cpus;
+      os.cpus = () => {
+        const cpus = realCpus();
+        return Array.from({ length: Math.max(2 * threads, cpus.length) }, (_, i) => cpus[i % cpus.length]!);
+      };
+      let module: EmscriptenModule;
+      try {
+        module = await factory({
+          locateFile: (file: string) => (file.endsWith('.worker.js') ? workerPath : file.endsWith('.wasm') ? wasmPath : file),
+          // The workers import the module script by this path, then call its factory.
+          mainScriptUrlOrBlob: modulePath,
+        });
+      } finally {
+        os.cpus = realCpus;
+      }
+      module.tfjs = {
+        init: module.cwrap('init', null, []),
+        initWithThreadsCount: module.cwrap('init_with_threads_count', null, ['number']),
+        getThreadsCount: module.cwrap('get_threads_count', 'number', []),
+        registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
+        disposeData: module.cwrap('dispose_data', null, ['number']),
+        dispose: module.cwrap('dispose', null, []),
+      };
+      setThreadsCount(threads);
+      const backend = new BackendWasm(module as never);
+      // The pool's threads idle on a futex for the life of the process; Emscripten ref()s a
+      // worker while its thread runs, which would keep Node alive after the program's last line.
+      for (const worker of module.PThread?.runningWorkers ?? []) worker.unref();
+      return backend;
+    },
+    2,
+  );
+  registeredThreads = threads;
+  return true;
+}
