@@ -185,6 +185,10 @@ function conv2dBackpropInput(args: KernelArgs): TensorInfo {
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
 
+  if (batchSize === 1 && outHeight * outWidth <= wasmKernelTuning.gemmMaxDyPixels) {
+    return backpropInputByGemm(backend, dy, filter, info);
+  }
+
   const blockSize = inChannels * outChannels;
 
   const phases: { rowPhase: number; colPhase: number; result: TensorInfo | null }[] = [];
@@ -267,6 +271,68 @@ function conv2dBackpropInput(args: KernelArgs): TensorInfo {
     }
     free(backend, result);
   }
+  return dx;
+}
+
+/**
+ * Below this many dy pixels the phase decomposition is dominated by work proportional to the filter
+ * (building sub-filters, XNNPACK packing them) rather than by arithmetic: the U-Net's 1x1 to 8x8
+ * layers hold most of its 54M weights and little else. There dx is computed as one matrix product
+ * that reads the filter in place, followed by a scatter of its columns (col2im).
+ */
+export const wasmKernelTuning = {
+  /** dy pixels up to which Conv2DBackpropInput uses GEMM + col2im (tests set 0 and Infinity to cover both paths). */
+  gemmMaxDyPixels: 64,
+};
+
+/**
+ * dx by GEMM + col2im: P[(kh,kw,ci), (oh,ow)] = sum_co f[kh,kw,ci,co] * dy[oh,ow,co], i.e. the
+ * filter viewed as a [kh*kw*Ci, Co] matrix (no copy) times dy transposed ([Co, pixels], small
+ * here); then dx[oh*s + kh - padTop, ow*s + kw - padLeft, ci] += P[(kh,kw,ci), (oh,ow)].
+ * The filter is the streamed operand, so XNNPACK packs only the small dy side.
+ */
+function backpropInputByGemm(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const pixels = outHeight * outWidth;
+  const taps = filterHeight * filterWidth;
+
+  const dyT = allocate(backend, [outChannels, pixels]);
+  transposeMatrix(heapView(backend, dy), 0, heapView(backend, dyT), 0, pixels, outChannels);
+  let product: TensorInfo;
+  try {
+    product = runWasmKernel(
+      backend,
+      BatchMatMul,
+      { a: { ...filter, shape: [1, taps * inChannels, outChannels] }, b: { ...dyT, shape: [1, outChannels, pixels] } },
+      { transposeA: false, transposeB: false },
+    );
+  } finally {
+    free(backend, dyT);
+  }
+  const dx = allocate(backend, [1, inHeight, inWidth, inChannels]);
+  const out = heapView(backend, dx);
+  const p = heapView(backend, product);
+  out.fill(0);
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      const tapBase = (kh * filterWidth + kw) * inChannels * pixels;
+      for (let oh = 0; oh < outHeight; oh++) {
+        const h = oh * strideHeight + kh - padTop;
+        if (h < 0 || h >= inHeight) continue;
+        for (let ow = 0; ow < outWidth; ow++) {
+          const w = ow * strideWidth + kw - padLeft;
+          if (w < 0 || w >= inWidth) continue;
+          const to = (h * inWidth + w) * inChannels;
+          let from = tapBase + oh * outWidth + ow;
+          for (let ci = 0; ci < inChannels; ci++, from += pixels) out[to + ci]! += p[from]!;
+        }
+      }
+    }
+  }
+  free(backend, product);
   return dx;
 }
 

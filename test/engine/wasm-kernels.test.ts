@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/engine/backend.ts';
+import { wasmKernelTuning } from '../../src/engine/wasm-kernels.ts';
 
 const TOLERANCE = 1e-4;
 
@@ -103,25 +104,39 @@ cases.push({ batch: 1, height: 7, width: 9, inChannels: 3, outChannels: 2, kerne
 cases.push({ batch: 1, height: 7, width: 9, inChannels: 3, outChannels: 2, kernel: 3, stride: 2, pad: 3 });
 cases.push({ batch: 1, height: 5, width: 5, inChannels: 2, outChannels: 3, kernel: 5, stride: 1, pad: 'same' });
 
-const worstByQuantity: Record<string, number> = {};
 
-test('wasm conv kernels match the cpu backend', async (t) => {
-  for (const c of cases) {
-    const errors = await compareOnBackends(c);
-    for (const [key, error] of Object.entries(errors)) {
-      worstByQuantity[key] = Math.max(worstByQuantity[key] ?? 0, error);
-      assert.ok(error < TOLERANCE, `${describe(c)}: ${key} relative error ${error.toExponential(2)}`);
+// Conv2DBackpropInput has two paths (stride phases through XNNPACK convolutions, and GEMM + col2im
+// for small dy): every case runs through each.
+const PATHS = { phases: 0, gemm: Number.POSITIVE_INFINITY } as const;
+
+for (const [path, threshold] of Object.entries(PATHS)) {
+  test(`wasm conv kernels match the cpu backend (${path} path for dx)`, async (t) => {
+    const worstByQuantity: Record<string, number> = {};
+    const saved = wasmKernelTuning.gemmMaxDyPixels;
+    wasmKernelTuning.gemmMaxDyPixels = threshold;
+    try {
+      for (const c of cases) {
+        const errors = await compareOnBackends(c);
+        for (const [key, error] of Object.entries(errors)) {
+          worstByQuantity[key] = Math.max(worstByQuantity[key] ?? 0, error);
+          assert.ok(error < TOLERANCE, `${describe(c)}: ${key} relative error ${error.toExponential(2)}`);
+        }
+      }
+    } finally {
+      wasmKernelTuning.gemmMaxDyPixels = saved;
     }
-  }
-  const summary = Object.entries(worstByQuantity)
-    .map(([key, error]) => `${key} ${error.toExponential(2)}`)
-    .join(', ');
-  t.diagnostic(`${cases.length} cases, max relative error: ${summary}`);
-  console.log(`wasm-kernels: ${cases.length} cases, max relative error: ${summary}`);
-});
+    const summary = Object.entries(worstByQuantity)
+      .map(([key, error]) => `${key} ${error.toExponential(2)}`)
+      .join(', ');
+    t.diagnostic(`${cases.length} cases, max relative error: ${summary}`);
+    console.log(`wasm-kernels (${path}): ${cases.length} cases, max relative error: ${summary}`);
+  });
+}
 
 test('wasm conv kernels leak no tensors or buffers', async () => {
   await useBackend('wasm');
+  for (const threshold of Object.values(PATHS)) {
+  wasmKernelTuning.gemmMaxDyPixels = threshold;
   const leakCase: ConvCase = { batch: 1, height: 7, width: 9, inChannels: 4, outChannels: 6, kernel: 4, stride: 2, pad: 'same' };
   computeAll(leakCase); // warm-up: lazily created state is not a leak
   const tensorsBefore = tf.memory().numTensors;
@@ -133,6 +148,8 @@ test('wasm conv kernels leak no tensors or buffers', async () => {
   }
   assert.equal(tf.memory().numTensors, tensorsBefore, 'tensor count changed');
   assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'wasm buffer count changed');
+  }
+  wasmKernelTuning.gemmMaxDyPixels = 64;
 });
 
 test('sub-filters cached for a variable filter follow assign and die with the variable', async () => {
@@ -151,6 +168,7 @@ test('sub-filters cached for a variable filter follow assign and die with the va
   tf.dispose(Object.values(reference));
 
   await useBackend('wasm');
+  wasmKernelTuning.gemmMaxDyPixels = 0; // the phase path is the one with sub-filters
   const tensorsBefore = tf.memory().numTensors;
   const buffersBefore = tf.engine().backend.numDataIds();
   const { dy, first, second } = makeInputs();
@@ -171,6 +189,7 @@ test('sub-filters cached for a variable filter follow assign and die with the va
   tf.dispose([dy, first, second]);
   assert.equal(tf.memory().numTensors, tensorsBefore, 'tensor count changed');
   assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'cached sub-filters outlived their filter buffer');
+  wasmKernelTuning.gemmMaxDyPixels = 64;
 });
 
 test('a wrong dy shape is reported with the shapes involved', async () => {
