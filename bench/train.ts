@@ -1,20 +1,25 @@
 /**
- * `npm run bench -- train [--sizes 64,128,256] [--generators unet,resnet9] [--backends wasm,cpu] [--steps 3]`
+ * `npm run bench -- train [--sizes 64,128,256] [--generators unet,resnet9] [--backends wasm] [--steps 3] [--threads N]`
  *
- * Times one full CycleGAN training step (both generators, both discriminators, identity loss on,
- * batch 1, the tutorial's networks at ngf/ndf 64) and reports GFLOP/s, peak RSS and, when
- * Debian's PyTorch is installed (/usr/bin/python3 with torch), the same step in PyTorch measured
- * in the same run by bench/reference/cyclegan_step.py.
+ * For each generator, size and backend: the generator's forward pass (inference) and one full
+ * CycleGAN training step (both generators, both discriminators, identity loss on, batch 1, the
+ * tutorial's networks at ngf/ndf 64), with GFLOP/s, the share of the machine's measured peak, peak
+ * RSS, the peak bytes of live tensor buffers and the wasm heap (after the warm-up step and after
+ * the last, so growth shows). When Debian's PyTorch is installed (/usr/bin/python3 with torch),
+ * bench/reference/cyclegan_step.py times the same forward and step in the same run, and the
+ * machine peak is its float32 GEMM; otherwise the peak is tfjs-wasm's own matMul.
  *
  * FLOPs are counted from the layers (2·MACs of every convolution); a step is taken as 3× the
  * forward cost (forward + input and weight gradients) of 6 generator passes and 6 discriminator
- * passes, the same rule for both engines.
+ * passes, the same rule for both engines. Each configuration runs in its own process, so a heap
+ * abort is a table row rather than the end of the bench.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend, type BackendName } from '../src/engine/backend.ts';
+import { describeBackend, useBackend, type BackendName } from '../src/engine/backend.ts';
+import { resetPeakBuffers, wasmHeapStats } from '../src/engine/heap-stats.ts';
 import { resolveConfig, type GeneratorArch } from '../src/train/config.ts';
 import { CycleGan } from '../src/train/cyclegan.ts';
 import { Rng } from '../src/util/rng.ts';
@@ -44,30 +49,37 @@ export function forwardFlops(model: tf.LayersModel, size: number): number {
   return flops;
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const MiB = 2 ** 20;
 
-interface Row {
-  generator: string;
-  size: number;
+interface Measured {
   backend: string;
+  forwardMs: number;
   stepSeconds: number;
   gflop: number;
-  gflops: number;
   peakRssMiB: number;
-  torchSeconds?: number;
+  peakLiveMiB: number | null;
+  heapAfterWarmupMiB: number | null;
+  heapAfterLastMiB: number | null;
+  steps: number;
 }
 
-function referenceStep(generator: string, size: number, steps: number): number | undefined {
+function reference(args: string[]): string | undefined {
   const script = fileURLToPath(new URL('./reference/cyclegan_step.py', import.meta.url));
   if (!existsSync('/usr/bin/python3')) return undefined;
-  const r = spawnSync('/usr/bin/python3', [script, '--generator', generator, '--size', String(size), '--steps', String(steps)], { encoding: 'utf8' });
-  if (r.status !== 0) return undefined;
-  const match = /step_seconds=([\d.]+)/.exec(r.stdout);
+  const r = spawnSync('/usr/bin/python3', [script, ...args], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : undefined;
+}
+
+function referenceNumber(args: string[], key: string): number | undefined {
+  const out = reference(args);
+  const match = out && new RegExp(`${key}=([\\d.]+)`).exec(out);
   return match ? Number(match[1]) : undefined;
 }
 
 /** Measures one configuration in this process; prints one JSON line. */
-async function measure(generator: GeneratorArch, size: number, backend: BackendName, steps: number): Promise<void> {
-  const running = await useBackend(backend);
+async function measure(generator: GeneratorArch, size: number, backend: BackendName, steps: number, threads?: number): Promise<void> {
+  await useBackend(backend, { threads });
   const config = resolveConfig({ preset: 'tutorial', generator, cropSize: size, loadSize: size });
   const { buildPatchDiscriminator } = await import('../src/models/discriminator.ts');
   const { buildResnetGenerator, buildUnetGenerator } = await import('../src/models/generators.ts');
@@ -79,7 +91,20 @@ async function measure(generator: GeneratorArch, size: number, backend: BackendN
   dTwin.dispose();
   const gan = new CycleGan(config, new Rng(0));
   const batch = () => tf.randomUniform([1, size, size, 3], -1, 1) as tf.Tensor4D;
-  let peak = 0;
+
+  const forwardTimes: number[] = [];
+  const input = batch();
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    const y = gan.translate(input, 'AtoB');
+    y.dataSync();
+    if (i > 0) forwardTimes.push(performance.now() - t0);
+    y.dispose();
+  }
+  input.dispose();
+
+  let peakRss = 0;
+  let heapAfterWarmup: number | null = null;
   const times: number[] = [];
   for (let i = 0; i <= steps; i++) {
     const [a, b] = [batch(), batch()];
@@ -87,56 +112,114 @@ async function measure(generator: GeneratorArch, size: number, backend: BackendN
     gan.trainStep(a, b);
     const dt = (performance.now() - t0) / 1000;
     tf.dispose([a, b]);
-    if (i > 0) times.push(dt); // step 0 warms up (kernel setup, allocation)
-    peak = Math.max(peak, process.memoryUsage().rss);
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    if (i === 0) {
+      // Step 0 warms up (kernel setup, first allocations); the peak of live buffers is taken after.
+      heapAfterWarmup = wasmHeapStats()?.heapBytes ?? null;
+      resetPeakBuffers();
+    } else times.push(dt);
   }
+  const stats = wasmHeapStats();
   gan.dispose();
-  times.sort((x, y) => x - y);
-  const median = times[Math.floor(times.length / 2)]!;
-  console.log(JSON.stringify({ backend: running, stepSeconds: median, gflop: stepFlops / 1e9, peakRssMiB: peak / 2 ** 20 }));
+  const result: Measured = {
+    backend: describeBackend(),
+    forwardMs: median(forwardTimes),
+    stepSeconds: median(times),
+    gflop: stepFlops / 1e9,
+    peakRssMiB: peakRss / MiB,
+    peakLiveMiB: stats ? stats.peakLiveBytes / MiB : null,
+    heapAfterWarmupMiB: heapAfterWarmup === null ? null : heapAfterWarmup / MiB,
+    heapAfterLastMiB: stats ? stats.heapBytes / MiB : null,
+    steps,
+  };
+  console.log(JSON.stringify(result));
+}
+
+/** GFLOP/s of a 2048^3 float32 matMul on tfjs-wasm (the peak when PyTorch is not installed). */
+async function wasmPeak(threads?: number): Promise<void> {
+  await useBackend('wasm', { threads });
+  const a = tf.randomNormal([2048, 2048]);
+  const b = tf.randomNormal([2048, 2048]);
+  let best = Infinity;
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    tf.matMul(a, b).dispose();
+    best = Math.min(best, performance.now() - t0);
+  }
+  console.log(JSON.stringify({ peakGflops: (2 * 2048 ** 3) / (best / 1000) / 1e9, backend: describeBackend() }));
 }
 
 export async function run(args: string[]): Promise<void> {
+  const threadsArg = option(args, 'threads', '');
+  const threads = threadsArg ? Number(threadsArg) : undefined;
   const one = option(args, 'one', '');
   const steps = Number(option(args, 'steps', '3'));
   if (one) {
     const [generator, size, backend] = one.split(',');
-    await measure(generator as GeneratorArch, Number(size), backend as BackendName, steps);
+    await measure(generator as GeneratorArch, Number(size), backend as BackendName, steps, threads);
     return;
   }
-  const sizes = option(args, 'sizes', '64,128').split(',').map(Number);
+  const self = fileURLToPath(new URL('./index.ts', import.meta.url));
+  const child = (extra: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', self, 'train', ...extra, ...(threads ? ['--threads', String(threads)] : [])], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+  if (args.includes('--wasm-peak')) {
+    await wasmPeak(threads);
+    return;
+  }
+
+  const torchPeak = referenceNumber(['--peak'], 'peak_gflops');
+  let peak = torchPeak;
+  let peakSource = 'PyTorch/OpenBLAS float32 GEMM 2048³, 2 threads';
+  if (peak === undefined) {
+    const line = child(['--wasm-peak']).stdout.split('\n').find((l) => l.startsWith('{'));
+    peak = line ? (JSON.parse(line) as { peakGflops: number }).peakGflops : undefined;
+    peakSource = 'tfjs-wasm matMul 2048³';
+  }
+  console.error(`machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource})`);
+
+  const sizes = option(args, 'sizes', '64,128,256').split(',').map(Number);
   const generators = option(args, 'generators', 'unet,resnet9').split(',') as GeneratorArch[];
   const backends = option(args, 'backends', 'wasm').split(',') as BackendName[];
   const table: Record<string, string | number>[] = [];
-  const self = fileURLToPath(new URL('./index.ts', import.meta.url));
+  const fmt = (x: number | null | undefined, digits = 0) => (x == null ? 'n/a' : x.toFixed(digits));
   for (const backend of backends) {
     for (const generator of generators) {
       for (const size of sizes) {
-        // Each configuration in its own process: a wasm heap abort is a result, not a crash.
-        const r = spawnSync(process.execPath, ['--import', 'tsx', self, 'train', '--one', `${generator},${size},${backend}`, '--steps', String(steps)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+        const r = child(['--one', `${generator},${size},${backend}`, '--steps', String(steps)]);
         const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-        const torch = referenceStep(generator, size, steps);
+        const torchStep = referenceNumber(['--generator', generator, '--size', String(size), '--steps', String(Math.min(steps, 3))], 'step_seconds');
+        const torchForward = referenceNumber(['--generator', generator, '--size', String(size), '--forward-only'], 'forward_seconds');
         if (!line) {
           const why = /Aborted|out of memory|memory access/i.test(r.stderr) ? 'wasm heap exhausted' : (r.stderr.trim().split('\n').pop() ?? 'failed');
-          table.push({ generator, size, backend, 'step (s)': why, 'PyTorch step (s)': torch?.toFixed(2) ?? 'n/a' });
+          table.push({ generator, size, backend, 'step (s)': why, 'PyTorch step (s)': fmt(torchStep, 2) });
           console.error(`  ${generator} ${size}px ${backend}: ${why}`);
           continue;
         }
-        const m = JSON.parse(line) as { backend: string; stepSeconds: number; gflop: number; peakRssMiB: number };
+        const m = JSON.parse(line) as Measured;
+        const gflops = m.gflop / m.stepSeconds;
         table.push({
           generator,
           size,
           backend: m.backend,
-          'step (s)': m.stepSeconds.toFixed(2),
-          'GFLOP/step': m.gflop.toFixed(1),
-          'GFLOP/s': (m.gflop / m.stepSeconds).toFixed(1),
-          'peak RSS (MiB)': m.peakRssMiB.toFixed(0),
-          'PyTorch step (s)': torch?.toFixed(2) ?? 'n/a',
-          'ratio vs PyTorch': torch ? (m.stepSeconds / torch).toFixed(2) : 'n/a',
+          'fwd (ms)': fmt(m.forwardMs),
+          'PyTorch fwd (ms)': fmt(torchForward === undefined ? undefined : torchForward * 1000),
+          'fwd ×PyTorch': torchForward ? fmt(m.forwardMs / 1000 / torchForward, 2) : 'n/a',
+          'step (s)': fmt(m.stepSeconds, 2),
+          'PyTorch step (s)': fmt(torchStep, 2),
+          'step ×PyTorch': torchStep ? fmt(m.stepSeconds / torchStep, 2) : 'n/a',
+          'GFLOP/s': fmt(gflops, 1),
+          '% peak': peak ? fmt((100 * gflops) / peak, 0) : 'n/a',
+          'peak RSS (MiB)': fmt(m.peakRssMiB),
+          'peak live (MiB)': fmt(m.peakLiveMiB),
+          'heap (MiB) step 1 → last': m.heapAfterWarmupMiB == null ? 'n/a' : `${fmt(m.heapAfterWarmupMiB)} → ${fmt(m.heapAfterLastMiB)}`,
         });
-        console.error(`  ${generator} ${size}px ${m.backend}: ${m.stepSeconds.toFixed(2)} s/step`);
+        console.error(`  ${generator} ${size}px ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`);
       }
     }
   }
+  console.log(`machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step`);
   console.table(table);
 }

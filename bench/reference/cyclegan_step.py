@@ -107,9 +107,20 @@ def main():
     p.add_argument('--size', type=int, default=256)
     p.add_argument('--steps', type=int, default=3)
     p.add_argument('--forward-only', action='store_true')
+    p.add_argument('--peak', action='store_true', help='measure the machine peak: float32 GEMM 2048^3 (OpenBLAS)')
+    p.add_argument('--threads', type=int, default=2)
     a = p.parse_args()
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
+    if a.peak:
+        x, y = torch.randn(2048, 2048), torch.randn(2048, 2048)
+        best = float('inf')
+        for _ in range(5):
+            t = time.perf_counter()
+            torch.mm(x, y)
+            best = min(best, time.perf_counter() - t)
+        print(f'peak_gflops={2 * 2048 ** 3 / best / 1e9:.1f}')
+        return
     make = (lambda: Unet(a.size)) if a.generator == 'unet' else (lambda: resnet(9 if a.generator == 'resnet9' else 6))
     G, F, DA, DB = make(), make(), patchgan(), patchgan()
     if a.forward_only:

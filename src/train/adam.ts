@@ -45,8 +45,11 @@ export class Adam {
     return this.step;
   }
 
-  /** Applies one update; `grads[i]` belongs to `variables[i]`. Does not dispose the gradients. */
-  apply(grads: tf.Tensor[]): void {
+  /**
+   * Applies one update; `grads[i]` (a tensor, or its values) belongs to `variables[i]`. Does not
+   * dispose the gradients.
+   */
+  apply(grads: (tf.Tensor | Float32Array)[]): void {
     if (grads.length !== this.variables.length) {
       throw new Error(`Adam.apply got ${grads.length} gradients for ${this.variables.length} variables`);
     }
@@ -56,7 +59,8 @@ export class Adam {
     const sqrtCorrection2 = Math.sqrt(1 - Math.pow(beta2, this.step));
     const stepSize = this.lr / correction1;
     this.variables.forEach((variable, i) => {
-      const g = grads[i]!.dataSync() as Float32Array;
+      const grad = grads[i]!;
+      const g = grad instanceof Float32Array ? grad : (grad.dataSync() as Float32Array);
       const w = variable.dataSync() as Float32Array;
       const m = this.m[i]!;
       const v = this.v[i]!;

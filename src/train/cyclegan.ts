@@ -45,6 +45,16 @@ export function buildGenerator(config: TrainConfig, seed: number | Rng, name: st
   return buildResnetGenerator({ ngf: config.ngf, nBlocks: config.generator === 'resnet9' ? 9 : 6, seed, name });
 }
 
+/**
+ * Whether the generator step runs one backward pass per loss term. The ResNet's activations at
+ * 256 px (six passes' worth is ~3 GB) do not fit the wasm heap beside everything else, while its
+ * 11M weights make summing per-term gradients in JS cheap; the U-Net is the opposite (54M weights,
+ * small activations), so it keeps a single backward pass.
+ */
+export function backwardPerTerm(config: TrainConfig): boolean {
+  return config.generator !== 'unet';
+}
+
 function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
 }
@@ -101,34 +111,77 @@ export class CycleGan {
     const training = { training: true };
     setDropoutSeed(this.rng.seed());
 
+    // Each network application in its own tidy: what backprop needs is kept by the engine, and
+    // the rest of a pass is freed before the next pass starts instead of at the end of the forward.
+    const pass = (model: tf.LayersModel, x: tf.Tensor4D, kwargs: { training?: boolean } = {}) =>
+      tf.tidy(() => model.apply(x, kwargs) as tf.Tensor4D);
     let fakeA: tf.Tensor4D | null = null;
     let fakeB: tf.Tensor4D | null = null;
-    let genParts: tf.Tensor1D | null = null;
-    const genVars = [...this.optimizers.genAtoB.variables, ...this.optimizers.genBtoA.variables];
-    const gen = variableGradsFrugal(() => {
-      const fakeB_ = this.genAtoB.apply(realA, training) as tf.Tensor4D;
-      const cycledA = this.genBtoA.apply(fakeB_, training) as tf.Tensor4D;
-      const fakeA_ = this.genBtoA.apply(realB, training) as tf.Tensor4D;
-      const cycledB = this.genAtoB.apply(fakeA_, training) as tf.Tensor4D;
-      const advAtoB = generatorAdversarialLoss(this.discB.apply(fakeB_) as tf.Tensor, kind);
-      const advBtoA = generatorAdversarialLoss(this.discA.apply(fakeA_) as tf.Tensor, kind);
-      const cycle = cycleLoss(realA, cycledA, lambdaCycle).add(cycleLoss(realB, cycledB, lambdaCycle));
-      let identity: tf.Scalar = tf.scalar(0);
-      if (lambdaIdentity > 0) {
-        const sameB = this.genAtoB.apply(realB, training) as tf.Tensor4D;
-        const sameA = this.genBtoA.apply(realA, training) as tf.Tensor4D;
-        identity = identityLoss(realB, sameB, lambdaCycle, lambdaIdentity).add(
+    const parts: Record<'advAtoB' | 'advBtoA' | 'cycle' | 'identity', tf.Scalar[]> = { advAtoB: [], advBtoA: [], cycle: [], identity: [] };
+    // The generator objective is a sum of three independent terms, in the order their passes run
+    // (so dropout draws the same seeds however they are grouped).
+    const terms: (() => tf.Scalar)[] = [
+      () => {
+        const fakeB_ = pass(this.genAtoB, realA, training);
+        const cycledA = pass(this.genBtoA, fakeB_, training);
+        const adv = generatorAdversarialLoss(pass(this.discB, fakeB_), kind);
+        const cycle = cycleLoss(realA, cycledA, lambdaCycle);
+        fakeB = tf.keep(fakeB_);
+        parts.advAtoB.push(tf.keep(adv));
+        parts.cycle.push(tf.keep(cycle));
+        return adv.add(cycle) as tf.Scalar;
+      },
+      () => {
+        const fakeA_ = pass(this.genBtoA, realB, training);
+        const cycledB = pass(this.genAtoB, fakeA_, training);
+        const adv = generatorAdversarialLoss(pass(this.discA, fakeA_), kind);
+        const cycle = cycleLoss(realB, cycledB, lambdaCycle);
+        fakeA = tf.keep(fakeA_);
+        parts.advBtoA.push(tf.keep(adv));
+        parts.cycle.push(tf.keep(cycle));
+        return adv.add(cycle) as tf.Scalar;
+      },
+    ];
+    if (lambdaIdentity > 0) {
+      terms.push(() => {
+        const sameB = pass(this.genAtoB, realB, training);
+        const sameA = pass(this.genBtoA, realA, training);
+        const identity = identityLoss(realB, sameB, lambdaCycle, lambdaIdentity).add(
           identityLoss(realA, sameA, lambdaCycle, lambdaIdentity),
-        );
+        ) as tf.Scalar;
+        parts.identity.push(tf.keep(identity.clone())); // the caller disposes the returned value
+        return identity;
+      });
+    }
+    const genVars = [...this.optimizers.genAtoB.variables, ...this.optimizers.genBtoA.variables];
+    if (backwardPerTerm(this.config)) {
+      // One backward pass per term, gradients summed in JS memory: the wasm heap then holds the
+      // saved activations of two generator passes at a time instead of six.
+      const sums = genVars.map((v) => new Float32Array(v.size));
+      for (const term of terms) {
+        const { value, grads } = variableGradsFrugal(term, genVars);
+        genVars.forEach((v, i) => {
+          const g = grads[v.name];
+          if (!g) return;
+          const values = g.dataSync();
+          const sum = sums[i]!;
+          for (let j = 0; j < sum.length; j++) sum[j]! += values[j]!;
+        });
+        tf.dispose([value, ...Object.values(grads)]);
       }
-      fakeA = tf.keep(fakeA_);
-      fakeB = tf.keep(fakeB_);
-      genParts = tf.keep(tf.stack([advAtoB, advBtoA, cycle, identity]) as tf.Tensor1D);
-      return advAtoB.add(advBtoA).add(cycle).add(identity) as tf.Scalar;
-    }, genVars);
-    this.applyGrads(gen.grads, this.optimizers.genAtoB);
-    this.applyGrads(gen.grads, this.optimizers.genBtoA);
-    tf.dispose([gen.value, ...Object.values(gen.grads)]);
+      const nA = this.optimizers.genAtoB.variables.length;
+      this.optimizers.genAtoB.apply(sums.slice(0, nA));
+      this.optimizers.genBtoA.apply(sums.slice(nA));
+    } else {
+      const gen = variableGradsFrugal(() => terms.map((term) => term()).reduce((a, b) => a.add(b) as tf.Scalar), genVars);
+      this.applyGrads(gen.grads, this.optimizers.genAtoB);
+      this.applyGrads(gen.grads, this.optimizers.genBtoA);
+      tf.dispose([gen.value, ...Object.values(gen.grads)]);
+    }
+    const genParts = tf.tidy(() =>
+      tf.stack([parts.advAtoB[0]!, parts.advBtoA[0]!, tf.addN(parts.cycle), parts.identity[0] ?? tf.scalar(0)]),
+    ) as tf.Tensor1D;
+    tf.dispose([...parts.advAtoB, ...parts.advBtoA, ...parts.cycle, ...parts.identity]);
 
     const pooledA = this.poolA.query(fakeA!);
     const pooledB = this.poolB.query(fakeB!);
@@ -136,8 +189,8 @@ export class CycleGan {
     let discParts: tf.Tensor1D | null = null;
     const discVars = [...this.optimizers.discA.variables, ...this.optimizers.discB.variables];
     const disc = variableGradsFrugal(() => {
-      const lossA = discriminatorLoss(this.discA.apply(realA) as tf.Tensor, this.discA.apply(pooledA) as tf.Tensor, kind);
-      const lossB = discriminatorLoss(this.discB.apply(realB) as tf.Tensor, this.discB.apply(pooledB) as tf.Tensor, kind);
+      const lossA = discriminatorLoss(pass(this.discA, realA), pass(this.discA, pooledA), kind);
+      const lossB = discriminatorLoss(pass(this.discB, realB), pass(this.discB, pooledB), kind);
       discParts = tf.keep(tf.stack([lossA, lossB]) as tf.Tensor1D);
       return lossA.add(lossB) as tf.Scalar;
     }, discVars);
@@ -145,9 +198,9 @@ export class CycleGan {
     this.applyGrads(disc.grads, this.optimizers.discB);
     tf.dispose([disc.value, ...Object.values(disc.grads), pooledA, pooledB]);
 
-    const g = genParts!.dataSync();
+    const g = genParts.dataSync();
     const d = discParts!.dataSync();
-    tf.dispose([genParts!, discParts!]);
+    tf.dispose([genParts, discParts!]);
     return { genAtoB: g[0]!, genBtoA: g[1]!, cycle: g[2]!, identity: g[3]!, discA: d[0]!, discB: d[1]! };
   }
 

@@ -112,6 +112,33 @@ test('InstanceNormalization is differentiable on cpu and wasm, with the same for
   }
 });
 
+test('InstanceNormalization gradients equal autodiff of the op-by-op formula (affine and plain)', () => {
+  for (const affine of [true, false]) {
+    const x = tf.variable(tf.randomNormal([2, 5, 4, 3], 0.5, 2, 'float32', 4), true, `in_ref_x_${affine}`) as tf.Variable<tf.Rank.R4>;
+    const layer = new InstanceNormalization({ seed: 5, affine, epsilon: 1e-3 });
+    layer.build(x.shape);
+    const params = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+    const weight = tf.randomNormal([2, 5, 4, 3], 0, 1, 'float32', 6);
+    // The formula differentiated op by op by tfjs, as the layer did before its gradient was written out.
+    const reference = (input: tf.Tensor4D) => {
+      const mean = tf.mean(input, [1, 2], true);
+      const centered = tf.sub(input, mean);
+      const normalized = tf.mul(centered, tf.rsqrt(tf.add(tf.mean(tf.square(centered), [1, 2], true), 1e-3)));
+      return affine ? tf.add(tf.mul(normalized, params[0]!), params[1]!) : normalized;
+    };
+    const vars = [x, ...params];
+    const ours = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, weight)) as tf.Scalar, vars);
+    const theirs = tf.variableGrads(() => tf.sum(tf.mul(reference(x), weight)) as tf.Scalar, vars);
+    assert.equal(Object.keys(ours.grads).length, affine ? 3 : 1);
+    assertClose(Array.from(ours.value.dataSync()), Array.from(theirs.value.dataSync()), 1e-4);
+    for (const v of vars) {
+      assert.deepEqual(ours.grads[v.name]!.shape, v.shape);
+      assertClose(Array.from(ours.grads[v.name]!.dataSync()), Array.from(theirs.grads[v.name]!.dataSync()), 1e-4);
+    }
+    tf.dispose([x, weight, ours.value, theirs.value, ...Object.values(ours.grads), ...Object.values(theirs.grads)]);
+  }
+});
+
 test('ReflectionPadding2D mirrors without repeating the edge', () => {
   // 1×3 row [1,2,3] padded by 2 left, 1 right: [3,2 | 1,2,3 | 2].
   const row = tf.tensor4d([1, 2, 3], [1, 1, 3, 1]);

@@ -68,19 +68,62 @@ export class InstanceNormalization extends tf.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      // Six image-sized ops (mean, sub, square, mean, mul, add); scale, offset and rsqrt act on
-      // [N,1,1,C] tensors and are free. tf.squaredDifference would save one, but its gradient
-      // does not reduce over broadcast dimensions (tfjs 4.22), so it breaks backprop into x.
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    if (this.scale && this.offset) return this.affineNorm(x, this.scale.read(), this.offset.read());
+    return this.plainNorm(x);
+  }
+
+  /**
+   * Forward and backward written out (tf.customGrad). Differentiating the forward ops one by one
+   * keeps four or five image-sized tensors per layer alive until the backward pass (each op saves
+   * its inputs, if only for their shapes); this keeps one, the normalised image, and needs fewer
+   * image-sized ops both ways. With x̂ = (x − mean)·rstd and g = dy·scale:
+   *   dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)),  dscale = Σ dy·x̂,  doffset = Σ dy
+   * (means over H and W of each sample and channel, sums over N, H and W).
+   */
+  private readonly affineNorm = tf.customGrad(((x: tf.Tensor4D, scale: tf.Tensor1D, offset: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const { normalized, rstd } = this.normalize(x);
+    save([normalized, rstd, scale]);
+    const value = tf.tidy(() => tf.add(tf.mul(normalized, scale), offset));
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xHat, r, s] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
+          const dyXHat = tf.mul(dy, xHat);
+          const dScale = tf.sum(dyXHat, [0, 1, 2]);
+          const dOffset = tf.sum(dy, [0, 1, 2]);
+          const g = tf.mul(dy, s);
+          const meanGXHat = tf.mul(tf.mean(dyXHat, [1, 2], true), s);
+          const dx = tf.mul(tf.sub(tf.sub(g, tf.mean(g, [1, 2], true)), tf.mul(xHat, meanGXHat)), r);
+          return [dx, dScale, dOffset];
+        }),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor) => tf.Tensor;
+
+  private readonly plainNorm = tf.customGrad(((x: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    const { normalized, rstd } = this.normalize(x);
+    save([normalized, rstd]);
+    return {
+      value: normalized,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xHat, r] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const meanDyXHat = tf.mean(tf.mul(dy, xHat), [1, 2], true);
+          return tf.mul(tf.sub(tf.sub(dy, tf.mean(dy, [1, 2], true)), tf.mul(xHat, meanDyXHat)), r);
+        }),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+
+  /** x̂ and rstd = 1/sqrt(var + epsilon), per sample and channel ([N,1,1,C]). */
+  private normalize(x: tf.Tensor4D): { normalized: tf.Tensor4D; rstd: tf.Tensor4D } {
+    if (x.rank !== 4) throw new Error(`InstanceNormalization expects NHWC input (rank 4), got shape [${x.shape}]`);
+    const rstd = tf.tidy(() => {
       const mean = tf.mean(x, [1, 2], true);
-      const centered = tf.sub(x, mean);
-      const variance = tf.mean(tf.square(centered), [1, 2], true);
-      let mult = tf.rsqrt(tf.add(variance, this.epsilon));
-      if (this.scale) mult = tf.mul(mult, this.scale.read());
-      const y = tf.mul(centered, mult);
-      return this.offset ? tf.add(y, this.offset.read()) : y;
+      return tf.rsqrt(tf.add(tf.mean(tf.square(tf.sub(x, mean)), [1, 2], true), this.epsilon)) as tf.Tensor4D;
     });
+    const normalized = tf.tidy(() => tf.mul(tf.sub(x, tf.mean(x, [1, 2], true)), rstd) as tf.Tensor4D);
+    return { normalized, rstd };
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
