@@ -19,6 +19,12 @@ export interface AdamOptions {
   epsilon: number;
 }
 
+/** The two wasm backend methods the update uses to work on the heap directly. */
+interface WasmHeapAccess {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
 export interface AdamState {
   step: number;
   /** First moments then second moments, in the order of the optimizer's variables. */
@@ -58,24 +64,38 @@ export class Adam {
     const correction1 = 1 - Math.pow(beta1, this.step);
     const sqrtCorrection2 = Math.sqrt(1 - Math.pow(beta2, this.step));
     const stepSize = this.lr / correction1;
+    const heap = tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmHeapAccess) : null;
     this.variables.forEach((variable, i) => {
       const grad = grads[i]!;
-      const g = grad instanceof Float32Array ? grad : (grad.dataSync() as Float32Array);
-      const w = variable.dataSync() as Float32Array;
       const m = this.m[i]!;
       const v = this.v[i]!;
-      if (g.length !== w.length) {
-        throw new Error(`gradient ${i} has ${g.length} values for variable ${variable.name} of ${w.length}`);
+      const gradSize = grad instanceof Float32Array ? grad.length : grad.size;
+      if (gradSize !== variable.size) {
+        throw new Error(`gradient ${i} has ${gradSize} values for variable ${variable.name} of shape [${variable.shape}]`);
       }
-      // A fresh array: the cpu backend keeps the array it is given as the tensor's storage.
-      const next = new Float32Array(w.length);
-      for (let j = 0; j < w.length; j++) {
-        const gj = g[j]!;
-        const mj = (m[j] = beta1 * m[j]! + (1 - beta1) * gj);
-        const vj = (v[j] = beta2 * v[j]! + (1 - beta2) * gj * gj);
-        next[j] = w[j]! - (stepSize * mj) / (Math.sqrt(vj) / sqrtCorrection2 + epsilon);
+      const update = (g: Float32Array, w: Float32Array, next: Float32Array) => {
+        for (let j = 0; j < next.length; j++) {
+          const gj = g[j]!;
+          const mj = (m[j] = beta1 * m[j]! + (1 - beta1) * gj);
+          const vj = (v[j] = beta2 * v[j]! + (1 - beta2) * gj * gj);
+          next[j] = w[j]! - (stepSize * mj) / (Math.sqrt(vj) / sqrtCorrection2 + epsilon);
+        }
+      };
+      if (heap) {
+        // Straight from and into the wasm heap: no copies of the weights or the gradient. The new
+        // buffer is allocated before any view is taken, since an allocation may grow the heap.
+        const out = heap.makeOutput(variable.shape, 'float32');
+        const g = grad instanceof Float32Array ? grad : (heap.typedArrayFromHeap(grad) as Float32Array);
+        update(g, heap.typedArrayFromHeap(variable) as Float32Array, heap.typedArrayFromHeap(out) as Float32Array);
+        const next = tf.engine().makeTensorFromTensorInfo(out);
+        variable.assign(next);
+        next.dispose();
+      } else {
+        // A fresh array: the cpu backend keeps the array it is given as the tensor's storage.
+        const next = new Float32Array(variable.size);
+        update(grad instanceof Float32Array ? grad : (grad.dataSync() as Float32Array), variable.dataSync() as Float32Array, next);
+        tf.tidy(() => variable.assign(tf.tensor(next, variable.shape, 'float32')));
       }
-      tf.tidy(() => variable.assign(tf.tensor(next, variable.shape, 'float32')));
     });
   }
 

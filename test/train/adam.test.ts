@@ -66,5 +66,23 @@ describe('Adam', () => {
       tf.dispose([init, ours, theirs, ...grads]);
       reference.dispose();
     });
+
+    it(`takes gradients as tensors or as their values alike, and rejects a wrong size (${backend})`, async () => {
+      await useBackend(backend);
+      const init = tf.randomNormal([5, 3], 0, 1, 'float32', 7);
+      const a = tf.variable(init.clone(), true, `adam_tensor_${backend}`);
+      const b = tf.variable(init.clone(), true, `adam_values_${backend}`);
+      const byTensor = new Adam([a], OPTIONS);
+      const byValues = new Adam([b], OPTIONS);
+      for (let i = 0; i < 3; i++) {
+        const g = tf.randomNormal([5, 3], 0, 1, 'float32', 30 + i);
+        byTensor.apply([g]);
+        byValues.apply([g.dataSync() as Float32Array]);
+        g.dispose();
+      }
+      assert.deepEqual(a.dataSync(), b.dataSync());
+      assert.throws(() => byValues.apply([new Float32Array(4)]), /gradient 0 has 4 values for variable adam_values_\w+ of shape \[5,3\]/);
+      tf.dispose([init, a, b]);
+    });
   }
 });
