@@ -94,11 +94,12 @@ async function measure(generator: GeneratorArch, size: number, backend: BackendN
 
   const forwardTimes: number[] = [];
   const input = batch();
-  for (let i = 0; i < 4; i++) {
+  // Two warm-ups (kernel setup, packing), then the median of seven.
+  for (let i = 0; i < 9; i++) {
     const t0 = performance.now();
     const y = gan.translate(input, 'AtoB');
     y.dataSync();
-    if (i > 0) forwardTimes.push(performance.now() - t0);
+    if (i > 1) forwardTimes.push(performance.now() - t0);
     y.dispose();
   }
   input.dispose();

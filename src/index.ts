@@ -1,5 +1,7 @@
 /** The `cyclegan` library for Node: data, models, training, inference and export. */
-export { useBackend, BACKEND_NAMES, type BackendName } from './engine/backend.ts';
+export { useBackend, describeBackend, BACKEND_NAMES, type BackendName, type BackendOptions } from './engine/backend.ts';
+export { wasmHeapStats, resetPeakBuffers, type HeapStats } from './engine/heap-stats.ts';
+export { defaultWasmThreads } from './engine/wasm-threads.ts';
 export { registerWasmKernels } from './engine/wasm-kernels.ts';
 
 export * from './data/image-io.ts';
@@ -15,7 +17,8 @@ export { saveLayersModel, loadLayersModel } from './models/io.ts';
 export * from './train/config.ts';
 export { Adam, type AdamOptions, type AdamState } from './train/adam.ts';
 export { ImagePool } from './train/image-pool.ts';
-export { CycleGan, buildGenerator, LOSS_NAMES, type StepLosses } from './train/cyclegan.ts';
+export { CycleGan, buildGenerator, backwardPerTerm, LOSS_NAMES, type StepLosses } from './train/cyclegan.ts';
+export { variableGradsFrugal } from './train/gradients.ts';
 export * from './train/checkpoint.ts';
 export { train, type TrainOptions, type TrainProgress, type TrainResult, type EpochSummary } from './train/loop.ts';
 

@@ -203,3 +203,24 @@ test('a wrong dy shape is reported with the shapes involved', async () => {
   );
   tf.dispose([dy, filter, x]);
 });
+
+test('Identity (clone, and every tensor saved for backprop) shares the buffer instead of copying it', async () => {
+  await useBackend('wasm');
+  const x = tf.randomUniform([3, 5, 7], -1, 1, 'float32', 31);
+  const expected = Array.from(x.dataSync());
+  const buffersBefore = tf.engine().backend.numDataIds();
+  const copy = x.clone();
+  assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'clone allocated a buffer');
+  x.dispose();
+  assert.deepEqual(Array.from(copy.dataSync()), expected, 'the clone lost its values when the original was disposed');
+  assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'the shared buffer was freed while a clone still uses it');
+  copy.dispose();
+  assert.equal(tf.engine().backend.numDataIds(), buffersBefore - 1, 'the shared buffer outlived its last tensor');
+  // Gradients through ops that save their inputs are unchanged (compared with the cpu backend).
+  const f = (a: tf.Tensor) => tf.sum(tf.mul(tf.square(a), tf.sin(a)));
+  const input = [0.3, -1.2, 2.5, 0.01];
+  const onWasm = Array.from(tf.grad(f)(tf.tensor1d(input)).dataSync());
+  await useBackend('cpu');
+  const onCpu = Array.from(tf.grad(f)(tf.tensor1d(input)).dataSync());
+  onWasm.forEach((g, i) => assert.ok(Math.abs(g - onCpu[i]!) < 1e-5, `gradient ${i}: ${g} vs ${onCpu[i]}`));
+});
