@@ -17,6 +17,7 @@ import {
   Conv2D,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
+  FusedConv2D,
   getKernel,
   Identity,
   registerKernel,
@@ -55,6 +56,9 @@ interface BackpropFilterAttrs {
 
 /** The backend's own Conv2DBackpropInput, kept for layouts the fast path does not cover (NCHW). */
 let originalBackpropInput: KernelConfig | undefined;
+/** The backend's own convolutions: the fallback of the small-output path and the phases' engine. */
+let originalConv2D: KernelConfig | undefined;
+let originalFusedConv2D: KernelConfig | undefined;
 let originalBackpropInputReady = false;
 let registered = false;
 
@@ -206,9 +210,9 @@ function conv2dBackpropInput(args: KernelArgs): TensorInfo {
         const croppedDy = cropRowsCols(backend, dy, rows.dyBegin, rows.dyEnd, cols.dyBegin, cols.dyEnd);
         let result: TensorInfo;
         try {
-          result = runWasmKernel(
+          result = runOriginal(
+            originalConv2D,
             backend,
-            Conv2D,
             { x: croppedDy ?? dy, filter: subFilter },
             {
               strides: [1, 1],
@@ -283,6 +287,8 @@ function conv2dBackpropInput(args: KernelArgs): TensorInfo {
 export const wasmKernelTuning = {
   /** dy pixels up to which Conv2DBackpropInput uses GEMM + col2im (tests set 0 and Infinity to cover both paths). */
   gemmMaxDyPixels: 64,
+  /** Output pixels up to which Conv2D and plain FusedConv2D use the transposed-filter GEMM (0 turns it off). */
+  convGemmMaxOutPixels: 64,
 };
 
 /**
@@ -348,12 +354,9 @@ function subFilterFor(
   strideHeight: number,
   strideWidth: number,
 ): { subFilter: TensorInfo; owned: boolean } {
-  const cacheable = true;
   const key = `${rows.firstTap},${rows.taps},${strideHeight};${cols.firstTap},${cols.taps},${strideWidth}`;
-  if (cacheable) {
-    const hit = subFilterCache.get(filter.dataId)?.get(key);
-    if (hit) return { subFilter: hit, owned: false };
-  }
+  const hit = cached(filter, key);
+  if (hit) return { subFilter: hit, owned: false };
   const [, filterWidth, inChannels, outChannels] = filter.shape;
   const blockSize = inChannels * outChannels;
   const subFilter = allocate(backend, [rows.taps, cols.taps, outChannels, inChannels]);
@@ -367,18 +370,25 @@ function subFilterFor(
       transposeMatrix(src, from, dst, (t * cols.taps + u) * blockSize, inChannels, outChannels);
     }
   }
-  if (!cacheable || subFilterCacheBytes + byteSize(subFilter) > SUB_FILTER_CACHE_BUDGET_BYTES) {
-    return { subFilter, owned: true };
-  }
+  return { subFilter, owned: !cache(backend, filter, key, subFilter) };
+}
+
+function cached(filter: TensorInfo, key: string): TensorInfo | undefined {
+  return subFilterCache.get(filter.dataId)?.get(key);
+}
+
+/** Keeps `derived` until `filter`'s buffer is freed; false (caller frees it) when over budget. */
+function cache(backend: BackendWasm, filter: TensorInfo, key: string, derived: TensorInfo): boolean {
+  if (subFilterCacheBytes + byteSize(derived) > SUB_FILTER_CACHE_BUDGET_BYTES) return false;
   evictWithFilterBuffers(backend);
   let entries = subFilterCache.get(filter.dataId);
   if (!entries) {
     entries = new Map();
     subFilterCache.set(filter.dataId, entries);
   }
-  entries.set(key, subFilter);
-  subFilterCacheBytes += byteSize(subFilter);
-  return { subFilter, owned: false };
+  entries.set(key, derived);
+  subFilterCacheBytes += byteSize(derived);
+  return true;
 }
 
 const TILE = 32;
@@ -480,6 +490,111 @@ function runOriginalBackpropInput(args: KernelArgs): TensorInfo {
     originalBackpropInputReady = true;
   }
   return originalBackpropInput.kernelFunc(args) as TensorInfo;
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Conv2D / FusedConv2D with a small output.
+
+/**
+ * XNNPACK repacks a convolution's filter the first time it sees the buffer, at ~19 ns per weight
+ * (~160 ms for a 4x4 512->1024 filter). Inference pays that once; training pays it every step,
+ * since every update puts the weights in a new buffer, and the U-Net's 1x1-8x8 layers hold most of
+ * its 54M weights while computing little. Up to a few output pixels a convolution is run instead
+ * as one matrix product y = im2col(x) · W, the filter viewed in place as [kh*kw*Ci, Co]: XNNPACK's
+ * matrix product packs that ~3x faster than its convolution does and, like it, keeps the packing
+ * for as long as the filter buffer lives, so the three uses of a generator in a step pack once.
+ */
+function conv2dSmallOutput(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const pixels = outHeight * outWidth;
+  const depth = filterHeight * filterWidth * inChannels;
+  const columns = allocate(backend, [pixels, depth]);
+  {
+    const src = heapView(backend, x);
+    const dst = heapView(backend, columns);
+    for (let oh = 0; oh < outHeight; oh++) {
+      for (let ow = 0; ow < outWidth; ow++) {
+        let to = (oh * outWidth + ow) * depth;
+        for (let kh = 0; kh < filterHeight; kh++) {
+          const h = oh * strideHeight + kh - padTop;
+          for (let kw = 0; kw < filterWidth; kw++, to += inChannels) {
+            const w = ow * strideWidth + kw - padLeft;
+            if (h < 0 || h >= inHeight || w < 0 || w >= inWidth) {
+              dst.fill(0, to, to + inChannels);
+            } else {
+              const from = (h * inWidth + w) * inChannels;
+              dst.set(src.subarray(from, from + inChannels), to);
+            }
+          }
+        }
+      }
+    }
+  }
+  let product: TensorInfo;
+  try {
+    product = runWasmKernel(
+      backend,
+      BatchMatMul,
+      { a: { ...columns, shape: [1, pixels, depth] }, b: { ...filter, shape: [1, depth, outChannels] } },
+      { transposeA: false, transposeB: false },
+    );
+  } finally {
+    free(backend, columns);
+  }
+  return { ...product, shape: [1, outHeight, outWidth, outChannels] };
+}
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: Padding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dilations: number | [number, number];
+  dimRoundingMode?: RoundingMode;
+  activation?: string;
+}
+
+/** The geometry when the small-output path applies (batch 1, NHWC, no dilation, float32), else null. */
+function smallOutputGeometry(x: TensorInfo, filter: TensorInfo, attrs: ConvAttrs): backend_util.Conv2DInfo | null {
+  if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape[0] !== 1) return null;
+  const dilations = typeof attrs.dilations === 'number' ? [attrs.dilations, attrs.dilations] : attrs.dilations ?? [1, 1];
+  if (dilations[0] !== 1 || dilations[1] !== 1) return null;
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  return info.outHeight * info.outWidth <= wasmKernelTuning.convGemmMaxOutPixels && info.inChannels === filter.shape[2] ? info : null;
+}
+
+function conv2d(args: KernelArgs): TensorInfo {
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  const info = smallOutputGeometry(x, filter, args.attrs as unknown as ConvAttrs);
+  if (!info) return runOriginal(originalConv2D, args.backend as BackendWasm, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
+  return conv2dSmallOutput(args.backend as BackendWasm, x, filter, info);
+}
+
+function fusedConv2d(args: KernelArgs): TensorInfo {
+  const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+  const attrs = args.attrs as unknown as ConvAttrs;
+  const plain = bias == null && preluActivationWeights == null && (attrs.activation ?? 'linear') === 'linear';
+  const info = plain ? smallOutputGeometry(x!, filter!, attrs) : null;
+  if (!info) return runOriginal(originalFusedConv2D, args.backend as BackendWasm, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
+  return conv2dSmallOutput(args.backend as BackendWasm, x!, filter!, info);
+}
+
+function runOriginal(config: KernelConfig | undefined, backend: BackendWasm, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
+  if (!config) throw new Error('the wasm backend has no convolution kernel to fall back to');
+  const out = config.kernelFunc({ inputs, attrs, backend });
+  if (Array.isArray(out)) throw new Error(`wasm kernel '${config.kernelName}' returned ${out.length} outputs, expected one`);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -642,7 +757,6 @@ export function withOriginalBackpropInput<T>(fn: () => T): T {
   }
 }
 
-/** Installs the kernels above for the 'wasm' backend. Safe to call more than once. */
 /**
  * Identity (tensor.clone(), and every tensor the engine saves for backprop) sharing the buffer
  * instead of copying it as the stock wasm kernel does. Buffers are immutable once written, so the
@@ -655,9 +769,22 @@ function identityShared({ inputs, backend }: KernelArgs): TensorInfo {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
+/** Installs the kernels above for the 'wasm' backend. Safe to call more than once. */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
+  // The replaced convolutions stay as fallbacks; their setup (binding the wasm functions) must
+  // still run when the backend starts, so it moves to the replacements.
+  originalConv2D = getKernel(Conv2D, WASM);
+  originalFusedConv2D = getKernel(FusedConv2D, WASM);
+  for (const [original, kernelFunc] of [
+    [originalConv2D, conv2d],
+    [originalFusedConv2D, fusedConv2d],
+  ] as const) {
+    if (!original) continue;
+    unregisterKernel(original.kernelName, WASM);
+    registerKernel({ kernelName: original.kernelName, backendName: WASM, kernelFunc: kernelFunc as unknown as KernelFunc, setupFunc: original.setupFunc });
+  }
   if (getKernel(Identity, WASM)) unregisterKernel(Identity, WASM);
   registerKernel({ kernelName: Identity, backendName: WASM, kernelFunc: identityShared });
   const existingInput = getKernel(Conv2DBackpropInput, WASM);

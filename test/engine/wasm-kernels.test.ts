@@ -62,8 +62,11 @@ function computeAll(c: ConvCase): Record<string, Float32Array> {
       tf.conv2dTranspose(input as tf.Tensor4D, f as tf.Tensor4D, x.shape, c.stride, c.pad).mul(xWeights).sum(),
     )([transposeInput, filter]);
 
+    const fused = tf.fused.conv2d({ x, filter, strides: c.stride, pad: c.pad });
     const values = (t: tf.Tensor) => t.dataSync() as Float32Array;
     return {
+      'conv2d y': values(y),
+      'fused conv2d y': values(fused),
       'conv2d dx': values(convDx),
       'conv2d dfilter': values(convDf),
       'conv2dTranspose y': values(transposed),
@@ -106,14 +109,16 @@ cases.push({ batch: 1, height: 5, width: 5, inChannels: 2, outChannels: 3, kerne
 
 
 // Conv2DBackpropInput has two paths (stride phases through XNNPACK convolutions, and GEMM + col2im
-// for small dy): every case runs through each.
+// for small dy), and so do Conv2D and FusedConv2D (XNNPACK's own, and a transposed-filter GEMM for
+// small outputs): every case runs through each.
 const PATHS = { phases: 0, gemm: Number.POSITIVE_INFINITY } as const;
 
 for (const [path, threshold] of Object.entries(PATHS)) {
   test(`wasm conv kernels match the cpu backend (${path} path for dx)`, async (t) => {
     const worstByQuantity: Record<string, number> = {};
-    const saved = wasmKernelTuning.gemmMaxDyPixels;
+    const saved = { ...wasmKernelTuning };
     wasmKernelTuning.gemmMaxDyPixels = threshold;
+    wasmKernelTuning.convGemmMaxOutPixels = threshold;
     try {
       for (const c of cases) {
         const errors = await compareOnBackends(c);
@@ -123,7 +128,7 @@ for (const [path, threshold] of Object.entries(PATHS)) {
         }
       }
     } finally {
-      wasmKernelTuning.gemmMaxDyPixels = saved;
+      Object.assign(wasmKernelTuning, saved);
     }
     const summary = Object.entries(worstByQuantity)
       .map(([key, error]) => `${key} ${error.toExponential(2)}`)
@@ -137,6 +142,7 @@ test('wasm conv kernels leak no tensors or buffers', async () => {
   await useBackend('wasm');
   for (const threshold of Object.values(PATHS)) {
   wasmKernelTuning.gemmMaxDyPixels = threshold;
+  wasmKernelTuning.convGemmMaxOutPixels = threshold;
   const leakCase: ConvCase = { batch: 1, height: 7, width: 9, inChannels: 4, outChannels: 6, kernel: 4, stride: 2, pad: 'same' };
   computeAll(leakCase); // warm-up: lazily created state is not a leak
   const tensorsBefore = tf.memory().numTensors;
@@ -150,6 +156,7 @@ test('wasm conv kernels leak no tensors or buffers', async () => {
   assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'wasm buffer count changed');
   }
   wasmKernelTuning.gemmMaxDyPixels = 64;
+  wasmKernelTuning.convGemmMaxOutPixels = 64;
 });
 
 test('sub-filters cached for a variable filter follow assign and die with the variable', async () => {
