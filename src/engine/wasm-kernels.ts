@@ -5,7 +5,9 @@
  * `Conv2DBackpropInput` — which is also the forward pass of every conv2dTranspose — is a scalar
  * loop running at ~2 GFLOP/s. Both are rebuilt here out of the two fast primitives the backend
  * has: XNNPACK convolutions (`Conv2D`) and XNNPACK matrix products (`BatchMatMul` without
- * transposes). Data shuffling between them is done in JS directly on the wasm heap.
+ * transposes). Data shuffling between them is done in JS directly on the wasm heap. `Conv2D` and
+ * `FusedConv2D` get a path for small outputs (where repacking a changing filter dominates), and
+ * `Identity` shares buffers instead of copying them.
  *
  * The kernels work on TensorInfos and call other wasm kernel functions directly (not through the
  * engine), so nothing they create is seen by the engine: every intermediate is freed with
