@@ -115,32 +115,24 @@ export class CycleGan {
     // the rest of a pass is freed before the next pass starts instead of at the end of the forward.
     const pass = (model: tf.LayersModel, x: tf.Tensor4D, kwargs: { training?: boolean } = {}) =>
       tf.tidy(() => model.apply(x, kwargs) as tf.Tensor4D);
-    let fakeA: tf.Tensor4D | null = null;
-    let fakeB: tf.Tensor4D | null = null;
+    const fakes: { A: tf.Tensor4D | null; B: tf.Tensor4D | null } = { A: null, B: null };
     const parts: Record<'advAtoB' | 'advBtoA' | 'cycle' | 'identity', tf.Scalar[]> = { advAtoB: [], advBtoA: [], cycle: [], identity: [] };
+    /** adv(D(forward(real))) + λ·|back(forward(real)) − real|, keeping the fake for the discriminator step. */
+    const cycleTerm = (forward: tf.LayersModel, back: tf.LayersModel, disc: tf.LayersModel, real: tf.Tensor4D, fake: 'A' | 'B', adversarial: 'advAtoB' | 'advBtoA') => () => {
+      const translated = pass(forward, real, training);
+      const cycled = pass(back, translated, training);
+      const adv = generatorAdversarialLoss(pass(disc, translated), kind);
+      const cycle = cycleLoss(real, cycled, lambdaCycle);
+      fakes[fake] = tf.keep(translated);
+      parts[adversarial].push(tf.keep(adv));
+      parts.cycle.push(tf.keep(cycle));
+      return adv.add(cycle) as tf.Scalar;
+    };
     // The generator objective is a sum of three independent terms, in the order their passes run
     // (so dropout draws the same seeds however they are grouped).
     const terms: (() => tf.Scalar)[] = [
-      () => {
-        const fakeB_ = pass(this.genAtoB, realA, training);
-        const cycledA = pass(this.genBtoA, fakeB_, training);
-        const adv = generatorAdversarialLoss(pass(this.discB, fakeB_), kind);
-        const cycle = cycleLoss(realA, cycledA, lambdaCycle);
-        fakeB = tf.keep(fakeB_);
-        parts.advAtoB.push(tf.keep(adv));
-        parts.cycle.push(tf.keep(cycle));
-        return adv.add(cycle) as tf.Scalar;
-      },
-      () => {
-        const fakeA_ = pass(this.genBtoA, realB, training);
-        const cycledB = pass(this.genAtoB, fakeA_, training);
-        const adv = generatorAdversarialLoss(pass(this.discA, fakeA_), kind);
-        const cycle = cycleLoss(realB, cycledB, lambdaCycle);
-        fakeA = tf.keep(fakeA_);
-        parts.advBtoA.push(tf.keep(adv));
-        parts.cycle.push(tf.keep(cycle));
-        return adv.add(cycle) as tf.Scalar;
-      },
+      cycleTerm(this.genAtoB, this.genBtoA, this.discB, realA, 'B', 'advAtoB'),
+      cycleTerm(this.genBtoA, this.genAtoB, this.discA, realB, 'A', 'advBtoA'),
     ];
     if (lambdaIdentity > 0) {
       terms.push(() => {
@@ -183,9 +175,9 @@ export class CycleGan {
     ) as tf.Tensor1D;
     tf.dispose([...parts.advAtoB, ...parts.advBtoA, ...parts.cycle, ...parts.identity]);
 
-    const pooledA = this.poolA.query(fakeA!);
-    const pooledB = this.poolB.query(fakeB!);
-    tf.dispose([fakeA!, fakeB!]);
+    const pooledA = this.poolA.query(fakes.A!);
+    const pooledB = this.poolB.query(fakes.B!);
+    tf.dispose([fakes.A!, fakes.B!]);
     let discParts: tf.Tensor1D | null = null;
     const discVars = [...this.optimizers.discA.variables, ...this.optimizers.discB.variables];
     const disc = variableGradsFrugal(() => {
