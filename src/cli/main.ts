@@ -43,7 +43,7 @@ export function buildProgram(): Command {
   const program = new Command('cyclegan')
     .description('Unpaired image-to-image translation with CycleGAN (horse <-> zebra), on TensorFlow.js')
     .addOption(new Option('--backend <name>', 'compute engine').choices(BACKEND_NAMES as string[]).default('auto'))
-    .addOption(new Option('--threads <n>', 'threads for the wasm engine (default: one per core)').argParser(parseInteger('--threads', 1)))
+    .addOption(new Option('--threads <n>', 'threads for the wasm engine, 1-8 (default: one per core)').argParser(parseInteger('--threads', 1)))
     .option('--verbose', 'print stack traces and engine details', false)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

@@ -375,8 +375,9 @@ function subFilterFor(
   return { subFilter, owned: !cache(backend, filter, key, subFilter) };
 }
 
+/** Entries are keyed by the buffer and by the shape it is seen with (reshapes share buffers). */
 function cached(filter: TensorInfo, key: string): TensorInfo | undefined {
-  return subFilterCache.get(filter.dataId)?.get(key);
+  return subFilterCache.get(filter.dataId)?.get(`${filter.shape}|${key}`);
 }
 
 /** Keeps `derived` until `filter`'s buffer is freed; false (caller frees it) when over budget. */
@@ -388,7 +389,7 @@ function cache(backend: BackendWasm, filter: TensorInfo, key: string, derived: T
     entries = new Map();
     subFilterCache.set(filter.dataId, entries);
   }
-  entries.set(key, derived);
+  entries.set(`${filter.shape}|${key}`, derived);
   subFilterCacheBytes += byteSize(derived);
   return true;
 }
@@ -537,6 +538,9 @@ function conv2dSmallOutput(backend: BackendWasm, x: TensorInfo, filter: TensorIn
   }
   let product: TensorInfo;
   try {
+    // The backend caches the packed right-hand matrix by buffer alone, so a filter buffer must
+    // always reach BatchMatMul as b with one 2-D shape: [kh*kw*Ci, Co] here, and no other kernel
+    // here passes a filter as b.
     product = runWasmKernel(
       backend,
       BatchMatMul,

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -31,7 +31,10 @@ interface EmscriptenModule {
   PThread?: { runningWorkers: { unref(): void }[] };
 }
 
-/** Threads the wasm backend will use in Node unless told otherwise: one per core. */
+/** The backend's pthread pool holds 8 workers, and its thread pool never uses more. */
+export const MAX_WASM_THREADS = 8;
+
+/** Threads the wasm backend will use in Node unless told otherwise: one per core (at most 8). */
 export function defaultWasmThreads(): number {
   const fromEnv = process.env.CYCLEGAN_WASM_THREADS;
   if (fromEnv !== undefined && fromEnv !== '') {
@@ -39,18 +42,27 @@ export function defaultWasmThreads(): number {
     if (!Number.isInteger(n) || n < 1) throw new Error(`CYCLEGAN_WASM_THREADS must be a positive integer, got '${fromEnv}'`);
     return n;
   }
-  return availableParallelism();
+  return Math.min(availableParallelism(), MAX_WASM_THREADS);
 }
 
-/** Writes the worker script once per content (it is ~40 kB); concurrent writers race harmlessly. */
+/**
+ * The worker script as a file Node can start. It lives in a directory only this user can write
+ * (a file another user planted would run inside our workers), and an existing copy is used only
+ * when its content is exactly the script.
+ */
 async function workerScriptFile(contents: string): Promise<string> {
   const hash = createHash('sha256').update(contents).digest('hex').slice(0, 16);
-  const dir = join(tmpdir(), 'cyclegan-wasm');
+  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  let dir = join(tmpdir(), `cyclegan-wasm-${uid ?? 'user'}`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const info = await lstat(dir);
+  if (!info.isDirectory() || (uid !== null && info.uid !== uid) || (info.mode & 0o077) !== 0) {
+    dir = await mkdtemp(join(tmpdir(), 'cyclegan-wasm-')); // someone else's or shared: a fresh private one
+  }
   const path = join(dir, `tfjs-backend-wasm-threaded-simd.worker.${hash}.js`);
-  if (existsSync(path)) return path;
-  await mkdir(dir, { recursive: true });
+  if (existsSync(path) && (await readFile(path, 'utf8')) === contents) return path;
   const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, contents);
+  await writeFile(temporary, contents, { mode: 0o600 });
   await rename(temporary, path);
   return path;
 }
@@ -64,6 +76,9 @@ let registeredThreads: number | null = null;
  */
 export async function registerThreadedWasm(threads: number): Promise<boolean> {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`wasm threads must be a positive integer, got ${threads}`);
+  if (threads > MAX_WASM_THREADS) {
+    throw new Error(`the wasm engine runs at most ${MAX_WASM_THREADS} threads, got ${threads}`);
+  }
   if (registeredThreads !== null) return registeredThreads === threads;
   if (threads === 1) return false;
   if (tf.findBackend('wasm') != null) return false;

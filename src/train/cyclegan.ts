@@ -150,17 +150,21 @@ export class CycleGan {
       // One backward pass per term, gradients summed in JS memory: the wasm heap then holds the
       // saved activations of two generator passes at a time instead of six.
       const sums = genVars.map((v) => new Float32Array(v.size));
+      const reached = new Set<string>();
       for (const term of terms) {
         const { value, grads } = variableGradsFrugal(term, genVars);
         genVars.forEach((v, i) => {
           const g = grads[v.name];
           if (!g) return;
+          reached.add(v.name);
           const values = g.dataSync();
           const sum = sums[i]!;
           for (let j = 0; j < sum.length; j++) sum[j]! += values[j]!;
         });
         tf.dispose([value, ...Object.values(grads)]);
       }
+      const unreached = genVars.find((v) => !reached.has(v.name));
+      if (unreached) throw new Error(`no gradient for variable ${unreached.name}`);
       const nA = this.optimizers.genAtoB.variables.length;
       this.optimizers.genAtoB.apply(sums.slice(0, nA));
       this.optimizers.genBtoA.apply(sums.slice(nA));

@@ -62,30 +62,11 @@ function nodesFromXsToY(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNo
   return filtered;
 }
 
-/**
- * Gradients of a scalar `f()` with respect to `variables` (all trainable), keyed by variable name
- * like `tf.variableGrads`. The caller owns `value` and the gradients.
- */
-export function variableGradsFrugal(
-  f: () => tf.Scalar,
-  variables: tf.Variable[],
-): { value: tf.Scalar; grads: tf.NamedTensorMap } {
-  if (variables.length === 0) throw new Error('variableGradsFrugal needs at least one variable');
-  const engine = tf.engine() as unknown as EngineInternals;
-  if (engine.state.gradientDepth !== 0) throw new Error('variableGradsFrugal cannot be nested inside another gradient');
-  const y = engine.scopedRun(
-    () => engine.startTape(),
-    () => engine.endTape(),
-    () => engine.tidy('forward', f),
-  );
-  if (!(y instanceof tf.Tensor) || y.rank !== 0) {
-    throw new Error(`the function passed to variableGradsFrugal must return a scalar, got rank ${(y as tf.Tensor)?.rank}`);
-  }
-  const tape = engine.state.activeTape ?? [];
-  const nodes = nodesFromXsToY(tape, variables, y);
+/** Walks the filtered tape backward from y, freeing what no later node needs (see above). */
+function backward(engine: EngineInternals, nodes: TapeNode[], y: tf.Tensor, variables: tf.Variable[]): tf.NamedTensorMap {
   const wanted = new Set(variables.map((v) => v.id));
 
-  const grads = engine.tidy('backward', () => {
+  return engine.tidy('backward', () => {
     const accumulated = new Map<number, tf.Tensor>();
     // How many slots of `accumulated` hold each tensor: a gradient function may hand back the
     // same tensor for two inputs, and such a tensor is freed only when no slot holds it.
@@ -131,8 +112,9 @@ export function variableGradsFrugal(
         }
       }
       for (const output of node.outputs) if (!wanted.has(output.id)) release(output.id);
-      // Saved tensors belong to this node alone (the engine keeps a private clone per node).
-      for (const saved of node.saved ?? []) saved.dispose();
+      // Saved tensors belong to this node alone (the engine keeps a private clone per node),
+      // unless a custom gradient handed one back as a gradient: that one lives on in its slot.
+      for (const saved of node.saved ?? []) if (!holders.has(saved)) saved.dispose();
     }
     const byName: tf.NamedTensorMap = {};
     for (const v of variables) {
@@ -141,11 +123,44 @@ export function variableGradsFrugal(
     }
     return byName;
   });
-  for (const node of tape) for (const saved of node.saved ?? []) saved.dispose();
-  engine.state.activeTape = null;
 
-  if (Object.keys(grads).length === 0) {
-    throw new Error('no variable is connected to the value of the function passed to variableGradsFrugal');
+}
+
+/**
+ * Gradients of a scalar `f()` with respect to `variables` (all trainable), keyed by variable name
+ * like `tf.variableGrads`. The caller owns `value` and the gradients.
+ */
+export function variableGradsFrugal(
+  f: () => tf.Scalar,
+  variables: tf.Variable[],
+): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  if (variables.length === 0) throw new Error('variableGradsFrugal needs at least one variable');
+  const engine = tf.engine() as unknown as EngineInternals;
+  if (engine.state.gradientDepth !== 0) throw new Error('variableGradsFrugal cannot be nested inside another gradient');
+  const y = engine.scopedRun(
+    () => engine.startTape(),
+    () => engine.endTape(),
+    () => engine.tidy('forward', f),
+  );
+  const tape = engine.state.activeTape ?? [];
+  let grads: tf.NamedTensorMap = {};
+  try {
+    if (!(y instanceof tf.Tensor) || y.rank !== 0) {
+      throw new Error(`the function passed to variableGradsFrugal must return a scalar, got rank ${(y as tf.Tensor)?.rank}`);
+    }
+    grads = backward(engine, nodesFromXsToY(tape, variables, y), y, variables);
+    if (Object.keys(grads).length === 0) {
+      throw new Error('no variable is connected to the value of the function passed to variableGradsFrugal');
+    }
+  } catch (error) {
+    if (y instanceof tf.Tensor) y.dispose();
+    throw error;
+  } finally {
+    // As tfjs does at the end of a gradient: whatever the tape still holds is released, on
+    // failure too (a U-Net step's saved activations are gigabytes).
+    const results = new Set(Object.values(grads));
+    for (const node of tape) for (const saved of node.saved ?? []) if (!results.has(saved)) saved.dispose();
+    engine.state.activeTape = null;
   }
   return { value: y as tf.Scalar, grads };
 }

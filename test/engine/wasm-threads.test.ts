@@ -27,6 +27,12 @@ describe('multi-threaded wasm in Node', () => {
     assert.equal(three.hash, one.hash, 'three threads gave other weights than one');
   });
 
+  it('refuses more threads than the backend pool holds', async () => {
+    const { registerThreadedWasm } = await import('../../src/engine/wasm-threads.ts');
+    await assert.rejects(registerThreadedWasm(9), /at most 8 threads, got 9/);
+    await assert.rejects(registerThreadedWasm(0), /positive integer, got 0/);
+  });
+
   it('refuses a bad CYCLEGAN_WASM_THREADS', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', child], {
       encoding: 'utf8',

@@ -55,14 +55,33 @@ for (const backend of ['cpu', 'wasm'] as const) {
       await useBackend(backend);
       const v = tf.variable(tf.ones([2]), true, `frugal_v_${backend}`);
       const w = tf.variable(tf.ones([2]), true, `frugal_w_${backend}`);
-      assert.throws(() => variableGradsFrugal(() => v.mul(2) as unknown as tf.Scalar, [v]), /must return a scalar, got rank 1/);
+      const before = tf.memory().numTensors;
+      assert.throws(() => variableGradsFrugal(() => v.mul(2).square() as unknown as tf.Scalar, [v]), /must return a scalar, got rank 1/);
       assert.throws(() => variableGradsFrugal(() => w.sum(), [v]), /no variable is connected/);
+      assert.equal(tf.memory().numTensors, before, 'a failed call left tensors behind');
       const { value, grads } = variableGradsFrugal(() => v.mul(v).sum(), [v]);
       assert.deepEqual(Array.from(grads[v.name]!.dataSync()), [2, 2]);
       tf.dispose([value, ...Object.values(grads), v, w]);
     });
   });
 }
+
+describe('variableGradsFrugal with custom gradients', () => {
+  it('keeps a saved tensor that a custom gradient hands back as a gradient', async () => {
+    await useBackend('cpu');
+    // d/dx of this "op" is defined as its saved input: the saved tensor becomes a gradient.
+    const echo = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([x]);
+      return { value: tf.square(x), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => saved[0]! };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+    const v = tf.variable(tf.tensor1d([1, 2, 3]), true, 'frugal_echo_v');
+    const loss = () => tf.sum(tf.mul(echo(tf.mul(v, 2)), 3)) as tf.Scalar;
+    const reference = tf.variableGrads(loss, [v]);
+    const frugal = variableGradsFrugal(loss, [v]);
+    assert.deepEqual(Array.from(frugal.grads[v.name]!.dataSync()), Array.from(reference.grads[v.name]!.dataSync()));
+    tf.dispose([v, reference.value, frugal.value, ...Object.values(reference.grads), ...Object.values(frugal.grads)]);
+  });
+});
 
 describe('variableGradsFrugal memory (wasm)', () => {
   it('holds less at its peak than tf.variableGrads on a generator used twice', async () => {
