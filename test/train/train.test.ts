@@ -100,6 +100,8 @@ describe('training runs and checkpoints', () => {
     const straight = join(work, 'kill-straight');
     const r = spawnSync(process.execPath, args(straight), { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /backend: wasm \(\d+ threads?\)/);
+    assert.match(r.stdout, /epoch 3 done in .* · wasm heap \d+ MiB \(peak live \d+ MiB\)/);
 
     const killed = join(work, 'kill-split');
     const child = spawn(process.execPath, args(killed), { stdio: 'ignore' });

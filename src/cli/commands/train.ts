@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import { resolveData } from '../../data/download.ts';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
+import { wasmHeapStats } from '../../engine/heap-stats.ts';
 import type { TrainConfig } from '../../train/config.ts';
 import { train } from '../../train/loop.ts';
 import type { GlobalOptions } from '../main.ts';
@@ -108,8 +109,11 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
         bar.stop();
         barEpoch = -1;
         const l = s.losses;
+        // On wasm, how much of the 4 GiB heap the run needs: the figure to watch at large sizes.
+        const heap = wasmHeapStats();
+        const memory = heap ? ` · wasm heap ${(heap.heapBytes / 2 ** 20).toFixed(0)} MiB (peak live ${(heap.peakLiveBytes / 2 ** 20).toFixed(0)} MiB)` : '';
         console.log(
-          `epoch ${s.epoch} done in ${s.seconds.toFixed(1)}s · lr ${s.lr.toExponential(2)} · G ${l.genAtoB.toFixed(3)} F ${l.genBtoA.toFixed(3)} cycle ${l.cycle.toFixed(3)} identity ${l.identity.toFixed(3)} D_A ${l.discA.toFixed(3)} D_B ${l.discB.toFixed(3)} · sample ${s.sample}${s.checkpoint ? ` · checkpoint ${s.checkpoint}` : ''}`,
+          `epoch ${s.epoch} done in ${s.seconds.toFixed(1)}s · lr ${s.lr.toExponential(2)} · G ${l.genAtoB.toFixed(3)} F ${l.genBtoA.toFixed(3)} cycle ${l.cycle.toFixed(3)} identity ${l.identity.toFixed(3)} D_A ${l.discA.toFixed(3)} D_B ${l.discB.toFixed(3)}${memory} · sample ${s.sample}${s.checkpoint ? ` · checkpoint ${s.checkpoint}` : ''}`,
         );
       },
     });
