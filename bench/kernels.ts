@@ -4,11 +4,12 @@
  *
  *   npm run bench -- kernels [--repeats N] [--size S] [--baseline]
  *
- * --baseline also times wasm's own scalar Conv2DBackpropInput for the transposed convolutions.
+ * --baseline also times wasm's own scalar Conv2DBackpropInput for the transposed convolutions, and
+ * XNNPACK's own convolution for the small-output convolutions.
  */
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/engine/backend.ts';
-import { withOriginalBackpropInput } from '../src/engine/wasm-kernels.ts';
+import { wasmKernelTuning, withOriginalBackpropInput } from '../src/engine/wasm-kernels.ts';
 
 interface Row {
   case: string;
@@ -120,6 +121,39 @@ export async function run(args: string[]): Promise<void> {
       row(`Conv2DBackpropFilter ${kernel}x${kernel} s${stride} ${size}px ${inChannels}->${outChannels}`, timing, convFlops(1, outSize, outSize, kernel, inChannels, outChannels)),
     );
     tf.dispose([x, dy]);
+  }
+
+  // Small-output convolutions of the U-Net's inner layers with a new filter buffer on every call,
+  // as in training (each Adam update moves the weights): filter packing dominates.
+  const smallCases: [number, number][] = [
+    [8, 512],
+    [2, 512],
+  ];
+  for (const [size, inChannels] of smallCases) {
+    const outChannels = 1024;
+    const x = tf.randomNormal([1, size, size, inChannels]) as tf.Tensor4D;
+    const weights = tf.randomNormal([4, 4, inChannels, outChannels], 0, 0.02);
+    // A real copy each call (clone() shares the buffer on wasm); the copy's cost is in both timings.
+    const fresh = () => {
+      const filter = tf.tidy(() => weights.mul(1)) as tf.Tensor4D;
+      const y = tf.conv2d(x, filter, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+      filter.dispose();
+      return y;
+    };
+    const timing = time(repeats, fresh);
+    let baseline: Timing | undefined;
+    if (withBaseline) {
+      const saved = wasmKernelTuning.convGemmMaxOutPixels;
+      wasmKernelTuning.convGemmMaxOutPixels = 0;
+      try {
+        baseline = time(repeats, fresh);
+      } finally {
+        wasmKernelTuning.convGemmMaxOutPixels = saved;
+      }
+    }
+    const out = size / 2;
+    rows.push(row(`conv2d 4x4 s2 ${size}->${out}px ${inChannels}->${outChannels}, new filter each call`, timing, convFlops(1, out, out, 4, inChannels, outChannels), baseline));
+    tf.dispose([x, weights]);
   }
 
   // A small encoder/decoder: forward + gradients of every filter.

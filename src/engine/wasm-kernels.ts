@@ -40,19 +40,19 @@ type KernelArgs = Parameters<KernelFunc>[0];
 type Padding = 'same' | 'valid' | number | backend_util.ExplicitPadding;
 type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
 
-interface BackpropInputAttrs {
+/** What every convolution kernel's attributes share. */
+interface ConvGeometryAttrs {
   strides: number | [number, number];
   pad: Padding;
   dataFormat: 'NHWC' | 'NCHW';
   dimRoundingMode?: RoundingMode;
+}
+
+interface BackpropInputAttrs extends ConvGeometryAttrs {
   inputShape: [number, number, number, number];
 }
 
-interface BackpropFilterAttrs {
-  strides: number | [number, number];
-  pad: Padding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: RoundingMode;
+interface BackpropFilterAttrs extends ConvGeometryAttrs {
   filterShape: [number, number, number, number];
 }
 
@@ -500,13 +500,14 @@ function runOriginalBackpropInput(args: KernelArgs): TensorInfo {
 // Conv2D / FusedConv2D with a small output.
 
 /**
- * XNNPACK repacks a convolution's filter the first time it sees the buffer, at ~19 ns per weight
- * (~160 ms for a 4x4 512->1024 filter). Inference pays that once; training pays it every step,
- * since every update puts the weights in a new buffer, and the U-Net's 1x1-8x8 layers hold most of
- * its 54M weights while computing little. Up to a few output pixels a convolution is run instead
- * as one matrix product y = im2col(x) · W, the filter viewed in place as [kh*kw*Ci, Co]: XNNPACK's
- * matrix product packs that ~3x faster than its convolution does and, like it, keeps the packing
- * for as long as the filter buffer lives, so the three uses of a generator in a step pack once.
+ * XNNPACK repacks a convolution's filter the first time it sees the buffer. Inference pays that
+ * once; training pays it every step, since every update puts the weights in a new buffer, and the
+ * U-Net's 1x1-8x8 layers hold most of its 54M weights while computing little. Up to a few output
+ * pixels a convolution is run instead as one matrix product y = im2col(x) · W, the filter viewed in
+ * place as [kh*kw*Ci, Co]: XNNPACK packs a matrix much faster than a convolution filter (a 4x4
+ * 512->1024 convolution with a new filter: 27 ms against 139 ms, `npm run bench -- kernels
+ * --baseline`) and, like the convolution, keeps the packing while the buffer lives, so the three
+ * uses of a generator in a step pack once.
  */
 function conv2dSmallOutput(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth } = info;
@@ -553,12 +554,8 @@ function conv2dSmallOutput(backend: BackendWasm, x: TensorInfo, filter: TensorIn
   return { ...product, shape: [1, outHeight, outWidth, outChannels] };
 }
 
-interface ConvAttrs {
-  strides: number | [number, number];
-  pad: Padding;
-  dataFormat: 'NHWC' | 'NCHW';
+interface ConvAttrs extends ConvGeometryAttrs {
   dilations: number | [number, number];
-  dimRoundingMode?: RoundingMode;
   activation?: string;
 }
 
