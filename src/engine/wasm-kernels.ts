@@ -61,7 +61,6 @@ let originalBackpropInput: KernelConfig | undefined;
 /** The backend's own convolutions: the fallback of the small-output path and the phases' engine. */
 let originalConv2D: KernelConfig | undefined;
 let originalFusedConv2D: KernelConfig | undefined;
-let originalBackpropInputReady = false;
 let registered = false;
 
 // ---------------------------------------------------------------------------------------------
@@ -91,9 +90,20 @@ function runWasmKernel(
 ): TensorInfo {
   const kernel = getKernel(kernelName, WASM);
   if (kernel === undefined) throw new Error(`wasm backend has no '${kernelName}' kernel`);
-  const out = kernel.kernelFunc({ inputs, attrs, backend });
-  if (Array.isArray(out)) throw new Error(`wasm kernel '${kernelName}' returned ${out.length} outputs, expected one`);
+  return runKernel(kernel, backend, inputs, attrs);
+}
+
+/** Calls a kernel's function directly (not through the engine) and checks it gave one output. */
+function runKernel(config: KernelConfig, backend: BackendWasm, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
+  const out = config.kernelFunc({ inputs, attrs, backend });
+  if (Array.isArray(out)) throw new Error(`wasm kernel '${config.kernelName}' returned ${out.length} outputs, expected one`);
   return out;
+}
+
+/** One of the backend's own kernels that a kernel here replaced (kept as its fallback). */
+function runOriginal(config: KernelConfig | undefined, backend: BackendWasm, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
+  if (!config) throw new Error(`the wasm backend has no kernel to fall back to (dataFormat ${String(attrs.dataFormat)})`);
+  return runKernel(config, backend, inputs, attrs);
 }
 
 function floorDiv(a: number, b: number): number {
@@ -186,7 +196,7 @@ function conv2dBackpropInput(args: KernelArgs): TensorInfo {
   float32Only(Conv2DBackpropInput, dy, filter);
 
   const info = convGeometry(Conv2DBackpropInput, attrs.inputShape, filter.shape as [number, number, number, number], dy, attrs);
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
@@ -194,8 +204,6 @@ function conv2dBackpropInput(args: KernelArgs): TensorInfo {
   if (batchSize === 1 && outHeight * outWidth <= wasmKernelTuning.gemmMaxDyPixels) {
     return backpropInputByGemm(backend, dy, filter, info);
   }
-
-  const blockSize = inChannels * outChannels;
 
   const phases: { rowPhase: number; colPhase: number; result: TensorInfo | null }[] = [];
   try {
@@ -484,15 +492,7 @@ function cropRowsCols(
 }
 
 function runOriginalBackpropInput(args: KernelArgs): TensorInfo {
-  if (!originalBackpropInput) {
-    throw new Error(`Conv2DBackpropInput on wasm: dataFormat ${String(args.attrs?.dataFormat)} is not supported`);
-  }
-  // Our kernel replaced the original before the backend initialised, so its setup never ran.
-  if (!originalBackpropInputReady) {
-    originalBackpropInput.setupFunc?.(args.backend);
-    originalBackpropInputReady = true;
-  }
-  return originalBackpropInput.kernelFunc(args) as TensorInfo;
+  return runOriginal(originalBackpropInput, args.backend as BackendWasm, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
 }
 
 
@@ -591,13 +591,6 @@ function fusedConv2d(args: KernelArgs): TensorInfo {
   const info = plain ? smallOutputGeometry(x!, filter!, attrs) : null;
   if (!info) return runOriginal(originalFusedConv2D, args.backend as BackendWasm, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
   return conv2dSmallOutput(args.backend as BackendWasm, x!, filter!, info);
-}
-
-function runOriginal(config: KernelConfig | undefined, backend: BackendWasm, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
-  if (!config) throw new Error('the wasm backend has no convolution kernel to fall back to');
-  const out = config.kernelFunc({ inputs, attrs, backend });
-  if (Array.isArray(out)) throw new Error(`wasm kernel '${config.kernelName}' returned ${out.length} outputs, expected one`);
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -751,12 +744,12 @@ export function withOriginalBackpropInput<T>(fn: () => T): T {
   if (!registered || !originalBackpropInput) return fn();
   const wrapped: KernelFunc = (args) => runOriginalBackpropInput(args);
   unregisterKernel(Conv2DBackpropInput, WASM);
-  registerKernel({ kernelName: Conv2DBackpropInput, backendName: WASM, kernelFunc: wrapped });
+  registerKernel({ kernelName: Conv2DBackpropInput, backendName: WASM, kernelFunc: wrapped, setupFunc: originalBackpropInput.setupFunc });
   try {
     return fn();
   } finally {
     unregisterKernel(Conv2DBackpropInput, WASM);
-    registerKernel({ kernelName: Conv2DBackpropInput, backendName: WASM, kernelFunc: conv2dBackpropInput });
+    registerKernel({ kernelName: Conv2DBackpropInput, backendName: WASM, kernelFunc: conv2dBackpropInput, setupFunc: originalBackpropInput.setupFunc });
   }
 }
 
@@ -776,13 +769,15 @@ function identityShared({ inputs, backend }: KernelArgs): TensorInfo {
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
-  // The replaced convolutions stay as fallbacks; their setup (binding the wasm functions) must
-  // still run when the backend starts, so it moves to the replacements.
+  // The replaced kernels stay as fallbacks; their setup (binding the wasm functions) must still
+  // run when the backend starts, so it moves to the replacements.
   originalConv2D = getKernel(Conv2D, WASM);
   originalFusedConv2D = getKernel(FusedConv2D, WASM);
+  originalBackpropInput = getKernel(Conv2DBackpropInput, WASM);
   for (const [original, kernelFunc] of [
     [originalConv2D, conv2d],
     [originalFusedConv2D, fusedConv2d],
+    [originalBackpropInput, conv2dBackpropInput],
   ] as const) {
     if (!original) continue;
     unregisterKernel(original.kernelName, WASM);
@@ -790,16 +785,6 @@ export function registerWasmKernels(): void {
   }
   if (getKernel(Identity, WASM)) unregisterKernel(Identity, WASM);
   registerKernel({ kernelName: Identity, backendName: WASM, kernelFunc: identityShared });
-  const existingInput = getKernel(Conv2DBackpropInput, WASM);
-  if (existingInput) {
-    originalBackpropInput = existingInput;
-    unregisterKernel(Conv2DBackpropInput, WASM);
-  }
-  registerKernel({
-    kernelName: Conv2DBackpropInput,
-    backendName: WASM,
-    kernelFunc: conv2dBackpropInput,
-  });
   if (getKernel(Conv2DBackpropFilter, WASM)) unregisterKernel(Conv2DBackpropFilter, WASM);
   registerKernel({
     kernelName: Conv2DBackpropFilter,

@@ -68,22 +68,22 @@ export function buildUnetGenerator(options: UnetGeneratorOptions): tf.LayersMode
   const depth = Math.log2(size);
   const downFilters = Array.from({ length: depth }, (_, i) => ngf * Math.min(2 ** i, 8));
 
+  // Every U-Net convolution: 4x4, stride 2 (down: halves the size, transposed: doubles it), no bias.
+  const halvingOrDoubling = (filters: number, name: string) => ({
+    filters,
+    kernelSize: 4,
+    strides: 2,
+    padding: 'same' as const,
+    useBias: false,
+    kernelInitializer: convInit(rng),
+    name,
+  });
   const input = tf.input({ shape: [size, size, channels], name: 'input_image' });
   let x: tf.SymbolicTensor = input;
   const skips: tf.SymbolicTensor[] = [];
   downFilters.forEach((filters, i) => {
     const p = `down${i + 1}`;
-    x = tf.layers
-      .conv2d({
-        filters,
-        kernelSize: 4,
-        strides: 2,
-        padding: 'same',
-        useBias: false,
-        kernelInitializer: convInit(rng),
-        name: `${p}_conv`,
-      })
-      .apply(x) as tf.SymbolicTensor;
+    x = tf.layers.conv2d(halvingOrDoubling(filters, `${p}_conv`)).apply(x) as tf.SymbolicTensor;
     if (i > 0 && (innermostNorm || i < depth - 1)) x = normLayer(norm, rng, `${p}_norm`).apply(x) as tf.SymbolicTensor;
     x = tf.layers.leakyReLU({ alpha: leakySlope, name: `${p}_lrelu` }).apply(x) as tf.SymbolicTensor;
     skips.push(x);
@@ -93,17 +93,7 @@ export function buildUnetGenerator(options: UnetGeneratorOptions): tf.LayersMode
   const upSkips = skips.slice(0, -1).reverse();
   upSkips.forEach((skip, i) => {
     const p = `up${i + 1}`;
-    x = tf.layers
-      .conv2dTranspose({
-        filters: skip.shape[3] as number,
-        kernelSize: 4,
-        strides: 2,
-        padding: 'same',
-        useBias: false,
-        kernelInitializer: convInit(rng),
-        name: `${p}_convT`,
-      })
-      .apply(x) as tf.SymbolicTensor;
+    x = tf.layers.conv2dTranspose(halvingOrDoubling(skip.shape[3] as number, `${p}_convT`)).apply(x) as tf.SymbolicTensor;
     x = normLayer(norm, rng, `${p}_norm`).apply(x) as tf.SymbolicTensor;
     if (i < 3 && dropout > 0) x = new SeededDropout({ rate: dropout, name: `${p}_dropout` }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.reLU({ name: `${p}_relu` }).apply(x) as tf.SymbolicTensor;

@@ -46,10 +46,10 @@ export function buildGenerator(config: TrainConfig, seed: number | Rng, name: st
 }
 
 /**
- * Whether the generator step runs one backward pass per loss term. The ResNet's activations at
- * 256 px (six passes' worth is ~3 GB) do not fit the wasm heap beside everything else, while its
- * 11M weights make summing per-term gradients in JS cheap; the U-Net is the opposite (54M weights,
- * small activations), so it keeps a single backward pass.
+ * Whether the generator step runs one backward pass per loss term. Six passes of the ResNet's
+ * activations at 256 px do not fit the wasm heap beside everything else, while its 11M weights
+ * make summing per-term gradients in JS cheap; the U-Net is the opposite (54M weights, small
+ * activations), so it keeps a single backward pass.
  */
 export function backwardPerTerm(config: TrainConfig): boolean {
   return config.generator !== 'unet';
