@@ -94,6 +94,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--epoch-length <rule>', 'steps per epoch: shorter (min) or longer (max) domain').choices(['min', 'max']))
     .option('--no-flip', 'no random horizontal flips')
     .option('--save-every <n>', 'checkpoint every N epochs', parseInteger('--save-every', 1))
+    .option('--save-latest-every <n>', 'also checkpoint every N steps, replacing the previous step checkpoint (0 = off; default 250)', parseInteger('--save-latest-every', 0))
     .option('--keep <n>', 'keep the last N epoch checkpoints', parseInteger('--keep', 1))
     .option('--max-steps <n>', 'stop (with a checkpoint) after N steps in total', parseInteger('--max-steps', 1))
     .option('--seed <n>', 'random seed (runs are reproducible on cpu and wasm)', parseInteger('--seed'));

@@ -43,6 +43,11 @@ export interface RunPosition {
   running: { sums: StepLosses; count: number };
   /** The data folder the run trains on. */
   data: string;
+  /**
+   * Compute spent on the run so far, over all its sessions: process CPU seconds (every thread)
+   * and wall seconds of training. Absent in checkpoints written before it was recorded.
+   */
+  compute?: { cpuSeconds: number; wallSeconds: number };
 }
 
 interface BlobEntry {
@@ -126,7 +131,7 @@ export async function saveCheckpoint(runDir: string, name: string, gan: CycleGan
   return dir;
 }
 
-/** Removes the oldest epoch checkpoints beyond `keep` (step checkpoints older than the newest epoch one too). */
+/** Removes the oldest epoch checkpoints beyond `keep`, and every step checkpoint but the latest. */
 export async function pruneCheckpoints(runDir: string, keep: number): Promise<void> {
   const root = join(runDir, 'checkpoints');
   const latest = (await readFile(join(root, 'latest'), 'utf8').catch(() => '')).trim();

@@ -35,6 +35,8 @@ export interface TrainConfig {
   flip: boolean;
   epochLength: 'min' | 'max';
   saveEvery: number;
+  /** Also write a step checkpoint (replacing the previous one) every N steps; 0 = off. */
+  saveLatestEvery: number;
   keep: number;
   seed: number;
 }
@@ -67,6 +69,7 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
     flip: true,
     epochLength: 'min',
     saveEvery: 5,
+    saveLatestEvery: 250,
     keep: 3,
     seed: 0,
   },
@@ -92,6 +95,7 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
     flip: true,
     epochLength: 'max',
     saveEvery: 5,
+    saveLatestEvery: 250,
     keep: 3,
     seed: 0,
   },
@@ -103,12 +107,13 @@ export const DEFAULT_PRESET: PresetName = 'paper';
  * Options a resumed run may change: how long it goes and how it saves. Every other option
  * changes what the run computes, so a resume must keep the checkpoint's value.
  */
-export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'epochsDecay', 'saveEvery', 'keep'];
+export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'epochsDecay', 'saveEvery', 'saveLatestEvery', 'keep'];
 
 export function resolveConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
   const preset = overrides.preset ?? DEFAULT_PRESET;
   if (!(preset in PRESETS)) throw new Error(`unknown preset '${preset}' (expected tutorial or paper)`);
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  // Checkpoints written before an option existed lack it: the preset's value fills the gap.
   const config: TrainConfig = { ...PRESETS[preset], ...defined, preset };
   validateConfig(config);
   return config;
@@ -123,7 +128,7 @@ export function validateConfig(c: TrainConfig): void {
   for (const key of ['ngf', 'ndf', 'nLayersD', 'loadSize', 'cropSize', 'saveEvery', 'keep'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 1) fail(key, c[key]);
   }
-  for (const key of ['epochs', 'epochsDecay', 'poolSize', 'seed'] as const) {
+  for (const key of ['epochs', 'epochsDecay', 'poolSize', 'seed', 'saveLatestEvery'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 0) fail(key, c[key]);
   }
   for (const key of ['lambdaCycle', 'lambdaIdentity', 'lr', 'adamEpsilon'] as const) {

@@ -77,143 +77,183 @@ const zeroLosses = (): StepLosses => ({ genAtoB: 0, genBtoA: 0, cycle: 0, identi
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const runDir = resolve(options.out);
   const logFile = join(runDir, 'log.jsonl');
-  let gan: CycleGan;
-  let saved: RunPosition | null = null;
-  let config: TrainConfig;
-  let resumedFrom: string | null = null;
+  const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  const { gan, config, saved, resumedFrom } = options.resume ? await resumeGan(runDir, options.config ?? {}) : newGan(runDir, options);
+  let pipeline: UnpairedPipeline | undefined;
+  try {
+    if (saved) await repairLog(logFile, saved.globalStep, warn);
+    const dataRoot = resolve(options.data ?? saved!.data);
+    const dataset = await openDataset(dataRoot, { onWarning: options.onWarning });
+    pipeline = new UnpairedPipeline(
+      { a: dataset.trainA, b: dataset.trainB },
+      {
+        loadSize: config.loadSize,
+        cropSize: config.cropSize,
+        resize: config.resize,
+        flip: config.flip,
+        epochLength: config.epochLength,
+        seed: (config.seed + 1) >>> 0,
+        state: saved?.pipeline,
+      },
+    );
+    const position: RunPosition = saved
+      ? { ...saved, data: dataRoot }
+      : {
+          epoch: 0,
+          stepInEpoch: 0,
+          globalStep: 0,
+          rng: gan.rng.getState(),
+          pipeline: pipeline.getState(),
+          running: { sums: zeroLosses(), count: 0 },
+          data: dataRoot,
+        };
+    const totalEpochs = config.epochs + config.epochsDecay;
+    const stepsPerEpoch = pipeline.stepsPerEpoch;
+    await mkdir(join(runDir, 'samples'), { recursive: true });
+    const sampleSource = dataset.testA?.[0] ?? dataset.trainA[0]!;
+    const sampleInput = await loadTestImage(sampleSource, config.cropSize);
+    options.onStart?.({ config, stepsPerEpoch, position, resumedFrom });
+    return await runSteps({ options, gan, config, pipeline, position, runDir, logFile, totalEpochs, stepsPerEpoch, sampleInput });
+  } finally {
+    pipeline?.close();
+    gan.dispose();
+  }
+}
 
-  if (options.resume) {
-    const ckpt = await loadCheckpoint(runDir);
-    const requested = options.config ?? {};
+function newGan(runDir: string, options: TrainOptions) {
+  if (!options.data) throw new Error('train needs --data (a dataset folder with trainA/ and trainB/)');
+  if (existsSync(join(runDir, 'checkpoints', 'latest'))) {
+    throw new Error(`${options.out} already holds a run: continue it with --resume ${options.out}, or pick another --out`);
+  }
+  const config = resolveConfig(options.config);
+  return { gan: new CycleGan(config, new Rng(config.seed)), config, saved: null, resumedFrom: null };
+}
+
+async function resumeGan(runDir: string, requested: Partial<TrainConfig>) {
+  const ckpt = await loadCheckpoint(runDir);
+  try {
     const problems = incompatibleOptions(ckpt.meta.config, requested);
     if (problems.length > 0) {
       throw new Error(`cannot resume ${ckpt.dir} with other options (${problems.join('; ')})`);
     }
     const overrides = Object.fromEntries(RESUME_OVERRIDABLE.filter((k) => requested[k] !== undefined).map((k) => [k, requested[k]]));
-    config = resolveConfig({ ...ckpt.meta.config, ...overrides });
-    saved = ckpt.meta.position;
-    const rng = new Rng(saved.rng);
-    gan = new CycleGan(config, rng, ckpt.models);
+    const config = resolveConfig({ ...ckpt.meta.config, ...overrides });
+    const saved = ckpt.meta.position;
+    const gan = new CycleGan(config, new Rng(saved.rng), ckpt.models);
     for (const key of ['genAtoB', 'genBtoA', 'discA', 'discB'] as const) gan.optimizers[key].setState(ckpt.optimizerStates[key]);
     gan.poolA.setState(ckpt.pools.A);
     gan.poolB.setState(ckpt.pools.B);
-    resumedFrom = ckpt.dir;
-    await truncateLog(logFile, saved.epoch);
-  } else {
-    if (!options.data) throw new Error('train needs --data (a dataset folder with trainA/ and trainB/)');
-    if (existsSync(join(runDir, 'checkpoints', 'latest'))) {
-      throw new Error(`${options.out} already holds a run: continue it with --resume ${options.out}, or pick another --out`);
-    }
-    config = resolveConfig(options.config);
-    gan = new CycleGan(config, new Rng(config.seed));
+    return { gan, config, saved, resumedFrom: ckpt.dir };
+  } catch (error) {
+    for (const model of Object.values(ckpt.models)) model.dispose();
+    throw error;
   }
+}
 
-  const dataRoot = resolve(options.data ?? saved!.data);
-  const dataset = await openDataset(dataRoot, { onWarning: options.onWarning });
-  const pipeline = new UnpairedPipeline(
-    { a: dataset.trainA, b: dataset.trainB },
-    {
-      loadSize: config.loadSize,
-      cropSize: config.cropSize,
-      resize: config.resize,
-      flip: config.flip,
-      epochLength: config.epochLength,
-      seed: (config.seed + 1) >>> 0,
-      state: saved?.pipeline,
-    },
-  );
-  const position: RunPosition = saved
-    ? { ...saved, data: dataRoot }
-    : {
-        epoch: 0,
-        stepInEpoch: 0,
-        globalStep: 0,
-        rng: gan.rng.getState(),
-        pipeline: pipeline.getState(),
-        running: { sums: zeroLosses(), count: 0 },
-        data: dataRoot,
-      };
-  const totalEpochs = config.epochs + config.epochsDecay;
-  const stepsPerEpoch = pipeline.stepsPerEpoch;
-  await mkdir(join(runDir, 'samples'), { recursive: true });
-  const sampleSource = dataset.testA?.[0] ?? dataset.trainA[0]!;
-  const sampleInput = await loadTestImage(sampleSource, config.cropSize);
-  options.onStart?.({ config, stepsPerEpoch, position, resumedFrom });
+interface RunState {
+  options: TrainOptions;
+  gan: CycleGan;
+  config: TrainConfig;
+  pipeline: UnpairedPipeline;
+  position: RunPosition;
+  runDir: string;
+  logFile: string;
+  totalEpochs: number;
+  stepsPerEpoch: number;
+  sampleInput: { data: Float32Array; width: number; height: number };
+}
 
+async function runSteps(s: RunState): Promise<TrainResult> {
+  const { options, gan, config, pipeline, position, runDir, logFile, totalEpochs, stepsPerEpoch } = s;
+  const compute = computeClock(position.compute);
   const startedAt = Date.now();
   let sessionSteps = 0;
   let epochStartedAt = Date.now();
   const save = async (): Promise<string> => {
     position.rng = gan.rng.getState();
     position.pipeline = pipeline.getState();
+    position.compute = compute();
     const dir = await saveCheckpoint(runDir, checkpointName(position, stepsPerEpoch), gan, position);
     await pruneCheckpoints(runDir, config.keep);
     return dir;
   };
+  const stop = async (reason: TrainResult['reason']): Promise<TrainResult> => ({ reason, checkpoint: await save(), position, config });
 
-  try {
-    while (position.epoch < totalEpochs) {
-      const lr = learningRateAt(config, position.epoch);
-      gan.setLearningRate(lr);
-      while (position.stepInEpoch < stepsPerEpoch) {
-        if (options.signal?.aborted) return { reason: 'interrupted', checkpoint: await save(), position, config };
-        if (options.maxSteps !== undefined && position.globalStep >= options.maxSteps) {
-          return { reason: 'max-steps', checkpoint: await save(), position, config };
-        }
-        const pair = await pipeline.next();
-        const size = pair.size;
-        const realA = tf.tensor4d(pair.a, [1, size, size, 3]);
-        const realB = tf.tensor4d(pair.b, [1, size, size, 3]);
-        let losses: StepLosses;
-        try {
-          losses = gan.trainStep(realA, realB);
-        } finally {
-          tf.dispose([realA, realB]);
-        }
-        for (const k of LOSS_NAMES) position.running.sums[k] += losses[k];
-        position.running.count += 1;
-        position.stepInEpoch += 1;
-        position.globalStep += 1;
-        sessionSteps += 1;
-        const rate = sessionSteps / Math.max(1e-3, (Date.now() - startedAt) / 1000);
-        const stepsLeft = (totalEpochs - position.epoch) * stepsPerEpoch - position.stepInEpoch;
-        const stepsLeftCapped = options.maxSteps !== undefined ? Math.min(stepsLeft, options.maxSteps - position.globalStep) : stepsLeft;
-        options.onProgress?.({
-          epoch: position.epoch,
-          epochs: totalEpochs,
-          stepInEpoch: position.stepInEpoch,
-          stepsPerEpoch,
-          globalStep: position.globalStep,
-          losses,
-          rate,
-          etaSeconds: stepsLeftCapped / rate,
-        });
+  while (position.epoch < totalEpochs) {
+    const lr = learningRateAt(config, position.epoch);
+    gan.setLearningRate(lr);
+    while (position.stepInEpoch < stepsPerEpoch) {
+      if (options.signal?.aborted) return stop('interrupted');
+      if (options.maxSteps !== undefined && position.globalStep >= options.maxSteps) return stop('max-steps');
+      const pair = await pipeline.next();
+      const size = pair.size;
+      const realA = tf.tensor4d(pair.a, [1, size, size, 3]);
+      const realB = tf.tensor4d(pair.b, [1, size, size, 3]);
+      let losses: StepLosses;
+      try {
+        losses = gan.trainStep(realA, realB);
+      } finally {
+        tf.dispose([realA, realB]);
       }
-      // End of epoch: log line, sample, curve, maybe a checkpoint.
-      const count = Math.max(1, position.running.count);
-      const means = Object.fromEntries(LOSS_NAMES.map((k) => [k, position.running.sums[k] / count])) as unknown as StepLosses;
-      const epochNumber = position.epoch + 1;
-      const sample = join(runDir, 'samples', `epoch-${String(epochNumber).padStart(4, '0')}.png`);
-      await writeSample(gan, sampleInput, sample);
-      const seconds = (Date.now() - epochStartedAt) / 1000;
-      await appendFile(
-        logFile,
-        `${JSON.stringify({ epoch: epochNumber, globalStep: position.globalStep, steps: position.running.count, lr, ...means, seconds: Number(seconds.toFixed(3)) })}\n`,
-      );
-      await plotLosses(logFile, join(runDir, 'losses.png'));
-      position.epoch += 1;
-      position.stepInEpoch = 0;
-      position.running = { sums: zeroLosses(), count: 0 };
-      epochStartedAt = Date.now();
-      let checkpoint: string | null = null;
-      if (position.epoch % config.saveEvery === 0 || position.epoch === totalEpochs) checkpoint = await save();
-      options.onEpoch?.({ epoch: epochNumber, globalStep: position.globalStep, steps: count, lr, losses: means, seconds, sample, checkpoint });
+      for (const k of LOSS_NAMES) position.running.sums[k] += losses[k];
+      position.running.count += 1;
+      position.stepInEpoch += 1;
+      position.globalStep += 1;
+      sessionSteps += 1;
+      const rate = sessionSteps / Math.max(1e-3, (Date.now() - startedAt) / 1000);
+      const stepsLeft = (totalEpochs - position.epoch) * stepsPerEpoch - position.stepInEpoch;
+      const stepsLeftCapped = options.maxSteps !== undefined ? Math.min(stepsLeft, options.maxSteps - position.globalStep) : stepsLeft;
+      options.onProgress?.({
+        epoch: position.epoch,
+        epochs: totalEpochs,
+        stepInEpoch: position.stepInEpoch,
+        stepsPerEpoch,
+        globalStep: position.globalStep,
+        losses,
+        rate,
+        etaSeconds: stepsLeftCapped / rate,
+      });
+      // A step checkpoint bounds what a kill -9 loses; the epoch's last step gets its epoch checkpoint instead.
+      const mid = position.stepInEpoch < stepsPerEpoch;
+      if (mid && config.saveLatestEvery > 0 && position.globalStep % config.saveLatestEvery === 0) await save();
     }
-    return { reason: 'finished', checkpoint: await ensureFinalCheckpoint(runDir, position, stepsPerEpoch, save), position, config };
-  } finally {
-    pipeline.close();
-    gan.dispose();
+    // End of epoch: log line, sample, curve, maybe a checkpoint.
+    const count = Math.max(1, position.running.count);
+    const means = Object.fromEntries(LOSS_NAMES.map((k) => [k, position.running.sums[k] / count])) as unknown as StepLosses;
+    const epochNumber = position.epoch + 1;
+    const sample = join(runDir, 'samples', `epoch-${String(epochNumber).padStart(4, '0')}.png`);
+    await writeSample(gan, s.sampleInput, sample);
+    const seconds = (Date.now() - epochStartedAt) / 1000;
+    const spent = compute();
+    await appendFile(
+      logFile,
+      `${JSON.stringify({ epoch: epochNumber, globalStep: position.globalStep, steps: position.running.count, lr, ...means, seconds: round3(seconds), cpuSeconds: round3(spent.cpuSeconds), wallSeconds: round3(spent.wallSeconds) })}\n`,
+    );
+    await plotLosses(logFile, join(runDir, 'losses.png'));
+    position.epoch += 1;
+    position.stepInEpoch = 0;
+    position.running = { sums: zeroLosses(), count: 0 };
+    epochStartedAt = Date.now();
+    let checkpoint: string | null = null;
+    if (position.epoch % config.saveEvery === 0 || position.epoch === totalEpochs) checkpoint = await save();
+    options.onEpoch?.({ epoch: epochNumber, globalStep: position.globalStep, steps: count, lr, losses: means, seconds, sample, checkpoint });
   }
+  return { reason: 'finished', checkpoint: await ensureFinalCheckpoint(runDir, position, stepsPerEpoch, save), position, config };
+}
+
+const round3 = (x: number) => Number(x.toFixed(3));
+
+/** Cumulative compute of the run: what earlier sessions spent plus this process's since the call. */
+function computeClock(before: RunPosition['compute']): () => { cpuSeconds: number; wallSeconds: number } {
+  const cpu0 = process.cpuUsage();
+  const wall0 = Date.now();
+  return () => {
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      cpuSeconds: (before?.cpuSeconds ?? 0) + (cpu.user + cpu.system) / 1e6,
+      wallSeconds: (before?.wallSeconds ?? 0) + (Date.now() - wall0) / 1000,
+    };
+  };
 }
 
 async function ensureFinalCheckpoint(runDir: string, position: RunPosition, stepsPerEpoch: number, save: () => Promise<string>): Promise<string> {
@@ -236,23 +276,46 @@ async function writeSample(gan: CycleGan, input: { data: Float32Array; width: nu
   }
 }
 
-async function readLog(logFile: string): Promise<Record<string, number>[]> {
-  const text = await readFile(logFile, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, number>);
+interface LogLines {
+  lines: Record<string, number>[];
+  /** Lines that did not parse (a torn last line after a crash). */
+  torn: number;
 }
 
-/** Drops log lines of epochs a resumed run will redo (written after its checkpoint). */
-async function truncateLog(logFile: string, finishedEpochs: number): Promise<void> {
+async function readLog(logFile: string): Promise<LogLines> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  const lines: Record<string, number>[] = [];
+  let torn = 0;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      lines.push(JSON.parse(line) as Record<string, number>);
+    } catch {
+      torn += 1;
+    }
+  }
+  return { lines, torn };
+}
+
+/**
+ * The checkpoint is the truth: on resume, log lines written after it (the run will redo those
+ * steps) and lines a crash tore are dropped, with one notice, so the log matches the checkpoint.
+ */
+export async function repairLog(logFile: string, checkpointStep: number, warn: (m: string) => void): Promise<void> {
   if (!existsSync(logFile)) return;
-  const kept = (await readLog(logFile)).filter((l) => (l.epoch ?? 0) <= finishedEpochs);
+  const { lines, torn } = await readLog(logFile);
+  const kept = lines.filter((l) => (l.globalStep ?? 0) <= checkpointStep);
+  const dropped = lines.length - kept.length;
+  if (torn === 0 && dropped === 0) return;
+  const what = [torn > 0 ? `${torn} torn line${torn > 1 ? 's' : ''}` : '', dropped > 0 ? `${dropped} line${dropped > 1 ? 's' : ''} past the checkpoint` : '']
+    .filter(Boolean)
+    .join(' and ');
+  warn(`${logFile}: dropped ${what} (the log now ends at the checkpoint's step ${checkpointStep})`);
   await writeFileAtomic(logFile, kept.map((l) => `${JSON.stringify(l)}\n`).join(''));
 }
 
 async function plotLosses(logFile: string, out: string): Promise<void> {
-  const lines = await readLog(logFile);
+  const { lines } = await readLog(logFile);
   const series = LOSS_NAMES.map((name) => ({ name, values: lines.map((l) => l[name] ?? Number.NaN) }));
   await writeLineChart(out, series, 'CycleGAN losses (epoch means)', 'epoch');
 }

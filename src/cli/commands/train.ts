@@ -41,6 +41,7 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     // commander's --no-flip sets flip=false; leave it undefined otherwise so a preset decides.
     flip: opts.flip === false ? false : undefined,
     saveEvery: opts.saveEvery as number | undefined,
+    saveLatestEvery: opts.saveLatestEvery as number | undefined,
     keep: opts.keep as number | undefined,
     seed: opts.seed as number | undefined,
   };
