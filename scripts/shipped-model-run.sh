@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The long training run of the shipped horse <-> zebra model, kept outside the repository so that
+# sessions can stop and start it: a git worktree pinned to one commit (edits in the repository
+# cannot break its resume), the real data with the committed validation split held out, a run
+# folder with step checkpoints, and the trainer at nice 19.
+#
+#   scripts/shipped-model-run.sh start COMMIT   new run (or resume, if the run folder exists)
+#   scripts/shipped-model-run.sh status         step, epoch, last log line
+#
+# Environment: CYCLEGAN_RUNS (default ~/.cache/cyclegan), H2Z (default ../shared/data/horse2zebra).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+home=${CYCLEGAN_RUNS:-$HOME/.cache/cyclegan}
+h2z=${H2Z:-$repo/../shared/data/horse2zebra}
+run=$home/runs/h2z-resnet6-ngf32-128
+data=$home/data/horse2zebra-split
+
+make_data() {
+  # Symlinks, never copies: the images stay where their terms allow them to be.
+  node --import tsx - "$h2z" "$data" <<'JS'
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadSplit } from './src/data/splits.ts';
+const [src, dst] = process.argv.slice(2);
+const split = await loadSplit('horse2zebra');
+for (const d of ['A', 'B']) {
+  const val = new Set(d === 'A' ? split.valA : split.valB);
+  for (const sub of ['train', 'val']) mkdirSync(join(dst, sub + d), { recursive: true });
+  for (const f of readdirSync(join(src, 'train' + d))) {
+    const link = join(dst, (val.has(f) ? 'val' : 'train') + d, f);
+    if (!existsSync(link)) symlinkSync(resolve(src, 'train' + d, f), link);
+  }
+}
+JS
+}
+
+case "${1:-}" in
+  start)
+    commit=${2:?usage: start COMMIT}
+    tree=$home/trainer-$commit
+    if [ ! -d "$tree" ]; then
+      git -C "$repo" worktree add --detach "$tree" "$commit"
+      cp -al "$repo/node_modules" "$tree/node_modules"
+    fi
+    (cd "$repo" && make_data)
+    if [ -f "$run/checkpoints/latest" ]; then args=(--resume "$run"); else
+      args=(--out "$run" --data "$data" --preset paper --generator resnet6 --ngf 32 --ndf 32
+            --load-size 286 --crop-size 128 --seed 1 --save-every 1 --keep 1000 --save-latest-every 200)
+    fi
+    mkdir -p "$home/runs"
+    cd "$tree"
+    nohup nice -n 19 node bin/cyclegan.js --threads 2 train "${args[@]}" >> "$home/runs/h2z-trainer.log" 2>&1 &
+    echo "trainer pid $! (log $home/runs/h2z-trainer.log)"
+    ;;
+  status)
+    cat "$run/checkpoints/latest" 2>/dev/null || echo "no checkpoint yet"
+    tail -n 2 "$run/log.jsonl" 2>/dev/null || true
+    tail -c 400 "$home/runs/h2z-trainer.log" 2>/dev/null | tr '\r' '\n' | tail -n 2
+    ;;
+  *) sed -n 2,12p "$0"; exit 2 ;;
+esac
