@@ -97,6 +97,9 @@ export function buildProgram(): Command {
     .option('--save-latest-every <n>', 'also checkpoint every N steps, replacing the previous step checkpoint (0 = off; default 250)', parseInteger('--save-latest-every', 0))
     .option('--keep <n>', 'keep the last N epoch checkpoints', parseInteger('--keep', 1))
     .option('--max-steps <n>', 'stop (with a checkpoint) after N steps in total', parseInteger('--max-steps', 1))
+    .option('--val-split <name-or-file>', 'hold these images out of trainA/trainB for validation (built-in: horse2zebra); default valA/ and valB/ when present')
+    .option('--eval-every <n>', 'evaluate on the validation images every N steps (KID; writes log.jsonl and keeps a best checkpoint; 0 = off)', parseInteger('--eval-every', 0))
+    .option('--init-from <model>', 'start a new run from the generators of this checkpoint, run or export (fresh discriminators and optimizer)')
     .option('--seed <n>', 'random seed (runs are reproducible on cpu and wasm)', parseInteger('--seed'));
 
   add('translate', 'translate images of any size with a trained generator', 'translate')
@@ -105,13 +108,30 @@ export function buildProgram(): Command {
     .requiredOption('--out <dir>', 'output folder')
     .addOption(new Option('--direction <dir>', 'which generator').choices(['AtoB', 'BtoA']).default('AtoB'))
     .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'))
-    .addOption(new Option('--format <ext>', 'output format (default: the input\'s)').choices(['png', 'jpg']));
+    .addOption(new Option('--format <ext>', 'output format (default: the input\'s)').choices(['png', 'jpg']))
+    .option('--overwrite', 'replace outputs that already exist (inputs are never overwritten)', false)
+    .option('--max-pixels <n>', 'refuse inputs with more pixels than this (default 100 megapixels)', parseInteger('--max-pixels', 1));
 
   add('test', 'translate and reconstruct every test image; write an HTML report', 'test')
     .requiredOption('--model <path>', 'checkpoint or run folder')
     .requiredOption('--data <root>', 'dataset folder with testA/ and testB/')
     .option('--out <dir>', 'report folder', 'report')
-    .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'));
+    .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'))
+    .option('--overwrite', 'replace an existing report in --out', false)
+    .option('--max-pixels <n>', 'refuse inputs with more pixels than this (default 100 megapixels)', parseInteger('--max-pixels', 1));
+
+  add('eval', 'measure a model: KID against real target images and the ImageNet class rate, with floor and ceiling', 'eval')
+    .option('--model <path>', 'checkpoint, run folder (RUN:best for its best checkpoint) or export folder')
+    .requiredOption('--data <root>', 'dataset folder')
+    .addOption(new Option('--split <split>', 'which images: val (valA/valB or --val-split), test (testA/testB) or train').choices(['val', 'test', 'train']).default('val'))
+    .option('--val-split <name-or-file>', 'validation list held out of trainA/trainB (built-in: horse2zebra)')
+    .addOption(new Option('--direction <dir>', 'evaluate one direction only').choices(['AtoB', 'BtoA']))
+    .option('--target-class <label>', 'ImageNet class of domain B, e.g. zebra (for A→B)')
+    .option('--source-class <label>', 'ImageNet class of domain A, e.g. sorrel (for B→A)')
+    .option('--size <px>', 'translate at this size (images are resized to a square)', parseInteger('--size', 8), 256)
+    .option('--subsets <n>', 'KID subsets', parseInteger('--subsets', 1), 100)
+    .option('--seed <n>', 'seed of the KID subsets', parseInteger('--seed'), 0)
+    .option('--json', 'print JSON instead of a table', false);
 
   add('export', 'export generators as a tfjs LayersModel folder or an ONNX file', 'export')
     .requiredOption('--model <path>', 'checkpoint or run folder')
