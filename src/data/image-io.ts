@@ -252,8 +252,19 @@ export function tensorToImage(t: tf.Tensor): RgbImage {
 
 /** Float32 HWC in [-1, 1] → 8-bit RGB (same rounding as tensorToImage), without tfjs. */
 export function floatToImage(data: Float32Array, width: number, height: number): RgbImage {
+  if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) {
+    throw new Error(`floatToImage needs a positive integer width and height, got ${width}x${height}`);
+  }
+  if (data.length !== width * height * 3) {
+    throw new Error(`floatToImage got ${data.length} values for ${width}x${height}x3 = ${width * height * 3}`);
+  }
   const out = new Uint8Array(width * height * 3);
   for (let i = 0; i < out.length; i++) {
+    // A NaN would round-trip as a black pixel that looks like a real result.
+    if (!Number.isFinite(data[i]!)) {
+      const pixel = Math.floor(i / 3);
+      throw new Error(`pixel (${Math.floor(pixel / width)}, ${pixel % width}) is ${data[i]}, not a number in [-1, 1]`);
+    }
     const v = Math.round((data[i]! + 1) * 127.5);
     out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
   }

@@ -23,6 +23,44 @@ export interface TranslateOptions {
   maxSide?: number;
   /** Overlap between tiles in pixels (both sides blend across it). */
   overlap?: number;
+  /** Names the model in errors about its output (default 'the generator'). */
+  modelName?: string;
+}
+
+/**
+ * Throws unless `value` is an integer >= min, quoting it: every size that reaches a loop bound or
+ * a stride goes through here, since a zero or fractional one loops forever or misplaces pixels.
+ */
+export function requireInteger(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer >= ${min}, got ${typeof value === 'number' ? value : JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkGeometry(geometry: GeneratorGeometry): void {
+  if (geometry.fixedSize !== null) requireInteger('generator input size', geometry.fixedSize, 1);
+  requireInteger('generator size multiple', geometry.multiple, 1);
+}
+
+/**
+ * The network's output for one input must be the same size and hold only finite values: a
+ * diverged model (NaN weights) would otherwise come out as plausible-looking black pixels.
+ */
+function checkOutput(values: Float32Array, height: number, width: number, modelName: string): void {
+  const expected = height * width * 3;
+  if (!(values instanceof Float32Array) || values.length !== expected) {
+    const got = values instanceof Float32Array ? `${values.length} values` : `a ${typeof values}`;
+    throw new Error(`${modelName} returned ${got} for a ${height}x${width} input, expected ${height}x${width}x3 = ${expected}`);
+  }
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      const pixel = Math.floor(i / 3);
+      throw new Error(
+        `${modelName} produced ${values[i]} at pixel (${Math.floor(pixel / width)}, ${pixel % width}) of a ${height}x${width} input: its weights are probably corrupt or diverged`,
+      );
+    }
+  }
 }
 
 /** HWC float pixels in [-1, 1]. */
@@ -39,7 +77,10 @@ export function generatorGeometry(model: tf.LayersModel, multiple = 4): Generato
 }
 
 export function geometryFromShape(h: number | null, w: number | null, multiple = 4): GeneratorGeometry {
+  requireInteger('generator size multiple', multiple, 1);
   if (h != null && w != null) {
+    requireInteger('generator input height', h, 1);
+    requireInteger('generator input width', w, 1);
     if (h !== w) throw new Error(`generator input must be square, got ${h}x${w}`);
     return { fixedSize: h, multiple: h };
   }
@@ -150,17 +191,25 @@ export function* translationPlan(
   options: TranslateOptions = {},
 ): Generator<Pixels, Pixels, Float32Array> {
   const { height: h, width: w } = image;
+  requireInteger('image height', h, 1);
+  requireInteger('image width', w, 1);
   if (image.data.length !== h * w * 3) {
     throw new Error(`expected ${h}x${w}x3 = ${h * w * 3} values, got ${image.data.length}`);
   }
+  checkGeometry(geometry);
+  if (options.maxSide !== undefined) requireInteger('maxSide (largest side in one pass)', options.maxSide, 1);
+  if (options.overlap !== undefined) requireInteger('overlap (tile overlap in pixels)', options.overlap, 0);
+  const modelName = options.modelName ?? 'the generator';
   const tile = geometry.fixedSize ?? roundUp(options.maxSide ?? 1024, geometry.multiple);
   if (h <= tile && w <= tile) {
     const [ph, pw] = geometry.fixedSize == null ? [roundUp(h, geometry.multiple), roundUp(w, geometry.multiple)] : [tile, tile];
     const padded = reflectPad(image, ph, pw);
     const out = yield padded;
+    checkOutput(out, padded.height, padded.width, modelName);
     return crop({ data: out, height: padded.height, width: padded.width }, padded.top, padded.left, h, w);
   }
 
+  // At most half a tile, so the stride (tile - overlap) stays positive and every pixel is covered.
   const overlap = Math.min(options.overlap ?? Math.round(tile / 8), Math.floor(tile / 2));
   const source = reflectPad(image, Math.max(h, tile), Math.max(w, tile));
   const { height: sh, width: sw } = source;
@@ -169,6 +218,7 @@ export function* translationPlan(
   for (const y0 of tileStarts(sh, tile, overlap)) {
     for (const x0 of tileStarts(sw, tile, overlap)) {
       const values = yield crop(source, y0, x0, tile, tile);
+      checkOutput(values, tile, tile, modelName);
       const wy = ramp(tile, overlap, y0 > 0, y0 + tile < sh);
       const wx = ramp(tile, overlap, x0 > 0, x0 + tile < sw);
       for (let i = 0; i < tile; i++) {
@@ -210,6 +260,10 @@ export async function translatePixels(
 export function runLayersModel(model: tf.LayersModel, input: Pixels): Float32Array {
   const out = tf.tidy(() => model.predict(tf.tensor4d(input.data, [1, input.height, input.width, 3])) as tf.Tensor);
   try {
+    const expected = [1, input.height, input.width, 3];
+    if (!tf.util.arraysEqual(out.shape, expected)) {
+      throw new Error(`${model.name || 'the generator'} returned shape [${out.shape}] for an input of [${expected}]`);
+    }
     return out.dataSync() as Float32Array;
   } finally {
     out.dispose();

@@ -72,7 +72,10 @@ class GeneratorTranslator implements Translator {
     readonly direction: Direction,
     readonly source: string,
     private readonly options: TranslateOptions,
-  ) {}
+  ) {
+    // Errors about the network's output name the file it came from.
+    this.options = { ...options, modelName: options.modelName ?? source };
+  }
   translatePixels(p: Pixels): Promise<Pixels> {
     return translatePixels(this.run, p, this.geometry, this.options);
   }
