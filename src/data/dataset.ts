@@ -5,6 +5,8 @@
  *   ROOT/trainB  domain B training images   (required)
  *   ROOT/testA   domain A test images       (optional)
  *   ROOT/testB   domain B test images       (optional)
+ *   ROOT/valA    domain A validation images (optional; or a validation split, see splits.ts)
+ *   ROOT/valB    domain B validation images (optional)
  *
  * Files are listed sorted (byte order of the name, so the order is the same on every machine).
  * Only jpg/jpeg/png/webp/tif/tiff/gif (any case) are taken; other files are skipped with one
@@ -15,7 +17,7 @@ import { join, resolve } from 'node:path';
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif'];
 
-export type Split = 'trainA' | 'trainB' | 'testA' | 'testB';
+export type Split = 'trainA' | 'trainB' | 'testA' | 'testB' | 'valA' | 'valB';
 
 export interface Dataset {
   /** Absolute path of the dataset root. */
@@ -26,6 +28,8 @@ export interface Dataset {
   /** Present only when the folder exists (it may still be empty: then it is an empty list). */
   testA?: string[];
   testB?: string[];
+  valA?: string[];
+  valB?: string[];
 }
 
 export interface OpenDatasetOptions {
@@ -84,7 +88,7 @@ export async function openDataset(root: string, opts: OpenDatasetOptions = {}): 
     );
   }
   const ds: Dataset = { root: abs, trainA: [], trainB: [] };
-  for (const split of ['trainA', 'trainB', 'testA', 'testB'] as const) {
+  for (const split of ['trainA', 'trainB', 'testA', 'testB', 'valA', 'valB'] as const) {
     const dir = join(abs, split);
     const required = split === 'trainA' || split === 'trainB';
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {

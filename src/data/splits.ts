@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../util/rng.ts';
+import type { Dataset } from './dataset.ts';
 
 export interface ValidationSplit {
   dataset: string;
@@ -75,4 +76,27 @@ export function applySplit(files: string[], heldOut: string[], label: string): {
     );
   }
   return { train: files.filter((f) => !wanted.has(basename(f))), val };
+}
+
+/** The images a run trains and validates on. */
+export interface TrainValSets {
+  trainA: string[];
+  trainB: string[];
+  /** Empty when the dataset has no validation images. */
+  valA: string[];
+  valB: string[];
+}
+
+/**
+ * Training and validation images of a dataset: with a split, its listed names are taken out of
+ * trainA/trainB; without one, valA/valB folders are the validation images when present.
+ */
+export function splitDataset(dataset: Dataset, split: ValidationSplit | null): TrainValSets {
+  if (split) {
+    const a = applySplit(dataset.trainA, split.valA, 'A');
+    const b = applySplit(dataset.trainB, split.valB, 'B');
+    if (a.train.length === 0 || b.train.length === 0) throw new Error(`validation split '${split.dataset}' leaves no training images`);
+    return { trainA: a.train, trainB: b.train, valA: a.val, valB: b.val };
+  }
+  return { trainA: dataset.trainA, trainB: dataset.trainB, valA: dataset.valA ?? [], valB: dataset.valB ?? [] };
 }

@@ -39,6 +39,12 @@ export interface TrainConfig {
   saveLatestEvery: number;
   keep: number;
   seed: number;
+  /** Validation list held out of trainA/trainB (a built-in name or a file); null: valA/valB folders if any. */
+  valSplit: string | null;
+  /** Evaluate on the validation images every N steps (0 = off). */
+  evalEvery: number;
+  /** Checkpoint, run or export whose generators a new run started from (null: fresh weights). */
+  initFrom: string | null;
 }
 
 /**
@@ -72,6 +78,9 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
     saveLatestEvery: 250,
     keep: 3,
     seed: 0,
+    valSplit: null,
+    evalEvery: 0,
+    initFrom: null,
   },
   paper: {
     preset: 'paper',
@@ -98,6 +107,9 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
     saveLatestEvery: 250,
     keep: 3,
     seed: 0,
+    valSplit: null,
+    evalEvery: 0,
+    initFrom: null,
   },
 };
 
@@ -107,7 +119,7 @@ export const DEFAULT_PRESET: PresetName = 'paper';
  * Options a resumed run may change: how long it goes and how it saves. Every other option
  * changes what the run computes, so a resume must keep the checkpoint's value.
  */
-export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'epochsDecay', 'saveEvery', 'saveLatestEvery', 'keep'];
+export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'epochsDecay', 'saveEvery', 'saveLatestEvery', 'keep', 'evalEvery'];
 
 export function resolveConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
   const preset = overrides.preset ?? DEFAULT_PRESET;
@@ -128,13 +140,16 @@ export function validateConfig(c: TrainConfig): void {
   for (const key of ['ngf', 'ndf', 'nLayersD', 'loadSize', 'cropSize', 'saveEvery', 'keep'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 1) fail(key, c[key]);
   }
-  for (const key of ['epochs', 'epochsDecay', 'poolSize', 'seed', 'saveLatestEvery'] as const) {
+  for (const key of ['epochs', 'epochsDecay', 'poolSize', 'seed', 'saveLatestEvery', 'evalEvery'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 0) fail(key, c[key]);
   }
   for (const key of ['lambdaCycle', 'lambdaIdentity', 'lr', 'adamEpsilon'] as const) {
     if (!Number.isFinite(c[key]) || c[key] < 0) fail(key, c[key]);
   }
   for (const key of ['beta1', 'beta2'] as const) if (!(c[key] >= 0 && c[key] < 1)) fail(key, c[key]);
+  for (const key of ['valSplit', 'initFrom'] as const) {
+    if (c[key] !== null && (typeof c[key] !== 'string' || c[key] === '')) fail(key, c[key]);
+  }
   if (c.loadSize < c.cropSize) {
     throw new Error(`--load-size (${c.loadSize}) must be at least --crop-size (${c.cropSize})`);
   }

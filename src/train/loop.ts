@@ -5,9 +5,13 @@
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { util } from '@tensorflow/tfjs';
 import { openDataset } from '../data/dataset.ts';
+import { loadSplit, splitDataset } from '../data/splits.ts';
+import { locateGenerator } from '../infer/translator.ts';
+import { loadLayersModel } from '../models/io.ts';
 import { writeImage } from '../data/image-io.ts';
 import { loadTestImage, UnpairedPipeline } from '../data/pipeline.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -82,10 +86,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let pipeline: UnpairedPipeline | undefined;
   try {
     if (saved) await repairLog(logFile, saved.globalStep, warn);
+    else if (config.initFrom) await warmStart(gan, config.initFrom);
     const dataRoot = resolve(options.data ?? saved!.data);
     const dataset = await openDataset(dataRoot, { onWarning: options.onWarning });
+    const sets = splitDataset(dataset, config.valSplit ? await loadSplit(config.valSplit) : null);
+    if (config.evalEvery > 0 && (sets.valA.length === 0 || sets.valB.length === 0)) {
+      throw new Error(`--eval-every needs validation images: ${dataRoot} has no valA/ and valB/, and no --val-split was given`);
+    }
     pipeline = new UnpairedPipeline(
-      { a: dataset.trainA, b: dataset.trainB },
+      { a: sets.trainA, b: sets.trainB },
       {
         loadSize: config.loadSize,
         cropSize: config.cropSize,
@@ -110,7 +119,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const totalEpochs = config.epochs + config.epochsDecay;
     const stepsPerEpoch = pipeline.stepsPerEpoch;
     await mkdir(join(runDir, 'samples'), { recursive: true });
-    const sampleSource = dataset.testA?.[0] ?? dataset.trainA[0]!;
+    const sampleSource = dataset.testA?.[0] ?? sets.valA[0] ?? sets.trainA[0]!;
     const sampleInput = await loadTestImage(sampleSource, config.cropSize);
     options.onStart?.({ config, stepsPerEpoch, position, resumedFrom });
     return await runSteps({ options, gan, config, pipeline, position, runDir, logFile, totalEpochs, stepsPerEpoch, sampleInput });
@@ -147,6 +156,32 @@ async function resumeGan(runDir: string, requested: Partial<TrainConfig>) {
   } catch (error) {
     for (const model of Object.values(ckpt.models)) model.dispose();
     throw error;
+  }
+}
+
+/**
+ * Copies the generators of a checkpoint, run or export into a new run's (whose discriminators
+ * and optimizer stay fresh). The architecture must match: the error names the first weight that
+ * differs, so a user sees which option to change.
+ */
+async function warmStart(gan: CycleGan, source: string): Promise<void> {
+  for (const [direction, target] of [['AtoB', gan.genAtoB], ['BtoA', gan.genBtoA]] as const) {
+    const modelJson = await locateGenerator(source, direction);
+    const loaded = await loadLayersModel(dirname(modelJson));
+    try {
+      const from = loaded.getWeights();
+      const to = target.getWeights();
+      const mismatch = to.findIndex((w, i) => from[i] === undefined || !util.arraysEqual(w.shape, from[i]!.shape));
+      if (mismatch >= 0 || from.length !== to.length) {
+        const i = mismatch >= 0 ? mismatch : to.length;
+        throw new Error(
+          `--init-from ${source}: its ${direction} generator does not fit this run's (${gan.config.generator} ngf ${gan.config.ngf}): weight ${i} has shape ${JSON.stringify(from[i]?.shape ?? null)}, this run needs ${JSON.stringify(to[i]?.shape ?? null)}`,
+        );
+      }
+      target.setWeights(from);
+    } finally {
+      loaded.dispose();
+    }
   }
 }
 

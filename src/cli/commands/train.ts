@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { resolveData } from '../../data/download.ts';
+import { BUILTIN_SPLITS } from '../../data/splits.ts';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { wasmHeapStats } from '../../engine/heap-stats.ts';
 import type { TrainConfig } from '../../train/config.ts';
@@ -44,6 +46,9 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     saveLatestEvery: opts.saveLatestEvery as number | undefined,
     keep: opts.keep as number | undefined,
     seed: opts.seed as number | undefined,
+    valSplit: opts.valSplit === undefined || BUILTIN_SPLITS.includes(opts.valSplit as string) ? (opts.valSplit as string | undefined) : resolve(opts.valSplit as string),
+    evalEvery: opts.evalEvery as number | undefined,
+    initFrom: opts.initFrom === undefined ? undefined : resolve(opts.initFrom as string),
   };
   await useBackend(globals.backend, { threads: globals.threads });
   const backend = describeBackend();
