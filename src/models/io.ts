@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { setFloat16 } from '@petamoriken/float16';
 import * as tf from '@tensorflow/tfjs';
 import { writeDirAtomic, writeFileSynced } from '../util/atomic.ts';
 // The custom layers must be registered before a model that uses them is deserialised.
@@ -16,26 +17,92 @@ import './layers/seeded-dropout.ts';
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 
+export type WeightQuantization = 'float16' | 'uint8';
+
+export interface SaveOptions {
+  /**
+   * Store float32 weights compactly, in the tfjs weight-quantization format that every tfjs
+   * loader decodes: 'float16' (half the size), or 'uint8' (a quarter; per-tensor affine, value =
+   * q · scale + min).
+   */
+  quantize?: WeightQuantization;
+}
+
+/** Re-encodes the float32 weights of a tfjs weight buffer; other dtypes are copied as they are. */
+export function quantizeWeights(
+  data: Uint8Array,
+  specs: tf.io.WeightsManifestEntry[],
+  kind: WeightQuantization,
+): { weights: Uint8Array; specs: tf.io.WeightsManifestEntry[] } {
+  if (kind !== 'float16' && kind !== 'uint8') throw new Error(`unknown weight quantization ${JSON.stringify(kind)} (expected float16 or uint8)`);
+  const parts: Uint8Array[] = [];
+  const out: tf.io.WeightsManifestEntry[] = [];
+  let offset = 0;
+  for (const spec of specs) {
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    const bytes = count * (BYTES_PER_VALUE[spec.quantization?.dtype ?? spec.dtype] ?? 4);
+    const raw = data.subarray(offset, offset + bytes);
+    offset += bytes;
+    if (spec.dtype !== 'float32' || spec.quantization) {
+      parts.push(raw);
+      out.push(spec);
+      continue;
+    }
+    const values = new Float32Array(raw.slice().buffer);
+    if (kind === 'float16') {
+      const half = new Uint16Array(count);
+      const view = new DataView(half.buffer);
+      // setFloat16 rounds to nearest even, as a hardware conversion does.
+      for (let i = 0; i < count; i++) setFloat16(view, i * 2, values[i]!, true);
+      parts.push(new Uint8Array(half.buffer));
+      out.push({ ...spec, quantization: { dtype: 'float16' } });
+    } else {
+      let min = Infinity;
+      let max = -Infinity;
+      for (const v of values) {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      if (!Number.isFinite(min) || !Number.isFinite(max)) throw new Error(`weight '${spec.name}' is not finite: cannot quantize it`);
+      const scale = max > min ? (max - min) / 255 : 1;
+      const q = new Uint8Array(count);
+      for (let i = 0; i < count; i++) q[i] = Math.round((values[i]! - min) / scale);
+      parts.push(q);
+      out.push({ ...spec, quantization: { dtype: 'uint8', scale, min } });
+    }
+  }
+  const total = parts.reduce((n, p) => n + p.byteLength, 0);
+  const weights = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    weights.set(p, at);
+    at += p.byteLength;
+  }
+  return { weights, specs: out };
+}
+
 /**
  * Writes `model` to `dir/model.json` + `dir/weights.bin`, replacing `dir` as a whole: the files
  * are written and synced in a sibling `dir.tmp-XXXX` that is then renamed into place, so an
  * interrupted save leaves the previous model intact instead of a half-written one. Returns the
  * save result tfjs reports (sizes of topology and weights).
  */
-export async function saveLayersModel(model: tf.LayersModel, dir: string): Promise<tf.io.SaveResult> {
+export async function saveLayersModel(model: tf.LayersModel, dir: string, options: SaveOptions = {}): Promise<tf.io.SaveResult> {
   const target = resolve(dir);
   return model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       if (artifacts.modelTopology == null || artifacts.weightSpecs == null || artifacts.weightData == null) {
         throw new Error(`saveLayersModel(${dir}): tfjs produced no topology or weights to save`);
       }
-      const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+      let weights: Uint8Array = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+      let specs = artifacts.weightSpecs;
+      if (options.quantize) ({ weights, specs } = quantizeWeights(weights, specs, options.quantize));
       const modelJson: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology,
         format: artifacts.format,
         generatedBy: artifacts.generatedBy,
         convertedBy: artifacts.convertedBy,
-        weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs }],
+        weightsManifest: [{ paths: [WEIGHTS_BIN], weights: specs }],
       };
       if (artifacts.trainingConfig != null) modelJson.trainingConfig = artifacts.trainingConfig;
       if (artifacts.userDefinedMetadata != null) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;

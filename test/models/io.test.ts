@@ -92,3 +92,36 @@ test('load errors name the file and the problem', async () => {
   await writeFile(join(dir, 'model.json'), '{"hello": 1}');
   await assert.rejects(loadLayersModel(dir), /model.json: not a tfjs layers model/);
 });
+
+test('quantized saves: float16 halves and uint8 quarters the weights, values within the format\'s rounding', async () => {
+  const model = buildResnetGenerator({ ngf: 4, nBlocks: 1, seed: 3 });
+  const original = model.getWeights().map((w) => w.dataSync() as Float32Array);
+  await saveLayersModel(model, join(root, 'q32'));
+  const bytes32 = (await readFile(join(root, 'q32', 'weights.bin'))).byteLength;
+  for (const [kind, ratio] of [['float16', 2], ['uint8', 4]] as const) {
+    const dir = join(root, `q-${kind}`);
+    await saveLayersModel(model, dir, { quantize: kind });
+    assert.equal((await readFile(join(dir, 'weights.bin'))).byteLength, bytes32 / ratio);
+    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+    const specs = json.weightsManifest[0].weights as { quantization: { dtype: string; scale?: number } }[];
+    assert.ok(specs.every((s) => s.quantization.dtype === kind));
+    const loaded = await loadLayersModel(dir);
+    loaded.getWeights().forEach((w, i) => {
+      const got = w.dataSync();
+      const want = original[i]!;
+      const scale = specs[i]!.quantization.scale ?? 0;
+      for (let j = 0; j < want.length; j++) {
+        // float16 keeps 11 significant bits (relative error <= 2^-11 for normal values); uint8 is off by at most half a step.
+        const bound = kind === 'float16' ? Math.abs(want[j]!) * 2 ** -11 + 6e-8 : scale / 2 + 1e-7;
+        assert.ok(Math.abs(got[j]! - want[j]!) <= bound, `${kind} weight ${i}[${j}]: ${got[j]} vs ${want[j]}`);
+      }
+    });
+    const x = tf.randomUniform([1, 8, 8, 3], -1, 1, 'float32', 5);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor))).dataSync()[0]!);
+    assert.ok(diff < (kind === 'float16' ? 1e-2 : 0.2), `${kind} output differs by ${diff}`);
+    assert.ok(diff > 0, 'quantization changed the weights at all');
+    x.dispose();
+    loaded.dispose();
+  }
+  model.dispose();
+});
