@@ -48,12 +48,20 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
+  /** Commands that read a model: --model defaults to the embedded one (eval may run without any). */
+  const readsModel: Record<string, 'required' | 'optional'> = { translate: 'required', test: 'required', export: 'required', serve: 'required', eval: 'optional' };
   const add = (name: string, description: string, moduleName: string) => {
     const cmd = program.command(name).description(description).exitOverride();
     cmd.action(async (...actionArgs: unknown[]) => {
       const command = actionArgs[actionArgs.length - 1] as Command;
       const globals = program.opts() as GlobalOptions;
-      const code = await lazy(moduleName)(command.opts(), globals, command.args);
+      const opts = command.opts();
+      const need = readsModel[name];
+      if (need) {
+        const { resolveModelArg } = await import('./model-arg.ts');
+        opts.model = await resolveModelArg(opts.model as string | undefined, need === 'optional');
+      }
+      const code = await lazy(moduleName)(opts, globals, command.args);
       if (typeof code === 'number') process.exitCode = code;
     });
     return cmd;
@@ -104,7 +112,7 @@ export function buildProgram(): Command {
 
   add('translate', 'translate images of any size with a trained generator', 'translate')
     .argument('<inputs...>', 'image files, folders or globs')
-    .requiredOption('--model <path>', 'checkpoint, run folder or export folder')
+    .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
     .requiredOption('--out <dir>', 'output folder')
     .addOption(new Option('--direction <dir>', 'which generator').choices(['AtoB', 'BtoA']).default('AtoB'))
     .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'))
@@ -113,7 +121,7 @@ export function buildProgram(): Command {
     .option('--max-pixels <n>', 'refuse inputs with more pixels than this (default 100 megapixels)', parseInteger('--max-pixels', 1));
 
   add('test', 'translate and reconstruct every test image; write an HTML report', 'test')
-    .requiredOption('--model <path>', 'checkpoint or run folder')
+    .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
     .requiredOption('--data <root>', 'dataset folder with testA/ and testB/')
     .option('--out <dir>', 'report folder', 'report')
     .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'))
@@ -121,7 +129,7 @@ export function buildProgram(): Command {
     .option('--max-pixels <n>', 'refuse inputs with more pixels than this (default 100 megapixels)', parseInteger('--max-pixels', 1));
 
   add('eval', 'measure a model: KID against real target images and the ImageNet class rate, with floor and ceiling', 'eval')
-    .option('--model <path>', 'checkpoint, run folder (RUN:best for its best checkpoint) or export folder')
+    .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model); without any: the floors and ceilings alone')
     .requiredOption('--data <root>', 'dataset folder')
     .addOption(new Option('--split <split>', 'which images: val (valA/valB or --val-split), test (testA/testB) or train').choices(['val', 'test', 'train']).default('val'))
     .option('--val-split <name-or-file>', 'validation list held out of trainA/trainB (built-in: horse2zebra)')
@@ -134,14 +142,18 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON instead of a table', false);
 
   add('export', 'export generators as a tfjs LayersModel folder or an ONNX file', 'export')
-    .requiredOption('--model <path>', 'checkpoint or run folder')
+    .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
     .addOption(new Option('--format <format>', 'export format').choices(['tfjs', 'onnx']).default('tfjs'))
     .requiredOption('--out <path>', 'output folder (tfjs) or folder for the .onnx files')
-    .addOption(new Option('--direction <dir>', 'export one direction only').choices(['AtoB', 'BtoA']));
+    .addOption(new Option('--direction <dir>', 'export one direction only').choices(['AtoB', 'BtoA']))
+    .addOption(new Option('--quantize <kind>', 'tfjs: store weights as float16 (half the size) or uint8 (a quarter)').choices(['float16', 'uint8']));
 
   add('serve', 'serve the web demo and a model on localhost', 'serve')
-    .requiredOption('--model <path>', 'export folder or checkpoint')
+    .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
     .option('--port <n>', 'port on 127.0.0.1', parseInteger('--port', 0), 8080);
+
+  add('models', 'list the models embedded in the package (the default first), with their model cards', 'models')
+    .option('--json', 'print the model cards as JSON', false);
 
   add('demo', 'the whole product offline: synthetic data, a short training run, a report', 'demo')
     .option('--out <dir>', 'where to write the demo run', 'runs/demo')

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { writeDirAtomic, writeFileSynced } from '../util/atomic.ts';
-import { loadLayersModel, saveLayersModel } from '../models/io.ts';
+import { loadLayersModel, saveLayersModel, type WeightQuantization } from '../models/io.ts';
 import { readMeta, resolveCheckpointDir } from '../train/checkpoint.ts';
 import { EXPORT_FORMAT, type ExportManifest } from '../infer/manifest.ts';
 import type { Direction } from '../infer/translator.ts';
@@ -18,10 +18,21 @@ export interface ExportedManifest extends ExportManifest {
   generator: string;
   size: number;
   source: { checkpoint: string; epoch: number; globalStep: number };
+  quantization?: WeightQuantization;
+}
+
+export interface ExportTfjsOptions {
+  /** Store the weights compactly (see saveLayersModel). */
+  quantize?: WeightQuantization;
 }
 
 /** Writes the export folder for a checkpoint or run folder; returns its manifest. */
-export async function exportTfjs(checkpoint: string, outDir: string, directions: Direction[] = ['AtoB', 'BtoA']): Promise<ExportedManifest> {
+export async function exportTfjs(
+  checkpoint: string,
+  outDir: string,
+  directions: Direction[] = ['AtoB', 'BtoA'],
+  options: ExportTfjsOptions = {},
+): Promise<ExportedManifest> {
   const dir = await resolveCheckpointDir(checkpoint);
   const meta = await readMeta(dir);
   const manifest: ExportedManifest = {
@@ -33,12 +44,13 @@ export async function exportTfjs(checkpoint: string, outDir: string, directions:
     directions: {},
     source: { checkpoint: dir, epoch: meta.position.epoch, globalStep: meta.position.globalStep },
   };
+  if (options.quantize) manifest.quantization = options.quantize;
   await writeDirAtomic(outDir, async (tmp) => {
     for (const direction of directions) {
       // Load and save again (not a file copy) so the export is known to load.
       const model = await loadLayersModel(join(dir, meta.generators[direction]).replace(/model\.json$/, ''));
       try {
-        await saveLayersModel(model, join(tmp, direction));
+        await saveLayersModel(model, join(tmp, direction), { quantize: options.quantize });
       } finally {
         model.dispose();
       }

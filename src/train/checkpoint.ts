@@ -30,6 +30,9 @@ const NETWORK_DIRS: Record<(typeof NETWORKS)[number], string> = {
   discB: 'D_B',
 };
 
+/** The checkpoint with the best validation KID so far (`--model RUN:best`); never pruned. */
+export const BEST_CHECKPOINT = 'best';
+
 /** Where a run stands; everything needed to continue it exactly. */
 export interface RunPosition {
   /** Epoch in progress (0-based); equals the number of finished epochs at an epoch boundary. */
@@ -48,6 +51,8 @@ export interface RunPosition {
    * and wall seconds of training. Absent in checkpoints written before it was recorded.
    */
   compute?: { cpuSeconds: number; wallSeconds: number };
+  /** The best validation score so far (mean KID×1000 over the evaluated directions) and its step. */
+  best?: { score: number; globalStep: number } | null;
 }
 
 interface BlobEntry {
@@ -83,8 +88,11 @@ export function checkpointName(position: RunPosition, stepsPerEpoch: number): st
     : `step-${String(position.globalStep).padStart(8, '0')}`;
 }
 
-/** Writes a checkpoint folder atomically and points `latest` at it. Returns its path. */
-export async function saveCheckpoint(runDir: string, name: string, gan: CycleGan, position: RunPosition): Promise<string> {
+/**
+ * Writes a checkpoint folder atomically and points `latest` at it (unless `latest` is false, as
+ * for the `best` checkpoint, which is never what a resume continues from). Returns its path.
+ */
+export async function saveCheckpoint(runDir: string, name: string, gan: CycleGan, position: RunPosition, options: { latest?: boolean } = {}): Promise<string> {
   const dir = join(runDir, 'checkpoints', name);
   const blobs: BlobEntry[] = [];
   const arrays: Float32Array[] = [];
@@ -127,7 +135,7 @@ export async function saveCheckpoint(runDir: string, name: string, gan: CycleGan
     await writeFileSynced(join(tmp, 'state.bin'), new Uint8Array(bin.buffer));
     await writeFileSynced(join(tmp, 'cyclegan.json'), JSON.stringify(meta, null, 1));
   });
-  await writeFileAtomic(join(runDir, 'checkpoints', 'latest'), `${name}\n`);
+  if (options.latest !== false) await writeFileAtomic(join(runDir, 'checkpoints', 'latest'), `${name}\n`);
   return dir;
 }
 
@@ -148,6 +156,14 @@ export async function pruneCheckpoints(runDir: string, keep: number): Promise<vo
  * latest checkpoint). Throws one clear line otherwise.
  */
 export async function resolveCheckpointDir(path: string): Promise<string> {
+  const best = /^(.*):best$/.exec(path);
+  if (best && !existsSync(resolve(path))) {
+    const dir = join(resolve(best[1]!), 'checkpoints', BEST_CHECKPOINT);
+    if (!existsSync(join(dir, 'cyclegan.json'))) {
+      throw new Error(`${path}: ${best[1]} has no best checkpoint (it is written by train --eval-every)`);
+    }
+    return dir;
+  }
   const full = resolve(path);
   if (!existsSync(full)) throw new Error(`${path}: no such file or folder`);
   if (!(await stat(full)).isDirectory()) throw new Error(`${path}: expected a checkpoint or run folder, found a file`);

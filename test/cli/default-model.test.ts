@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readImage } from '../../src/data/image-io.ts';
+import { writeSyntheticDataset } from '../../src/data/synthetic.ts';
+import { useBackend } from '../../src/engine/backend.ts';
+import { exportTfjs } from '../../src/export/tfjs.ts';
+import { train } from '../../src/train/loop.ts';
+
+let work: string;
+let models: string;
+let data: string;
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['bin/cyclegan.js', '--backend', 'cpu', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CYCLEGAN_MODELS_DIR: models, ...env },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+before(async () => {
+  await useBackend('cpu');
+  work = await mkdtemp(join(tmpdir(), 'cyclegan-default-model-'));
+  data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 2, trainB: 2, testA: 2, testB: 1 });
+  const run = join(work, 'run');
+  await train({ data, out: run, config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32 }, maxSteps: 1 });
+  models = join(work, 'models');
+  await mkdir(models);
+  // Two tiny models: DEFAULT names the second, so "the only one" cannot be what picks it.
+  for (const name of ['tiny-a', 'tiny-b']) {
+    const dir = join(models, name);
+    await exportTfjs(run, dir, name === 'tiny-a' ? ['AtoB'] : ['AtoB', 'BtoA'], { quantize: 'float16' });
+    const manifest = JSON.parse(await readFile(join(dir, 'cyclegan.json'), 'utf8'));
+    manifest.card = { title: `Tiny test model ${name}`, steps: 1, limits: ['a test model'] };
+    await writeFile(join(dir, 'cyclegan.json'), JSON.stringify(manifest));
+  }
+  await writeFile(join(models, 'DEFAULT'), 'tiny-b\n');
+});
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('the embedded default model', () => {
+  it('translate without --model uses the default model', async () => {
+    const out = join(work, 'out-default');
+    const r = cli(['translate', join(data, 'testA'), '--out', out, '--direction', 'BtoA']);
+    assert.equal(r.code, 0, r.err);
+    const files = (await readdir(out)).sort();
+    assert.equal(files.length, 2);
+    const img = await readImage(join(out, files[0]!));
+    assert.equal(img.width, 32);
+    // tiny-a has no BtoA generator: had it been picked, BtoA would have failed.
+    const named = cli(['translate', join(data, 'testA'), '--out', join(work, 'out-a'), '--model', 'tiny-a', '--direction', 'BtoA']);
+    assert.notEqual(named.code, 0);
+    assert.match(named.err, /has no BtoA generator/);
+  });
+
+  it('models lists the embedded models with their cards, the default first', () => {
+    const r = cli(['models']);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.split('\n');
+    assert.match(lines[0]!, /^tiny-b \(default\) · Tiny test model tiny-b · AtoB, BtoA · resnet6 · \d+\.\d MiB on disk$/);
+    assert.ok(r.out.includes('tiny-a · Tiny test model tiny-a · AtoB · resnet6'));
+    const json = JSON.parse(cli(['models', '--json']).out) as { name: string; default: boolean; sizeBytes: number }[];
+    assert.deepEqual(json.map((m) => [m.name, m.default]), [['tiny-b', true], ['tiny-a', false]]);
+    assert.ok(json[0]!.sizeBytes > 1000);
+  });
+
+  it('without a default model, a command that needs one says so in one line', () => {
+    const r = cli(['translate', join(data, 'testA'), '--out', join(work, 'none')], { CYCLEGAN_MODELS_DIR: join(work, 'empty') });
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^cyclegan: no --model given and no embedded default model in .*empty/);
+    assert.equal(r.err.trim().split('\n').length, 1);
+  });
+});
