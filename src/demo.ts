@@ -65,7 +65,8 @@ export async function run(options: DemoOptions = {}): Promise<{ report: string; 
   });
   log(`trained ${result.position.globalStep} steps in ${((Date.now() - started) / 1000).toFixed(0)}s: ${result.checkpoint}`);
   const reportDir = join(out, 'report');
-  const report = await writeTestReport({ model: runDir, data, out: reportDir, title: 'CycleGAN demo: smooth ↔ striped' });
+  // The demo rebuilds its whole run each time, so its report of an earlier run is replaced.
+  const report = await writeTestReport({ model: runDir, data, out: reportDir, title: 'CycleGAN demo: smooth ↔ striped', overwrite: true });
   const exportDir = join(out, 'export');
   await exportTfjs(runDir, exportDir);
 

@@ -3,7 +3,11 @@
  * tfjs tensors in [-1, 1].
  *
  * Decoding rules (every reader in this project goes through them):
- * - formats: JPEG, PNG, WebP, TIFF, GIF (first frame only); anything else is "not an image";
+ * - formats: JPEG, PNG, WebP, TIFF, GIF (first frame only) and AVIF: every raster format the
+ *   bundled libvips decodes; SVG (a drawing), HEIC (HEVC, not in the bundled libvips) and vips
+ *   files are refused by name, anything else is "not an image";
+ * - only regular files (or symlinks to them) are read: a FIFO, device or socket would block the
+ *   reader forever or never end, so it is refused before it is opened;
  * - the EXIF orientation tag is applied, so a phone photo comes out upright;
  * - grayscale, CMYK and 16-bit images are converted to 8-bit sRGB;
  * - alpha is FLATTENED ONTO WHITE (what an image viewer shows), not dropped. Dropping alpha (as
@@ -14,11 +18,11 @@
  * - truncated files are errors (sharp's `failOn: 'warning'`), not silently grey-padded images.
  * Every failure is an `ImageError` whose message is one line naming the file and the problem.
  */
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, statSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { WriteError, writeFileAtomic } from '../util/atomic.ts';
 
 /** An 8-bit RGB image, row-major HWC (`data.length === width * height * 3`). */
 export interface RgbImage {
@@ -63,8 +67,24 @@ const FORMAT_NAMES: Record<string, string> = {
   webp: 'WebP',
   tiff: 'TIFF',
   gif: 'GIF',
+  heif: 'AVIF',
 };
 const ACCEPTED_FORMATS = new Set(Object.keys(FORMAT_NAMES));
+/** Formats sharp reads that are not accepted, with the reason given to the user. */
+const REFUSED_FORMATS: Record<string, string> = {
+  svg: 'an SVG drawing, not a photo: convert it to PNG first',
+  vips: 'a libvips .v file: convert it to PNG or TIFF first',
+};
+
+/** What a path that exists but is not a regular file is, or null for a regular file. */
+function notRegular(st: import('node:fs').Stats): string | null {
+  if (st.isFile()) return null;
+  if (st.isDirectory()) return 'is a directory, not an image';
+  if (st.isFIFO()) return 'is a named pipe (FIFO), not a regular file: refusing to read it';
+  if (st.isSocket()) return 'is a socket, not a regular file: refusing to read it';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'is a device, not a regular file: refusing to read it';
+  return 'is not a regular file: refusing to read it';
+}
 
 /** Guess the container from magic bytes, for error messages only. */
 function sniffFormat(head: Uint8Array): string | undefined {
@@ -76,6 +96,8 @@ function sniffFormat(head: Uint8Array): string | undefined {
   if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a)))
     return 'tiff';
   if (b.length >= 4 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'gif';
+  if (b.length >= 12 && String.fromCharCode(...b.subarray(4, 8)) === 'ftyp' && /^(avif|avis|mif1)/.test(String.fromCharCode(...b.subarray(8, 12))))
+    return 'heif';
   return undefined;
 }
 
@@ -109,7 +131,7 @@ async function explain(name: string, err: unknown, input: string | Uint8Array, m
     }
     return new ImageError(
       name,
-      `image too large${dims}: over the limit of ${maxPixels.toLocaleString('en-US')} pixels (a guard against decompression bombs; raise maxPixels if the file is genuine)`,
+      `image too large${dims}: over the limit of ${maxPixels.toLocaleString('en-US')} pixels (a guard against decompression bombs; if the file is genuine, raise --max-pixels on the command line or maxPixels in the library)`,
       { cause: err },
     );
   }
@@ -132,7 +154,13 @@ async function explain(name: string, err: unknown, input: string | Uint8Array, m
  */
 export async function decodeToRgb(input: string | Uint8Array, name: string, opts: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!Number.isInteger(maxPixels) || maxPixels < 1) throw new ImageError(name, `maxPixels must be a positive integer, got ${maxPixels}`);
   try {
+    if (typeof input === 'string') {
+      // stat, not open: opening a FIFO blocks until a writer appears.
+      const problem = notRegular(await fsp.stat(input));
+      if (problem) throw new ImageError(name, problem);
+    }
     const src = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     let s = sharp(src, { limitInputPixels: maxPixels, failOn: 'warning', pages: 1, animated: false });
     // The format check and the decode run side by side (one trip through the thread pool, not
@@ -150,6 +178,10 @@ export async function decodeToRgb(input: string | Uint8Array, name: string, opts
     const [metaR, decodeR] = await Promise.allSettled([metaP, decodeP]);
     if (metaR.status === 'fulfilled') {
       const meta = metaR.value;
+      if (meta.format && REFUSED_FORMATS[meta.format]) throw new ImageError(name, `not accepted: ${REFUSED_FORMATS[meta.format]}`);
+      if (meta.format === 'heif' && meta.compression !== 'av1') {
+        throw new ImageError(name, `not accepted: HEIF with ${meta.compression ?? 'unknown'} compression (HEIC photos need a libvips built with HEVC; convert to JPEG first); AVIF is accepted`);
+      }
       if (!meta.format || !ACCEPTED_FORMATS.has(meta.format)) {
         throw new ImageError(name, `not an image (unsupported format${meta.format ? ` '${meta.format}'` : ''})`);
       }
@@ -215,10 +247,12 @@ export async function writeImage(path: string, image: RgbImage | { tensor: tf.Te
     throw new ImageError(path, `cannot encode image (${String((err as Error)?.message ?? err).split('\n')[0]})`, { cause: err });
   }
   if (!existsSync(dirname(path))) throw new ImageError(path, `cannot write image (folder ${dirname(path)} does not exist)`);
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new ImageError(path, 'cannot write image: a folder of that name exists');
   try {
     await writeFileAtomic(path, encoded);
   } catch (err) {
-    throw new ImageError(path, `cannot write image (${String((err as Error)?.message ?? err).split('\n')[0]})`, { cause: err });
+    const problem = err instanceof WriteError && err.path === path ? err.problem : String((err as Error)?.message ?? err).split('\n')[0];
+    throw new ImageError(path, `cannot write image (${problem})`, { cause: err });
   }
 }
 

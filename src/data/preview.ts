@@ -5,9 +5,10 @@
  * then the same for domain B. Originals are resized to cropSize x cropSize for display. A label
  * column on the left names each row.
  */
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promises as fsp } from 'node:fs';
 import sharp from 'sharp';
+import { ensureDir } from '../util/atomic.ts';
 import { Rng } from '../util/rng.ts';
 import { openDataset } from './dataset.ts';
 import { decodeToRgb, floatToImage, writeImage, type RgbImage } from './image-io.ts';
@@ -23,6 +24,21 @@ export interface PreviewOptions {
   /** Draw row labels (default true). */
   labels?: boolean;
   onWarning?: (m: string) => void;
+  /** Replace an existing file at the output path (default false: nothing is written). */
+  overwrite?: boolean;
+}
+
+export interface PreviewResult {
+  width: number;
+  height: number;
+  /** The file written (or that would have been): `outPath`, or `outPath/preview.png` for a folder. */
+  path: string;
+  /** Set when nothing was written because the file exists and `overwrite` is off. */
+  skipped?: string;
+}
+
+function requireSize(name: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) throw new Error(`preview ${name} must be an integer >= ${min}, got ${value}`);
 }
 
 const LABEL_W = 120;
@@ -37,16 +53,29 @@ function labelSvg(text: string, height: number): Buffer {
   );
 }
 
-/** Writes the preview grid of dataset `root` to `outPath` (PNG); returns the grid size. */
-export async function writePreview(root: string, outPath: string, opts: PreviewOptions = {}): Promise<{ width: number; height: number }> {
+/**
+ * Writes the preview grid of dataset `root` to `outPath` (PNG; an existing folder gets
+ * `preview.png` inside); returns the grid size and the file.
+ */
+export async function writePreview(root: string, outPath: string, opts: PreviewOptions = {}): Promise<PreviewResult> {
   const n = opts.n ?? 4;
   const loadSize = opts.loadSize ?? 286;
   const cropSize = opts.cropSize ?? 256;
   const resize = opts.resize ?? 'nearest';
   const labels = opts.labels ?? true;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`preview n must be a positive integer, got ${n}`);
+  requireSize('n', n, 1);
+  requireSize('loadSize', loadSize, 1);
+  requireSize('cropSize', cropSize, 1);
   if (cropSize > loadSize) throw new Error(`cropSize ${cropSize} is larger than loadSize ${loadSize}`);
+  const path = (await fsp.stat(outPath).catch(() => null))?.isDirectory() ? join(outPath, 'preview.png') : outPath;
   const ds = await openDataset(root, { onWarning: opts.onWarning });
+  const images = [...ds.trainA, ...ds.trainB, ...(ds.testA ?? []), ...(ds.testB ?? [])].map((f) => resolve(f));
+  if (images.includes(resolve(path))) throw new Error(`${path}: is one of the dataset's images; choose another --out`);
+  const existing = await fsp.stat(path).catch(() => null);
+  if (existing?.isDirectory()) throw new Error(`${path}: is a folder, expected a file`);
+  if (existing && !opts.overwrite) {
+    return { width: 0, height: 0, path, skipped: `${path} exists (--overwrite replaces it)` };
+  }
   const rng = new Rng(opts.seed ?? 0);
   const rows: { label: string; tiles: RgbImage[] }[] = [];
   for (const [domain, list] of [['A', ds.trainA], ['B', ds.trainB]] as const) {
@@ -82,7 +111,7 @@ export async function writePreview(root: string, outPath: string, opts: PreviewO
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  await fsp.mkdir(dirname(outPath), { recursive: true });
-  await writeImage(outPath, { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }, { format: 'png' });
-  return { width, height };
+  await ensureDir(dirname(path));
+  await writeImage(path, { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }, { format: 'png' });
+  return { width, height, path };
 }

@@ -3,11 +3,11 @@
  * B → A → B), written as PNGs and an index.html that shows input | translation | reconstruction,
  * as the tutorial's final plots and the official project's results page.
  */
-import { mkdir } from 'node:fs/promises';
-import { basename, extname, join, relative } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { openDataset } from '../data/dataset.ts';
 import { readImage, writeImage } from '../data/image-io.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { ensureDir, writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
 import { imageToPixels, loadTranslator, pixelsToImage, type Engine, type Translator } from './translator.ts';
 
 export interface ReportRow {
@@ -25,64 +25,107 @@ export interface ReportResult {
 
 const escapeHtml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 
+/**
+ * Stems for the report's image names, unique within one folder: `a.jpg` and `a.png` both have the
+ * stem `a`, so colliding ones keep their extension (`a_jpg`, `a_png`).
+ */
+export function uniqueStems(files: string[]): string[] {
+  const stemOf = (f: string) => basename(f, extname(f));
+  const counts = new Map<string, number>();
+  for (const f of files) counts.set(stemOf(f), (counts.get(stemOf(f)) ?? 0) + 1);
+  const used = new Set<string>();
+  return files.map((f) => {
+    const stem = stemOf(f);
+    const base = counts.get(stem)! > 1 ? `${stem}_${extname(f).slice(1).toLowerCase()}` : stem;
+    let name = base;
+    for (let k = 2; used.has(name); k++) name = `${base}-${k}`;
+    used.add(name);
+    return name;
+  });
+}
+
 export async function writeTestReport(options: {
   model: string;
   data: string;
   out: string;
   engine?: Engine;
   title?: string;
+  /** Replace a report already in `out` (default false: an existing report is an error, nothing is written). */
+  overwrite?: boolean;
+  /** Largest accepted width*height of a test image (see readImage). */
+  maxPixels?: number;
   onProgress?: (done: number, total: number, file: string) => void;
 }): Promise<ReportResult> {
   const dataset = await openDataset(options.data);
   const testA = dataset.testA ?? [];
   const testB = dataset.testB ?? [];
   if (testA.length + testB.length === 0) throw new Error(`${options.data}: no test images (testA/ and testB/ are missing or empty)`);
+  const index = join(options.out, 'index.html');
+  const outStat = statSync(options.out, { throwIfNoEntry: false });
+  if (outStat && !outStat.isDirectory()) throw new Error(`${options.out}: is a file, expected a folder for the report`);
+  const earlier = [index, join(options.out, 'images')].filter((p) => existsSync(p));
+  if (earlier.length > 0 && !options.overwrite) {
+    throw new Error(`${options.out}: holds a report of an earlier run (${earlier.map((p) => relative(options.out, p)).join(', ')}); nothing was written: pass --overwrite (overwrite: true) to replace it`);
+  }
+  const imagesDir = resolve(options.out, 'images');
+  // --overwrite replaces images/ whole: only when it is a report's (AtoB/ and BtoA/ only).
+  const foreign = existsSync(imagesDir) && readdirSync(imagesDir).find((n) => n !== 'AtoB' && n !== 'BtoA');
+  if (foreign) throw new Error(`${imagesDir}: is not a report's images folder (it holds ${foreign}); choose another --out`);
+  const inside = [...testA, ...testB].find((f) => resolve(f).startsWith(imagesDir + sep));
+  if (inside) throw new Error(`${options.out}: the report would replace the test image ${inside}; choose another --out`);
+  await ensureDir(options.out);
   const engine = options.engine ?? 'tfjs';
   const gAB = await loadTranslator(options.model, { direction: 'AtoB', engine });
-  const gBA = await loadTranslator(options.model, { direction: 'BtoA', engine });
+  let gBA: Translator;
+  try {
+    gBA = await loadTranslator(options.model, { direction: 'BtoA', engine });
+  } catch (error) {
+    gAB.dispose();
+    throw error;
+  }
   const total = testA.length + testB.length;
   let done = 0;
   let failed = 0;
   const rows: ReportResult['rows'] = { AtoB: [], BtoA: [] };
   try {
-    for (const [direction, files, forward, backward] of [
-      ['AtoB', testA, gAB, gBA],
-      ['BtoA', testB, gBA, gAB],
-    ] as [keyof ReportResult['rows'], string[], Translator, Translator][]) {
-      const dir = join(options.out, 'images', direction);
-      await mkdir(dir, { recursive: true });
-      for (const file of files) {
-        const stem = basename(file, extname(file));
-        const paths = {
-          input: join(dir, `${stem}_input.png`),
-          translation: join(dir, `${stem}_translation.png`),
-          reconstruction: join(dir, `${stem}_reconstruction.png`),
-        };
-        const row: ReportRow = {
-          input: relative(options.out, paths.input),
-          translation: relative(options.out, paths.translation),
-          reconstruction: relative(options.out, paths.reconstruction),
-        };
-        try {
-          const image = await readImage(file);
-          const fake = await forward.translatePixels(imageToPixels(image));
-          const rec = await backward.translatePixels(fake);
-          await writeImage(paths.input, image);
-          await writeImage(paths.translation, pixelsToImage(fake));
-          await writeImage(paths.reconstruction, pixelsToImage(rec));
-        } catch (error) {
-          row.error = (error as Error).message.split('\n')[0];
-          failed++;
+    // The images go into a temporary folder swapped in whole, so a report never mixes images of
+    // two runs; index.html follows once they are in place.
+    await writeDirAtomic(join(options.out, 'images'), async (tmp) => {
+      for (const [direction, files, forward, backward] of [
+        ['AtoB', testA, gAB, gBA],
+        ['BtoA', testB, gBA, gAB],
+      ] as [keyof ReportResult['rows'], string[], Translator, Translator][]) {
+        const dir = join(tmp, direction);
+        await ensureDir(dir);
+        const stems = uniqueStems(files);
+        for (const [i, file] of files.entries()) {
+          const names = { input: '', translation: '', reconstruction: '' };
+          for (const k of Object.keys(names) as (keyof typeof names)[]) names[k] = `${stems[i]}_${k}.png`;
+          const row: ReportRow = {
+            input: join('images', direction, names.input),
+            translation: join('images', direction, names.translation),
+            reconstruction: join('images', direction, names.reconstruction),
+          };
+          try {
+            const image = await readImage(file, { maxPixels: options.maxPixels });
+            const fake = await forward.translatePixels(imageToPixels(image));
+            const rec = await backward.translatePixels(fake);
+            await writeImage(join(dir, names.input), image);
+            await writeImage(join(dir, names.translation), pixelsToImage(fake));
+            await writeImage(join(dir, names.reconstruction), pixelsToImage(rec));
+          } catch (error) {
+            row.error = (error as Error).message.split('\n')[0];
+            failed++;
+          }
+          rows[direction].push(row);
+          options.onProgress?.(++done, total, file);
         }
-        rows[direction].push(row);
-        options.onProgress?.(++done, total, file);
       }
-    }
+    });
   } finally {
     gAB.dispose();
     gBA.dispose();
   }
-  const index = join(options.out, 'index.html');
   await writeFileAtomic(index, renderHtml(options.title ?? 'CycleGAN test report', options.model, rows));
   return { index, rows, failed };
 }

@@ -4,8 +4,16 @@
  * writes (images, models, checkpoints, datasets, reports) goes through here.
  */
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, parse, resolve } from 'node:path';
+
+/**
+ * The file-system calls made here. Tests swap entries to inject what cannot be staged reliably
+ * (a full or read-only disk: the tests run as root, so permissions prove nothing); production code
+ * never changes them.
+ */
+export const atomicFs = { mkdir, mkdtemp, open, rename, rm, stat };
 
 function temporarySibling(path: string, what = 'tmp'): string {
   return join(dirname(path), `.${basename(path)}.${what}-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -13,7 +21,7 @@ function temporarySibling(path: string, what = 'tmp'): string {
 
 /** Writes and fsyncs a file (not atomic by itself: use inside a temporary folder, or writeFileAtomic). */
 export async function writeFileSynced(path: string, data: string | Uint8Array): Promise<void> {
-  const file = await open(path, 'w');
+  const file = await atomicFs.open(path, 'w');
   try {
     await file.writeFile(data);
     await file.sync();
@@ -23,20 +31,20 @@ export async function writeFileSynced(path: string, data: string | Uint8Array): 
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const tmp = temporarySibling(path);
   try {
+    await ensureDir(dirname(path));
     await writeFileSynced(tmp, data);
-    await rename(tmp, path);
+    await atomicFs.rename(tmp, path);
   } catch (error) {
-    await rm(tmp, { force: true });
+    await atomicFs.rm(tmp, { force: true }).catch(() => {});
     throw describeWriteError(path, error);
   }
 }
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await atomicFs.stat(path);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
@@ -52,15 +60,16 @@ export async function replaceDir(target: string, ready: string): Promise<void> {
   let old: string | null = null;
   if (await exists(target)) {
     old = temporarySibling(target, 'old');
-    await rename(target, old);
+    await atomicFs.rename(target, old);
   }
   try {
-    await rename(ready, target);
+    await atomicFs.rename(ready, target);
   } catch (error) {
-    if (old) await rename(old, target);
+    if (old) await atomicFs.rename(old, target);
     throw error;
   }
-  if (old) await rm(old, { recursive: true, force: true });
+  // The new folder is in place: failing to delete the old copy must not report the write as failed.
+  if (old) await atomicFs.rm(old, { recursive: true, force: true }).catch(() => {});
 }
 
 /**
@@ -68,21 +77,69 @@ export async function replaceDir(target: string, ready: string): Promise<void> {
  * old folder or the complete new one.
  */
 export async function writeDirAtomic(path: string, fill: (dir: string) => Promise<void>): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = await mkdtemp(`${temporarySibling(path)}-`);
+  let tmp: string | null = null;
   try {
+    await ensureDir(dirname(path));
+    tmp = await atomicFs.mkdtemp(`${temporarySibling(path)}-`);
     await fill(tmp);
     await replaceDir(path, tmp);
   } catch (error) {
-    await rm(tmp, { recursive: true, force: true });
-    throw describeWriteError(path, error);
+    if (tmp) await atomicFs.rm(tmp, { recursive: true, force: true }).catch(() => {});
+    // A full disk met inside the temporary folder is reported for the folder the caller named.
+    const inside = error instanceof WriteError && tmp !== null && error.path.startsWith(tmp) && DISK_CODES.has(error.code ?? '');
+    throw describeWriteError(path, inside ? { code: (error as WriteError).code } : error);
   }
 }
 
-function describeWriteError(path: string, error: unknown): Error {
+/** The nearest existing ancestor of `path` that is not a folder, if any (what ENOTDIR is about). */
+function fileInTheWay(path: string): string | null {
+  let p = resolve(path);
+  const root = parse(p).root;
+  for (;;) {
+    try {
+      return statSync(p).isDirectory() ? null : p;
+    } catch {
+      if (p === root) return null;
+      p = dirname(p);
+    }
+  }
+}
+
+/** mkdir -p with one clear line when a file is in the way or the disk refuses. */
+export async function ensureDir(path: string): Promise<void> {
+  try {
+    await atomicFs.mkdir(path, { recursive: true });
+  } catch (error) {
+    throw describeWriteError(path, error, 'folder');
+  }
+}
+
+/** Is this one of our one-line write errors (so callers do not wrap it again)? */
+export class WriteError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+    readonly code?: string,
+  ) {
+    super(`${path}: ${problem}`);
+    this.name = 'WriteError';
+  }
+}
+
+const DISK_CODES = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS']);
+
+export function describeWriteError(path: string, error: unknown, expected: 'file' | 'folder' = 'file'): Error {
+  if (error instanceof WriteError) return error;
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC') return new Error(`${path}: disk full, nothing was written`);
-  if (code === 'EACCES' || code === 'EPERM') return new Error(`${path}: permission denied`);
-  if (code === 'EROFS') return new Error(`${path}: read-only file system`);
+  if (code === 'ENOSPC') return new WriteError(path, 'disk full, nothing was written', code);
+  if (code === 'EDQUOT') return new WriteError(path, 'disk quota exceeded, nothing was written', code);
+  if (code === 'EACCES' || code === 'EPERM') return new WriteError(path, 'permission denied', code);
+  if (code === 'EROFS') return new WriteError(path, 'read-only file system, nothing was written', code);
+  if (code === 'EISDIR') return new WriteError(path, `is a folder, expected a ${expected}`, code);
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
+    const blocker = fileInTheWay(expected === 'folder' ? path : dirname(path));
+    if (blocker === resolve(path)) return new WriteError(path, 'is a file, expected a folder', code);
+    if (blocker) return new WriteError(path, `cannot be written: ${blocker} is a file, not a folder`, code);
+  }
   return error instanceof Error ? error : new Error(String(error));
 }

@@ -125,7 +125,7 @@ test('non-image, empty and missing files', async () => {
   });
   const svg = join(dir, 'x.svg');
   writeFileSync(svg, '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>');
-  await assert.rejects(readImage(svg), /x\.svg: not an image \(unsupported format 'svg'\)/);
+  await assert.rejects(readImage(svg), /x\.svg: not accepted: an SVG drawing, not a photo/);
   const empty = join(dir, 'empty.png');
   writeFileSync(empty, '');
   await assert.rejects(readImage(empty), /empty\.png: (empty file|not an image)/);

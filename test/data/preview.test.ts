@@ -16,7 +16,7 @@ test('writePreview writes a 4-row PNG grid, deterministic for a seed', async () 
     assert.equal(meta.width, size.width);
     assert.equal(meta.height, 4 * (32 + 4) + 4);
     const first = await sharp(out).raw().toBuffer();
-    await writePreview(join(dir, 'ds'), out, { n: 2, loadSize: 36, cropSize: 32, seed: 3 });
+    await writePreview(join(dir, 'ds'), out, { n: 2, loadSize: 36, cropSize: 32, seed: 3, overwrite: true });
     assert.deepEqual(await sharp(out).raw().toBuffer(), first);
   } finally {
     cleanup();

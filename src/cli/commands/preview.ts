@@ -2,14 +2,16 @@ import { writePreview } from '../../data/preview.ts';
 import type { GlobalOptions } from '../main.ts';
 
 export async function run(opts: Record<string, unknown>, _globals: GlobalOptions): Promise<number> {
-  const out = opts.out as string;
-  const size = await writePreview(opts.data as string, out, {
+  const result = await writePreview(opts.data as string, opts.out as string, {
     n: opts.n as number,
     loadSize: opts.loadSize as number,
     cropSize: opts.cropSize as number,
     seed: opts.seed as number,
+    // Registered in main.ts for translate and test; preview gets it when main.ts lists it too.
+    overwrite: opts.overwrite === true,
     onWarning: (m) => console.warn(`warning: ${m}`),
   });
-  console.log(`preview: ${out} (${size.width}x${size.height})`);
+  if (result.skipped) console.log(`skipped: ${result.skipped}`);
+  else console.log(`preview: ${result.path} (${result.width}x${result.height})`);
   return 0;
 }

@@ -19,6 +19,8 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     data: opts.data as string,
     out: opts.out as string,
     engine: opts.engine as Engine,
+    overwrite: opts.overwrite === true,
+    maxPixels: opts.maxPixels as number | undefined,
     onProgress: (done, total) => {
       if (!started) {
         bar.start(total, 0);

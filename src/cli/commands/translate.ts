@@ -21,11 +21,15 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions,
   try {
     const result = await translateFiles(translator, files, opts.out as string, {
       format: opts.format as 'png' | 'jpg' | undefined,
+      overwrite: opts.overwrite === true,
+      maxPixels: opts.maxPixels as number | undefined,
       onProgress: (done, file) => bar.update(done, { file }),
     });
     bar.stop();
+    for (const s of result.skipped) console.log(`skipped: ${s.input}: ${s.reason}`);
     for (const f of result.failed) console.error(`failed: ${f.error.startsWith(f.input) ? f.error : `${f.input}: ${f.error}`}`);
-    console.log(`${result.written.length} translated (${translator.direction}) into ${opts.out}${result.failed.length ? `, ${result.failed.length} failed` : ''}`);
+    const notes = [result.skipped.length ? `${result.skipped.length} skipped` : '', result.failed.length ? `${result.failed.length} failed` : ''].filter(Boolean);
+    console.log(`${result.written.length} translated (${translator.direction}) into ${opts.out}${notes.length ? `, ${notes.join(', ')}` : ''}`);
     return result.failed.length > 0 ? 1 : 0;
   } finally {
     bar.stop();
