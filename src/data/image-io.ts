@@ -247,12 +247,20 @@ export async function writeImage(path: string, image: RgbImage | { tensor: tf.Te
     throw new ImageError(path, `cannot encode image (${String((err as Error)?.message ?? err).split('\n')[0]})`, { cause: err });
   }
   if (!existsSync(dirname(path))) throw new ImageError(path, `cannot write image (folder ${dirname(path)} does not exist)`);
-  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new ImageError(path, 'cannot write image: a folder of that name exists');
+  if (isFolder(path)) throw new ImageError(path, 'cannot write image: a folder of that name exists');
   try {
     await writeFileAtomic(path, encoded);
   } catch (err) {
     const problem = err instanceof WriteError && err.path === path ? err.problem : String((err as Error)?.message ?? err).split('\n')[0];
     throw new ImageError(path, `cannot write image (${problem})`, { cause: err });
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // absent, or under a file: the write reports it
   }
 }
 

@@ -61,8 +61,7 @@ export async function writeTestReport(options: {
   const testB = dataset.testB ?? [];
   if (testA.length + testB.length === 0) throw new Error(`${options.data}: no test images (testA/ and testB/ are missing or empty)`);
   const index = join(options.out, 'index.html');
-  const outStat = statSync(options.out, { throwIfNoEntry: false });
-  if (outStat && !outStat.isDirectory()) throw new Error(`${options.out}: is a file, expected a folder for the report`);
+  if (existsSync(options.out) && !statSync(options.out).isDirectory()) throw new Error(`${options.out}: is a file, expected a folder for the report`);
   const earlier = [index, join(options.out, 'images')].filter((p) => existsSync(p));
   if (earlier.length > 0 && !options.overwrite) {
     throw new Error(`${options.out}: holds a report of an earlier run (${earlier.map((p) => relative(options.out, p)).join(', ')}); nothing was written: pass --overwrite (overwrite: true) to replace it`);

@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { expandInputs, translateFiles } from '../../infer/batch.ts';
 import { loadTranslator, type Direction, type Engine } from '../../infer/translator.ts';
+import { ensureDir } from '../../util/atomic.ts';
 import type { GlobalOptions } from '../main.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions, args: string[]): Promise<number> {
@@ -12,6 +13,8 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions,
   }
   else console.log('engine: onnxruntime-node (cpu)');
   const files = await expandInputs(args, (m) => console.warn(`warning: ${m}`));
+  // A bad --out fails now, not after the model is loaded and the progress bar started.
+  await ensureDir(opts.out as string);
   const translator = await loadTranslator(opts.model as string, { direction: opts.direction as Direction, engine });
   const bar = new cliProgress.SingleBar(
     { format: 'translate |{bar}| {value}/{total} · {file}', noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 5000 },
