@@ -107,6 +107,9 @@ export function buildProgram(): Command {
     .option('--max-steps <n>', 'stop (with a checkpoint) after N steps in total', parseInteger('--max-steps', 1))
     .option('--val-split <name-or-file>', 'hold these images out of trainA/trainB for validation (built-in: horse2zebra); default valA/ and valB/ when present')
     .option('--eval-every <n>', 'evaluate on the validation images every N steps (KID; writes log.jsonl and keeps a best checkpoint; 0 = off)', parseInteger('--eval-every', 0))
+    .option('--eval-size <px>', 'translate the validation images at this size (default 256)', parseInteger('--eval-size', 8))
+    .option('--eval-class-a <label>', 'ImageNet class of domain A for the validation class rate, e.g. sorrel')
+    .option('--eval-class-b <label>', 'ImageNet class of domain B for the validation class rate, e.g. zebra')
     .option('--init-from <model>', 'start a new run from the generators of this checkpoint, run or export (fresh discriminators and optimizer)')
     .option('--seed <n>', 'random seed (runs are reproducible on cpu and wasm)', parseInteger('--seed'));
 

@@ -43,6 +43,11 @@ export interface TrainConfig {
   valSplit: string | null;
   /** Evaluate on the validation images every N steps (0 = off). */
   evalEvery: number;
+  /** Size (square) the validation images are translated at. */
+  evalSize: number;
+  /** ImageNet class names of domains A and B for the validation class rates (null: KID only). */
+  evalClassA: string | null;
+  evalClassB: string | null;
   /** Checkpoint, run or export whose generators a new run started from (null: fresh weights). */
   initFrom: string | null;
 }
@@ -80,6 +85,9 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
     seed: 0,
     valSplit: null,
     evalEvery: 0,
+    evalSize: 256,
+    evalClassA: null,
+    evalClassB: null,
     initFrom: null,
   },
   paper: {
@@ -109,6 +117,9 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
     seed: 0,
     valSplit: null,
     evalEvery: 0,
+    evalSize: 256,
+    evalClassA: null,
+    evalClassB: null,
     initFrom: null,
   },
 };
@@ -119,7 +130,7 @@ export const DEFAULT_PRESET: PresetName = 'paper';
  * Options a resumed run may change: how long it goes and how it saves. Every other option
  * changes what the run computes, so a resume must keep the checkpoint's value.
  */
-export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'epochsDecay', 'saveEvery', 'saveLatestEvery', 'keep', 'evalEvery'];
+export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'epochsDecay', 'saveEvery', 'saveLatestEvery', 'keep', 'evalEvery', 'evalSize', 'evalClassA', 'evalClassB'];
 
 export function resolveConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
   const preset = overrides.preset ?? DEFAULT_PRESET;
@@ -137,7 +148,7 @@ export function validateConfig(c: TrainConfig): void {
   };
   if (!['unet', 'resnet9', 'resnet6'].includes(c.generator)) fail('generator', c.generator);
   if (!['bce', 'lsgan'].includes(c.ganLoss)) fail('ganLoss', c.ganLoss);
-  for (const key of ['ngf', 'ndf', 'nLayersD', 'loadSize', 'cropSize', 'saveEvery', 'keep'] as const) {
+  for (const key of ['ngf', 'ndf', 'nLayersD', 'loadSize', 'cropSize', 'saveEvery', 'keep', 'evalSize'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 1) fail(key, c[key]);
   }
   for (const key of ['epochs', 'epochsDecay', 'poolSize', 'seed', 'saveLatestEvery', 'evalEvery'] as const) {
@@ -147,7 +158,7 @@ export function validateConfig(c: TrainConfig): void {
     if (!Number.isFinite(c[key]) || c[key] < 0) fail(key, c[key]);
   }
   for (const key of ['beta1', 'beta2'] as const) if (!(c[key] >= 0 && c[key] < 1)) fail(key, c[key]);
-  for (const key of ['valSplit', 'initFrom'] as const) {
+  for (const key of ['valSplit', 'initFrom', 'evalClassA', 'evalClassB'] as const) {
     if (c[key] !== null && (typeof c[key] !== 'string' || c[key] === '')) fail(key, c[key]);
   }
   if (c.loadSize < c.cropSize) {

@@ -17,6 +17,7 @@ import { loadTestImage, UnpairedPipeline } from '../data/pipeline.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { Rng } from '../util/rng.ts';
 import {
+  BEST_CHECKPOINT,
   checkpointName,
   loadCheckpoint,
   pruneCheckpoints,
@@ -25,7 +26,9 @@ import {
 } from './checkpoint.ts';
 import { incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
 import { CycleGan, LOSS_NAMES, type StepLosses } from './cyclegan.ts';
-import { writeLineChart } from './plot.ts';
+import { writeChartPanels, type Series } from './plot.ts';
+import { RunValidation, type ValidationResult } from './validation.ts';
+import type { FeatureNetwork } from '../eval/feature-net.ts';
 
 export interface TrainProgress {
   epoch: number;
@@ -67,6 +70,16 @@ export interface TrainOptions {
   onEpoch?: (s: EpochSummary) => void;
   onStart?: (info: { config: TrainConfig; stepsPerEpoch: number; position: RunPosition; resumedFrom: string | null }) => void;
   onWarning?: (message: string) => void;
+  /** Called after each validation (every config.evalEvery steps). */
+  onEval?: (e: EvalSummary) => void;
+  /** Feature network for validation; default the bundled Darknet-tiny. Borrowed, not disposed. */
+  featureNet?: FeatureNetwork;
+}
+
+export interface EvalSummary extends ValidationResult {
+  globalStep: number;
+  /** Whether this validation wrote the `best` checkpoint. */
+  best: boolean;
 }
 
 export interface TrainResult {
@@ -84,6 +97,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const warn = options.onWarning ?? ((m: string) => console.warn(m));
   const { gan, config, saved, resumedFrom } = options.resume ? await resumeGan(runDir, options.config ?? {}) : newGan(runDir, options);
   let pipeline: UnpairedPipeline | undefined;
+  let validation: RunValidation | undefined;
   try {
     if (saved) await repairLog(logFile, saved.globalStep, warn);
     else if (config.initFrom) await warmStart(gan, config.initFrom);
@@ -121,9 +135,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await mkdir(join(runDir, 'samples'), { recursive: true });
     const sampleSource = dataset.testA?.[0] ?? sets.valA[0] ?? sets.trainA[0]!;
     const sampleInput = await loadTestImage(sampleSource, config.cropSize);
+    if (config.evalEvery > 0) {
+      validation = await RunValidation.create(sets, {
+        size: config.evalSize,
+        classA: config.evalClassA,
+        classB: config.evalClassB,
+        featureNet: options.featureNet,
+      });
+    }
     options.onStart?.({ config, stepsPerEpoch, position, resumedFrom });
-    return await runSteps({ options, gan, config, pipeline, position, runDir, logFile, totalEpochs, stepsPerEpoch, sampleInput });
+    return await runSteps({ options, gan, config, pipeline, position, runDir, logFile, totalEpochs, stepsPerEpoch, sampleInput, validation });
   } finally {
+    validation?.dispose();
     pipeline?.close();
     gan.dispose();
   }
@@ -196,6 +219,7 @@ interface RunState {
   totalEpochs: number;
   stepsPerEpoch: number;
   sampleInput: { data: Float32Array; width: number; height: number };
+  validation?: RunValidation;
 }
 
 async function runSteps(s: RunState): Promise<TrainResult> {
@@ -213,6 +237,32 @@ async function runSteps(s: RunState): Promise<TrainResult> {
     return dir;
   };
   const stop = async (reason: TrainResult['reason']): Promise<TrainResult> => ({ reason, checkpoint: await save(), position, config });
+  const validate = async (validation: RunValidation): Promise<void> => {
+    const result = await validation.run(gan);
+    const best = position.best == null || result.score < position.best.score;
+    if (best) {
+      position.best = { score: result.score, globalStep: position.globalStep };
+      position.rng = gan.rng.getState();
+      position.pipeline = pipeline.getState();
+      position.compute = compute();
+      await saveCheckpoint(runDir, BEST_CHECKPOINT, gan, position, { latest: false });
+    }
+    const spent = compute();
+    const line: Record<string, unknown> = {
+      type: 'eval',
+      globalStep: position.globalStep,
+      score: result.score,
+      best,
+      ...result.figures,
+      cpuSeconds: round3(spent.cpuSeconds),
+      wallSeconds: round3(spent.wallSeconds),
+    };
+    // The first validation of a log carries the floors and ceilings every later figure is read against.
+    if (!(await readLog(logFile)).lines.some((l) => l.type === 'eval')) line.baselines = validation.baselines();
+    await appendFile(logFile, `${JSON.stringify(line)}\n`);
+    await plotLosses(logFile, join(runDir, 'losses.png'));
+    options.onEval?.({ ...result, globalStep: position.globalStep, best });
+  };
 
   while (position.epoch < totalEpochs) {
     const lr = learningRateAt(config, position.epoch);
@@ -249,6 +299,7 @@ async function runSteps(s: RunState): Promise<TrainResult> {
         etaSeconds: stepsLeftCapped / rate,
       });
       // A step checkpoint bounds what a kill -9 loses; the epoch's last step gets its epoch checkpoint instead.
+      if (s.validation && position.globalStep % config.evalEvery === 0) await validate(s.validation);
       const mid = position.stepInEpoch < stepsPerEpoch;
       if (mid && config.saveLatestEvery > 0 && position.globalStep % config.saveLatestEvery === 0) await save();
     }
@@ -311,20 +362,22 @@ async function writeSample(gan: CycleGan, input: { data: Float32Array; width: nu
   }
 }
 
+type LogLine = Record<string, unknown> & { globalStep?: number; epoch?: number; type?: string };
+
 interface LogLines {
-  lines: Record<string, number>[];
+  lines: LogLine[];
   /** Lines that did not parse (a torn last line after a crash). */
   torn: number;
 }
 
 async function readLog(logFile: string): Promise<LogLines> {
   const text = await readFile(logFile, 'utf8').catch(() => '');
-  const lines: Record<string, number>[] = [];
+  const lines: LogLine[] = [];
   let torn = 0;
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     try {
-      lines.push(JSON.parse(line) as Record<string, number>);
+      lines.push(JSON.parse(line) as LogLine);
     } catch {
       torn += 1;
     }
@@ -349,8 +402,20 @@ export async function repairLog(logFile: string, checkpointStep: number, warn: (
   await writeFileAtomic(logFile, kept.map((l) => `${JSON.stringify(l)}\n`).join(''));
 }
 
+/** The loss curves (epoch means) and, when the run validates, the validation KID against steps. */
 async function plotLosses(logFile: string, out: string): Promise<void> {
   const { lines } = await readLog(logFile);
-  const series = LOSS_NAMES.map((name) => ({ name, values: lines.map((l) => l[name] ?? Number.NaN) }));
-  await writeLineChart(out, series, 'CycleGAN losses (epoch means)', 'epoch');
+  const epochs = lines.filter((l) => l.type === undefined && l.epoch !== undefined);
+  const value = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
+  const panels: { series: Series[]; title: string; xLabel: string }[] = [{ series: LOSS_NAMES.map((name) => ({ name, values: epochs.map((l) => value(l[name])) })), title: 'CycleGAN losses (epoch means)', xLabel: 'epoch' }];
+  const evals = lines.filter((l) => l.type === 'eval');
+  if (evals.length > 0) {
+    const kid = (d: string) => evals.map((l) => value((l[d] as { kid?: { mean?: number } } | undefined)?.kid?.mean));
+    panels.push({
+      series: [{ name: 'KID×1000 A→B', values: kid('AtoB') }, { name: 'KID×1000 B→A', values: kid('BtoA') }],
+      title: `validation KID×1000 (every ${evals.length > 1 ? value(evals[1]!.globalStep) - value(evals[0]!.globalStep) : value(evals[0]!.globalStep)} steps)`,
+      xLabel: 'validation',
+    });
+  }
+  await writeChartPanels(out, panels);
 }

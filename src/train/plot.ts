@@ -59,7 +59,14 @@ export function lineChartSvg(series: Series[], title: string, xLabel: string, wi
   return parts.join('\n');
 }
 
-export async function writeLineChart(path: string, series: Series[], title: string, xLabel: string): Promise<void> {
-  const png = await sharp(Buffer.from(lineChartSvg(series, title, xLabel))).png().toBuffer();
+/** Several charts stacked into one PNG (e.g. the losses above the validation figures). */
+export async function writeChartPanels(path: string, panels: { series: Series[]; title: string; xLabel: string }[]): Promise<void> {
+  const width = 800;
+  const height = 450;
+  const layers = panels.map((p, i) => ({ input: Buffer.from(lineChartSvg(p.series, p.title, p.xLabel, width, height)), top: i * height, left: 0 }));
+  const png = await sharp({ create: { width, height: height * panels.length, channels: 3, background: 'white' } })
+    .composite(layers)
+    .png()
+    .toBuffer();
   await writeFileAtomic(path, png);
 }

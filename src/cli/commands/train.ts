@@ -48,6 +48,9 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     seed: opts.seed as number | undefined,
     valSplit: opts.valSplit === undefined || BUILTIN_SPLITS.includes(opts.valSplit as string) ? (opts.valSplit as string | undefined) : resolve(opts.valSplit as string),
     evalEvery: opts.evalEvery as number | undefined,
+    evalSize: opts.evalSize as number | undefined,
+    evalClassA: opts.evalClassA as string | undefined,
+    evalClassB: opts.evalClassB as string | undefined,
     initFrom: opts.initFrom === undefined ? undefined : resolve(opts.initFrom as string),
   };
   await useBackend(globals.backend, { threads: globals.threads });
@@ -110,6 +113,15 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
           bar.start(p.stepsPerEpoch, p.stepInEpoch, fields);
           barEpoch = p.epoch;
         } else bar.update(p.stepInEpoch, fields);
+      },
+      onEval: (e) => {
+        bar.stop();
+        barEpoch = -1;
+        const parts = Object.entries(e.figures).map(([direction, f]) => {
+          const rate = f.classRate ? ` ${(f.classRate.rate * 100).toFixed(0)}% top-1` : '';
+          return `${direction} KID×1000 ${f.kid.mean.toFixed(2)} ± ${f.kid.std.toFixed(2)}${rate}`;
+        });
+        console.log(`validation at step ${e.globalStep}: ${parts.join(' · ')}${e.best ? ' · new best checkpoint' : ''}`);
       },
       onEpoch: (s) => {
         bar.stop();

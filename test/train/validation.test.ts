@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { writeSyntheticDataset } from '../../src/data/synthetic.ts';
+import { useBackend } from '../../src/engine/backend.ts';
+import { FeatureNetwork } from '../../src/eval/feature-net.ts';
+import { loadCheckpoint, resolveCheckpointDir } from '../../src/train/checkpoint.ts';
+import { train } from '../../src/train/loop.ts';
+
+const TINY = { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, epochs: 2, epochsDecay: 0, poolSize: 2, evalSize: 32 } as const;
+
+let work: string;
+let data: string;
+let net: FeatureNetwork;
+
+/** A tiny classifier standing in for Darknet: 8 features, 3 classes. */
+function tinyFeatureNet(): FeatureNetwork {
+  const input = tf.input({ shape: [16, 16, 3] });
+  const conv = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, activation: 'relu', name: 'features', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }).apply(input) as tf.SymbolicTensor;
+  const pooled = tf.layers.globalAveragePooling2d({}).apply(conv) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(pooled) as tf.SymbolicTensor;
+  return new FeatureNetwork(tf.model({ inputs: input, outputs: logits }), { featureLayer: 'features', labels: ['horse', 'zebra', 'other'] });
+}
+
+async function generatorWeights(runDir: string): Promise<number[][]> {
+  const ckpt = await loadCheckpoint(runDir);
+  const out = ckpt.models.genAtoB.getWeights().map((w) => Array.from(w.dataSync()));
+  for (const m of Object.values(ckpt.models)) m.dispose();
+  return out;
+}
+
+before(async () => {
+  await useBackend('cpu');
+  work = await mkdtemp(join(tmpdir(), 'cyclegan-validation-'));
+  data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 3, trainB: 3 });
+  // Validation folders: the synthetic writer's test images, copied under the names training reads.
+  const withVal = await writeSyntheticDataset(join(work, 'val'), { size: 32, trainA: 1, trainB: 1, testA: 4, testB: 4, seed: 9 });
+  await cp(join(withVal, 'testA'), join(data, 'valA'), { recursive: true });
+  await cp(join(withVal, 'testB'), join(data, 'valB'), { recursive: true });
+  net = tinyFeatureNet();
+});
+after(async () => {
+  net.dispose();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('validation during training', () => {
+  it('logs KID every N steps, keeps the best checkpoint, and leaves training unchanged', async () => {
+    const plain = join(work, 'plain');
+    await train({ data, out: plain, config: { ...TINY, seed: 3 }, maxSteps: 5 });
+    const validated = join(work, 'validated');
+    const before = tf.memory().numTensors;
+    const seen: number[] = [];
+    await train({ data, out: validated, config: { ...TINY, seed: 3, evalEvery: 2, evalClassB: 'zebra' }, maxSteps: 5, featureNet: net, onEval: (e) => seen.push(e.globalStep) });
+    assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
+    assert.deepEqual(seen, [2, 4]);
+    assert.deepEqual(await generatorWeights(validated), await generatorWeights(plain), 'validation must not change what is trained');
+
+    const lines = (await readFile(join(validated, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const evals = lines.filter((l) => l.type === 'eval');
+    assert.deepEqual(evals.map((l) => l.globalStep), [2, 4]);
+    for (const e of evals) {
+      assert.ok(Number.isFinite(e.AtoB.kid.mean) && Number.isFinite(e.BtoA.kid.mean));
+      assert.equal(e.score, (e.AtoB.kid.mean + e.BtoA.kid.mean) / 2);
+      assert.ok(e.AtoB.classRate.rate >= 0 && e.AtoB.classRate.rate <= 1, 'the zebra rate of A→B is reported');
+      assert.equal(e.BtoA.classRate, undefined, 'no class given for A');
+      assert.ok(e.cpuSeconds > 0 && e.wallSeconds > 0);
+    }
+    assert.ok(evals[0].baselines.AtoB.floor.kid.mean !== undefined && evals[0].baselines.AtoB.ceiling.kid.mean !== undefined);
+    assert.equal(evals[1].baselines, undefined, 'baselines once per log');
+    const bestStep = evals[0].score <= evals[1].score ? 2 : 4;
+    assert.deepEqual(evals.map((e) => e.best), [true, bestStep === 4]);
+
+    const bestDir = await resolveCheckpointDir(`${validated}:best`);
+    assert.equal(bestDir, join(validated, 'checkpoints', 'best'));
+    const best = await loadCheckpoint(`${validated}:best`);
+    assert.equal(best.meta.position.globalStep, bestStep);
+    assert.equal(best.meta.position.best?.globalStep, bestStep);
+    for (const m of Object.values(best.models)) m.dispose();
+    const latest = (await readFile(join(validated, 'checkpoints', 'latest'), 'utf8')).trim();
+    assert.notEqual(latest, 'best', 'latest still names the newest step checkpoint');
+  });
+
+  it('RUN:best without a best checkpoint is one clear error', async () => {
+    await assert.rejects(resolveCheckpointDir(`${join(work, 'plain')}:best`), /has no best checkpoint \(it is written by train --eval-every\)/);
+  });
+});
