@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { trackWasmBuffers } from './heap-stats.ts';
 import { registerWasmKernels } from './wasm-kernels.ts';
-import { defaultWasmThreads, registerThreadedWasm } from './wasm-threads.ts';
+import { defaultWasmThreads, MAX_WASM_THREADS, registerThreadedWasm } from './wasm-threads.ts';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -41,6 +41,9 @@ export async function useBackend(name: BackendName = 'auto', options: BackendOpt
   if (!BACKEND_NAMES.includes(name)) {
     throw new Error(`unknown backend '${name}' (expected one of ${BACKEND_NAMES.join(', ')})`);
   }
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > MAX_WASM_THREADS)) {
+    throw new Error(`threads must be an integer from 1 to ${MAX_WASM_THREADS}, got ${options.threads}`);
+  }
   let target: string = name;
   if (name === 'tensorflow' || name === 'auto') {
     const native = await loadNativeBinding();
@@ -60,7 +63,17 @@ export async function useBackend(name: BackendName = 'auto', options: BackendOpt
     if (!ok) throw new Error(`backend '${target}' failed to initialise`);
   }
   await tf.ready();
-  if (tf.getBackend() === 'wasm') trackWasmBuffers();
+  if (tf.getBackend() === 'wasm') {
+    trackWasmBuffers();
+    // The thread count is fixed when the wasm engine first starts in a process; a different
+    // count asked for later would otherwise be silently ignored.
+    const running = getThreadsCount();
+    if (options.threads !== undefined && running !== options.threads) {
+      throw new Error(
+        `cannot use ${options.threads} wasm thread${options.threads === 1 ? '' : 's'}: the wasm engine already runs with ${running} in this process (the count is fixed when it first starts)`,
+      );
+    }
+  }
   return tf.getBackend();
 }
 

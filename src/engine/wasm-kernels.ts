@@ -95,7 +95,24 @@ function runWasmKernel(
 
 /** Calls a kernel's function directly (not through the engine) and checks it gave one output. */
 function runKernel(config: KernelConfig, backend: BackendWasm, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
-  const out = config.kernelFunc({ inputs, attrs, backend });
+  // The stock kernels take references to their inputs (reshapes share the buffer) before they
+  // allocate their output and drop them after; a failed allocation skips the drop, which would
+  // keep an input buffer alive forever. Put the counts back as they were.
+  const refCounts = new Map<object, number>();
+  for (const info of Object.values(inputs)) {
+    if (info == null) continue; // optional inputs (a fused convolution's bias) may be absent
+    const refCount = backend.dataIdMap.get(info.dataId)?.refCount;
+    if (refCount !== undefined && !refCounts.has(info.dataId)) refCounts.set(info.dataId, refCount);
+  }
+  let out: TensorInfo | TensorInfo[];
+  try {
+    out = config.kernelFunc({ inputs, attrs, backend });
+  } catch (error) {
+    for (const [dataId, refCount] of refCounts) {
+      for (let extra = (backend.dataIdMap.get(dataId)?.refCount ?? refCount) - refCount; extra > 0; extra--) backend.disposeData(dataId);
+    }
+    throw error;
+  }
   if (Array.isArray(out)) throw new Error(`wasm kernel '${config.kernelName}' returned ${out.length} outputs, expected one`);
   return out;
 }
@@ -217,9 +234,10 @@ function conv2dBackpropInput(args: KernelArgs): TensorInfo {
           continue;
         }
         const { subFilter, owned } = subFilterFor(backend, filter, rows, cols, strideHeight, strideWidth);
-        const croppedDy = cropRowsCols(backend, dy, rows.dyBegin, rows.dyEnd, cols.dyBegin, cols.dyEnd);
+        let croppedDy: TensorInfo | null = null;
         let result: TensorInfo;
         try {
+          croppedDy = cropRowsCols(backend, dy, rows.dyBegin, rows.dyEnd, cols.dyBegin, cols.dyEnd);
           result = runOriginal(
             originalConv2D,
             backend,
@@ -260,7 +278,13 @@ function conv2dBackpropInput(args: KernelArgs): TensorInfo {
     return { dataId: only.result.dataId, shape: dxShape, dtype: 'float32' };
   }
 
-  const dx = allocate(backend, dxShape);
+  let dx: TensorInfo;
+  try {
+    dx = allocate(backend, dxShape);
+  } catch (error) {
+    free(backend, ...phases.flatMap((p) => (p.result ? [p.result] : [])));
+    throw error;
+  }
   const dxValues = heapView(backend, dx);
   // Pixels of dx that no phase covers (none today, but cheap insurance) and zero phases stay 0.
   dxValues.fill(0);
@@ -328,7 +352,13 @@ function backpropInputByGemm(backend: BackendWasm, dy: TensorInfo, filter: Tenso
   } finally {
     free(backend, dyT);
   }
-  const dx = allocate(backend, [1, inHeight, inWidth, inChannels]);
+  let dx: TensorInfo;
+  try {
+    dx = allocate(backend, [1, inHeight, inWidth, inChannels]);
+  } catch (error) {
+    free(backend, product);
+    throw error;
+  }
   const out = heapView(backend, dx);
   const p = heapView(backend, product);
   out.fill(0);
@@ -635,10 +665,14 @@ function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   const phaseCount = strideHeight * strideWidth;
   const channelLength = phaseCount * phaseLength;
 
-  let channelMajorX: TensorInfo | null = runWasmKernel(backend, Transpose, { x }, { perm: [3, 0, 1, 2] });
-  const phased = allocate(backend, [inChannels, channelLength]);
-  const paddedDy = zeroExtendDy(backend, dy, phaseHeight, phaseWidth);
+  // Every buffer is taken inside the try, so one that fails to allocate (a full heap) frees the rest.
+  let channelMajorX: TensorInfo | null = null;
+  let phased: TensorInfo | null = null;
+  let paddedDy: TensorInfo | null = null;
   try {
+    channelMajorX = runWasmKernel(backend, Transpose, { x }, { perm: [3, 0, 1, 2] });
+    phased = allocate(backend, [inChannels, channelLength]);
+    paddedDy = zeroExtendDy(backend, dy, phaseHeight, phaseWidth);
     {
       const src = heapView(backend, channelMajorX);
       const dst = heapView(backend, phased);
@@ -710,7 +744,7 @@ function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
     throw error;
   } finally {
     if (channelMajorX) free(backend, channelMajorX);
-    free(backend, phased);
+    if (phased) free(backend, phased);
     if (paddedDy) free(backend, paddedDy);
   }
   return dw;

@@ -73,6 +73,9 @@ export interface Pixels {
 /** Reads the generator's geometry from its input shape. */
 export function generatorGeometry(model: tf.LayersModel, multiple = 4): GeneratorGeometry {
   const shape = model.inputs[0]!.shape;
+  if (model.inputs.length !== 1 || shape.length !== 4 || shape[3] !== 3) {
+    throw new Error(`${model.name || 'the model'} is not an image generator: it takes [${shape.map((d) => d ?? 'any')}], expected [batch, height, width, 3]`);
+  }
   return geometryFromShape(shape[1] ?? null, shape[2] ?? null, multiple);
 }
 

@@ -114,12 +114,19 @@ export async function loadTranslator(path: string, options: TranslatorOptions = 
   }
   const modelJson = await locateGenerator(path, direction);
   const model = await loadLayersModel(dirname(modelJson));
-  const geometry = generatorGeometry(model);
-  if (engine === 'tfjs') {
-    return new GeneratorTranslator('tfjs', (x) => runLayersModel(model, x), () => model.dispose(), geometry, direction, modelJson, options);
+  let geometry: GeneratorGeometry;
+  let bytes: Uint8Array;
+  try {
+    geometry = generatorGeometry(model);
+    if (engine === 'tfjs') {
+      return new GeneratorTranslator('tfjs', (x) => runLayersModel(model, x), () => model.dispose(), geometry, direction, modelJson, options);
+    }
+    const { exportGeneratorToOnnx } = await import('../export/onnx.ts');
+    bytes = exportGeneratorToOnnx(model);
+  } catch (error) {
+    model.dispose();
+    throw error;
   }
-  const { exportGeneratorToOnnx } = await import('../export/onnx.ts');
-  const bytes = exportGeneratorToOnnx(model);
   model.dispose();
   return onnxTranslator(await loadOnnx(bytes), geometry, modelJson);
 }

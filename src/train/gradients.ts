@@ -137,11 +137,25 @@ export function variableGradsFrugal(
   if (variables.length === 0) throw new Error('variableGradsFrugal needs at least one variable');
   const engine = tf.engine() as unknown as EngineInternals;
   if (engine.state.gradientDepth !== 0) throw new Error('variableGradsFrugal cannot be nested inside another gradient');
-  const y = engine.scopedRun(
-    () => engine.startTape(),
-    () => engine.endTape(),
-    () => engine.tidy('forward', f),
-  );
+  const releaseTape = (keep: Set<tf.Tensor>) => {
+    // As tfjs does at the end of a gradient: whatever the tape still holds is released, on
+    // failure too (a U-Net step's saved activations are gigabytes).
+    for (const node of engine.state.activeTape ?? []) for (const saved of node.saved ?? []) if (!keep.has(saved)) saved.dispose();
+    engine.state.activeTape = null;
+  };
+  let y: tf.Tensor;
+  try {
+    y = engine.scopedRun(
+      () => engine.startTape(),
+      () => engine.endTape(),
+      () => engine.tidy('forward', f),
+    );
+  } catch (error) {
+    // The forward pass failed (out of memory, the case this exists for): tidy freed its
+    // intermediates, but the tensors saved for backprop are kept outside it.
+    releaseTape(new Set());
+    throw error;
+  }
   const tape = engine.state.activeTape ?? [];
   let grads: tf.NamedTensorMap = {};
   try {
@@ -156,11 +170,7 @@ export function variableGradsFrugal(
     if (y instanceof tf.Tensor) y.dispose();
     throw error;
   } finally {
-    // As tfjs does at the end of a gradient: whatever the tape still holds is released, on
-    // failure too (a U-Net step's saved activations are gigabytes).
-    const results = new Set(Object.values(grads));
-    for (const node of tape) for (const saved of node.saved ?? []) if (!results.has(saved)) saved.dispose();
-    engine.state.activeTape = null;
+    releaseTape(new Set(Object.values(grads)));
   }
   return { value: y as tf.Scalar, grads };
 }

@@ -140,26 +140,30 @@ for (const [path, threshold] of Object.entries(PATHS)) {
 
 test('wasm conv kernels leak no tensors or buffers', async () => {
   await useBackend('wasm');
-  for (const threshold of Object.values(PATHS)) {
-  wasmKernelTuning.gemmMaxDyPixels = threshold;
-  wasmKernelTuning.convGemmMaxOutPixels = threshold;
-  const leakCase: ConvCase = { batch: 1, height: 7, width: 9, inChannels: 4, outChannels: 6, kernel: 4, stride: 2, pad: 'same' };
-  computeAll(leakCase); // warm-up: lazily created state is not a leak
-  const tensorsBefore = tf.memory().numTensors;
-  const buffersBefore = tf.engine().backend.numDataIds();
-  for (const stride of [1, 2] as const) {
-    for (const pad of ['same', 'valid', [[0, 0], [2, 1], [0, 3], [0, 0]]] as Pad[]) {
-      computeAll({ ...leakCase, stride, pad });
+  const saved = { ...wasmKernelTuning };
+  try {
+    for (const threshold of Object.values(PATHS)) {
+      wasmKernelTuning.gemmMaxDyPixels = threshold;
+      wasmKernelTuning.convGemmMaxOutPixels = threshold;
+      const leakCase: ConvCase = { batch: 1, height: 7, width: 9, inChannels: 4, outChannels: 6, kernel: 4, stride: 2, pad: 'same' };
+      computeAll(leakCase); // warm-up: lazily created state is not a leak
+      const tensorsBefore = tf.memory().numTensors;
+      const buffersBefore = tf.engine().backend.numDataIds();
+      for (const stride of [1, 2] as const) {
+        for (const pad of ['same', 'valid', [[0, 0], [2, 1], [0, 3], [0, 0]]] as Pad[]) {
+          computeAll({ ...leakCase, stride, pad });
+        }
+      }
+      assert.equal(tf.memory().numTensors, tensorsBefore, 'tensor count changed');
+      assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'wasm buffer count changed');
     }
+  } finally {
+    // Restored as found (not to the defaults), so no later test runs on a changed tuning.
+    Object.assign(wasmKernelTuning, saved);
   }
-  assert.equal(tf.memory().numTensors, tensorsBefore, 'tensor count changed');
-  assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'wasm buffer count changed');
-  }
-  wasmKernelTuning.gemmMaxDyPixels = 64;
-  wasmKernelTuning.convGemmMaxOutPixels = 64;
 });
 
-test('sub-filters cached for a variable filter follow assign and die with the variable', async () => {
+test('sub-filters cached for a variable filter follow assign and die with the variable', async (t) => {
   const outShape: [number, number, number, number] = [1, 10, 12, 3];
   const makeInputs = () => ({
     dy: tf.randomUniform([1, 5, 6, 8], -1, 1, 'float32', 21) as tf.Tensor4D,
@@ -175,6 +179,8 @@ test('sub-filters cached for a variable filter follow assign and die with the va
   tf.dispose(Object.values(reference));
 
   await useBackend('wasm');
+  const saved = { ...wasmKernelTuning };
+  t.after(() => Object.assign(wasmKernelTuning, saved));
   wasmKernelTuning.gemmMaxDyPixels = 0; // the phase path is the one with sub-filters
   const tensorsBefore = tf.memory().numTensors;
   const buffersBefore = tf.engine().backend.numDataIds();
@@ -196,7 +202,6 @@ test('sub-filters cached for a variable filter follow assign and die with the va
   tf.dispose([dy, first, second]);
   assert.equal(tf.memory().numTensors, tensorsBefore, 'tensor count changed');
   assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'cached sub-filters outlived their filter buffer');
-  wasmKernelTuning.gemmMaxDyPixels = 64;
 });
 
 test('a wrong dy shape is reported with the shapes involved', async () => {

@@ -19,8 +19,12 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
   for (const direction of directions) {
     const modelJson = await locateGenerator(opts.model as string, direction);
     const model = await loadLayersModel(modelJson.replace(/model\.json$/, ''));
-    const bytes = exportGeneratorToOnnx(model);
-    model.dispose();
+    let bytes: Uint8Array;
+    try {
+      bytes = exportGeneratorToOnnx(model);
+    } finally {
+      model.dispose();
+    }
     const file = out.endsWith('.onnx') && directions.length === 1 ? out : join(out, `${direction}.onnx`);
     await writeFileAtomic(file, bytes);
     console.log(`exported ${direction} to ${file} (${(bytes.length / 1e6).toFixed(1)} MB, ${basename(file)})`);
