@@ -7,7 +7,11 @@
  *   trainB/, and the SHA-256 when one is known (given by the caller, or in KNOWN_SHA256); the
  *   SHA-256 computed is recorded in DIR/NAME/.cyclegan-download.json either way;
  * - refuses the whole archive when any entry would land outside the folder (zip-slip: "..",
- *   absolute paths, drive letters) or is a symbolic link;
+ *   absolute paths, drive letters) or is a symbolic link, and before anything is unpacked when it
+ *   declares more than `maxUnpackedBytes` in all or `maxEntries` entries (a zip bomb would fill
+ *   the disk);
+ * - checks every entry's CRC-32 while unpacking (yauzl checks sizes only), so a corrupt byte is an
+ *   error and not a silently broken image;
  * - extracts into a temp folder, then renames it to DIR/NAME in one step, so DIR/NAME is either
  *   complete or absent. The zip is deleted afterwards.
  *
@@ -21,6 +25,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
 import { replaceDir } from '../util/atomic.ts';
 import yauzl from 'yauzl';
 
@@ -70,6 +75,20 @@ export interface DownloadOptions {
   sha256?: string;
   /** Download again even when DIR/NAME is already complete. */
   force?: boolean;
+  /** Refuse a zip that unpacks to more than this many bytes (default DEFAULT_MAX_UNPACKED_BYTES). */
+  maxUnpackedBytes?: number;
+  /** Refuse a zip with more entries than this (default DEFAULT_MAX_ENTRIES). */
+  maxEntries?: number;
+}
+
+/** The largest official dataset (cityscapes) unpacks to well under 1 GB; 16 GiB leaves room for bigger ones. */
+export const DEFAULT_MAX_UNPACKED_BYTES = 16 * 2 ** 30;
+/** The official datasets hold at most a few ten thousand files. */
+export const DEFAULT_MAX_ENTRIES = 500_000;
+
+export interface ExtractLimits {
+  maxUnpackedBytes?: number;
+  maxEntries?: number;
 }
 
 export interface DownloadResult {
@@ -198,7 +217,7 @@ export async function downloadDataset(name: string, opts: DownloadOptions = {}):
     }
 
     // 3. Verify and extract.
-    await extractZip(zipPath, extractDir, `${name}.zip`);
+    await extractZip(zipPath, extractDir, `${name}.zip`, { maxUnpackedBytes: opts.maxUnpackedBytes, maxEntries: opts.maxEntries });
     await fsp.writeFile(
       join(extractDir, '.cyclegan-download.json'),
       JSON.stringify({ name, url: url.href, bytes: received, sha256, downloadedAt: new Date().toISOString() }, null, 2) + '\n',
@@ -249,7 +268,12 @@ function unsafeName(name: string): boolean {
  * Extracts a CycleGAN dataset zip into `dest` (created), so that dest/trainA and dest/trainB
  * exist. The zip may hold NAME/trainA/... (the official layout) or trainA/... at its top.
  */
-export async function extractZip(zipPath: string, dest: string, label = zipPath): Promise<void> {
+export async function extractZip(zipPath: string, dest: string, label = zipPath, limits: ExtractLimits = {}): Promise<void> {
+  const maxBytes = limits.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES;
+  const maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  for (const [what, value] of [['maxUnpackedBytes', maxBytes], ['maxEntries', maxEntries]] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new DownloadError(`${what} must be a positive integer, got ${value}`);
+  }
   let zf: yauzl.ZipFile;
   try {
     zf = await openZip(zipPath);
@@ -266,6 +290,15 @@ export async function extractZip(zipPath: string, dest: string, label = zipPath)
         throw new DownloadError(`${label}: refusing an unsafe zip entry that would escape the target folder (${msg})`, { cause: err });
       }
       throw new DownloadError(`${label}: corrupt zip (${msg})`, { cause: err });
+    }
+    // Declared sizes are what yauzl holds each entry to (validateEntrySizes), so their sum bounds
+    // what unpacking writes.
+    if (entries.length > maxEntries) {
+      throw new DownloadError(`${label}: has ${entries.length.toLocaleString('en-US')} entries, over the limit of ${maxEntries.toLocaleString('en-US')}; refusing it (a zip bomb?)`);
+    }
+    const unpacked = entries.reduce((n, e) => n + e.uncompressedSize, 0);
+    if (unpacked > maxBytes) {
+      throw new DownloadError(`${label}: would unpack to ${unpacked.toLocaleString('en-US')} bytes, over the limit of ${maxBytes.toLocaleString('en-US')}; refusing it (a zip bomb?)`);
     }
     for (const e of entries) {
       if (unsafeName(e.fileName)) {
@@ -300,10 +333,22 @@ export async function extractZip(zipPath: string, dest: string, label = zipPath)
         continue;
       }
       await fsp.mkdir(dirname(out), { recursive: true });
+      let crc = 0;
+      const check = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          crc = crc32(chunk, crc);
+          cb(null, chunk);
+        },
+      });
       try {
-        await pipeline(await openEntry(zf, e), createWriteStream(out));
+        await pipeline(await openEntry(zf, e), check, createWriteStream(out));
       } catch (err) {
+        if (errorCode(err) === 'ENOSPC') throw new DownloadError(`no space left on the device extracting ${label} into ${dest}`, { cause: err });
         throw new DownloadError(`${label}: cannot extract '${e.fileName}' (${(err as Error).message}); the zip is corrupt`, { cause: err });
+      }
+      if (crc >>> 0 !== e.crc32 >>> 0) {
+        const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+        throw new DownloadError(`${label}: '${e.fileName}' failed its CRC-32 check (${hex(crc)}, the zip says ${hex(e.crc32)}); the zip is corrupt: download it again`);
       }
     }
   } finally {
