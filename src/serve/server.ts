@@ -10,10 +10,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createReadStream, promises as fsp } from 'node:fs';
-import { dirname, extname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join, resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { readModelManifest, type ExportManifest } from '../infer/manifest.ts';
+import { ensureWebBuilt, PACKAGE_ROOT } from './build.ts';
 
 export { readModelManifest, type ExportManifest };
 
@@ -25,6 +25,10 @@ export interface ServeOptions {
   host?: string;
   /** The built page (`npm run build:web`); relative paths resolve against the package root. */
   webRoot?: string;
+  /** Build the page into `webRoot` first when it is missing or out of date (what `cyclegan serve` does). */
+  build?: boolean;
+  /** Progress lines of a build. */
+  log?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -33,7 +37,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEFAULT_WEB_ROOT = 'web/dist';
 
 export const CONTENT_TYPES: Record<string, string> = {
@@ -133,11 +136,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const webRoot = resolve(PACKAGE_ROOT, options.webRoot ?? DEFAULT_WEB_ROOT);
   const modelDir = resolve(options.modelDir);
 
+  const manifest = await readModelManifest(modelDir);
+  if (options.build) await ensureWebBuilt(webRoot, options.log);
   const index = join(webRoot, 'index.html');
   if (!(await fsp.stat(index).catch(() => null))?.isFile()) {
     throw new Error(`the web app is not built (${index} is missing): run \`npm run build:web\` first`);
   }
-  const manifest = await readModelManifest(modelDir);
   const manifestBody = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   // Only the generator folders are reachable under /model/ (a checkpoint also holds discriminators
   // and optimizer state, which the page has no business reading).

@@ -62,7 +62,7 @@ describe('dataset zip checks', () => {
 
   it('downloadDataset passes the caps on and leaves nothing behind on a refusal', async () => {
     const zip = await makeZip({ 'mini/trainA/a.jpg': Buffer.alloc(100_000), 'mini/trainB/b.jpg': 'b' }, true);
-    const fetchImpl = (async () => new Response(zip, { headers: { 'content-length': String(zip.length) } })) as typeof fetch;
+    const fetchImpl = (async () => new Response(new Uint8Array(zip), { headers: { 'content-length': String(zip.length) } })) as typeof fetch;
     const dir = join(work.dir, 'cache');
     await assert.rejects(downloadDataset('mini', { dir, fetchImpl, maxUnpackedBytes: 50_000 }), /mini\.zip: would unpack to 100,001 bytes, over the limit of 50,000/);
     assert.deepEqual(readdirSync(dir), []);
