@@ -100,6 +100,18 @@ describe('evaluateModel', () => {
     assert.deepEqual(folders.directions, listed.directions);
   });
 
+  it('reads RUN:best, and a bare model.json as A→B', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const latest = (await readFile(join(run, 'checkpoints', 'latest'), 'utf8')).trim();
+    await cp(join(run, 'checkpoints', latest), join(run, 'checkpoints', 'best'), { recursive: true });
+    const opts = { data, split: 'test' as const, size: 32, subsets: 2, featureNet: net };
+    const fromRun = await evaluateModel({ ...opts, model: run, direction: 'AtoB' });
+    const fromBest = await evaluateModel({ ...opts, model: `${run}:best`, direction: 'AtoB' });
+    const bare = await evaluateModel({ ...opts, model: join(run, 'checkpoints', latest, 'G_AtoB', 'model.json') });
+    assert.deepEqual(fromBest.directions, fromRun.directions);
+    assert.deepEqual(bare.directions, fromRun.directions);
+  });
+
   it('names the missing folder or the problem in one line', async () => {
     await assert.rejects(evaluateModel({ data, featureNet: net }), /no valA\/ and valB\/ folders; pass --val-split/);
     const noTest = join(work, 'no-test');
