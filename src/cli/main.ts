@@ -77,7 +77,8 @@ export function buildProgram(): Command {
     .option('--n <count>', 'samples per domain', parseInteger('--n', 1), 4)
     .option('--load-size <px>', 'resize before cropping', parseInteger('--load-size', 8), 286)
     .option('--crop-size <px>', 'random crop size', parseInteger('--crop-size', 8), 256)
-    .option('--seed <n>', 'random seed', parseInteger('--seed'), 0);
+    .option('--seed <n>', 'random seed', parseInteger('--seed'), 0)
+    .option('--overwrite', 'replace an existing preview file', false);
 
   add('train', 'train a CycleGAN (resumable; Ctrl-C saves a checkpoint)', 'train')
     .option('--data <root-or-name>', 'dataset folder (trainA/, trainB/, testA/, testB/) or an official dataset name')

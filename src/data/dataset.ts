@@ -9,13 +9,13 @@
  *   ROOT/valB    domain B validation images (optional)
  *
  * Files are listed sorted (byte order of the name, so the order is the same on every machine).
- * Only jpg/jpeg/png/webp/tif/tiff/gif (any case) are taken; other files are skipped with one
+ * Only jpg/jpeg/png/webp/avif/tif/tiff/gif (any case) are taken; other files are skipped with one
  * warning per folder; hidden files (".DS_Store", "._x.jpg") and sub-folders are skipped silently.
  */
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif'];
+export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.avif', '.tif', '.tiff', '.gif'];
 
 export type Split = 'trainA' | 'trainB' | 'testA' | 'testB' | 'valA' | 'valB';
 
