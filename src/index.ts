@@ -12,7 +12,7 @@ export * from './data/preview.ts';
 export * from './data/synthetic.ts';
 
 export * from './models/index.ts';
-export { saveLayersModel, loadLayersModel } from './models/io.ts';
+export { saveLayersModel, loadLayersModel, quantizeWeights, type SaveOptions, type WeightQuantization } from './models/io.ts';
 
 export * from './train/config.ts';
 export { Adam, type AdamOptions, type AdamState } from './train/adam.ts';
@@ -20,13 +20,22 @@ export { ImagePool } from './train/image-pool.ts';
 export { CycleGan, buildGenerator, backwardPerTerm, LOSS_NAMES, type StepLosses } from './train/cyclegan.ts';
 export { variableGradsFrugal } from './train/gradients.ts';
 export * from './train/checkpoint.ts';
-export { train, type TrainOptions, type TrainProgress, type TrainResult, type EpochSummary } from './train/loop.ts';
+export { train, repairLog, type TrainOptions, type TrainProgress, type TrainResult, type EpochSummary, type EvalSummary } from './train/loop.ts';
+export { RunValidation, type ValidationOptions, type ValidationResult } from './train/validation.ts';
+export * from './data/splits.ts';
+
+export { kernelInceptionDistance, featureSet, type FeatureSet, type KidOptions, type KidResult } from './eval/kid.ts';
+export { FeatureNetwork, DEFAULT_FEATURE_NET_DIR, type ImageStats, type FeatureNetOptions } from './eval/feature-net.ts';
+export { classRate, type ClassRate } from './eval/class-rate.ts';
+export { DirectionEvaluator, translatorFn, type TranslateFn, type Figures, type DirectionReport } from './eval/evaluator.ts';
+export { evaluateModel, type EvaluateOptions, type EvalReport } from './eval/evaluate.ts';
+export { listEmbeddedModels, defaultModel, embeddedModel, embeddedModelsDir, type EmbeddedModel, type ModelCard } from './infer/embedded.ts';
 
 export * from './infer/translate-core.ts';
 export * from './infer/translator.ts';
 export * from './infer/batch.ts';
 export * from './infer/report.ts';
-export { exportTfjs, type ExportedManifest } from './export/tfjs.ts';
+export { exportTfjs, type ExportedManifest, type ExportTfjsOptions } from './export/tfjs.ts';
 export * from './infer/manifest.ts';
 export { exportGeneratorToOnnx } from './export/onnx.ts';
 export { OnnxGenerator } from './infer/onnx-engine.ts';

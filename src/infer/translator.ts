@@ -44,6 +44,7 @@ export interface Translator {
 /** Finds the tfjs model.json of the generator for `direction` under `path`. */
 export async function locateGenerator(path: string, direction: Direction): Promise<string> {
   const full = resolve(path);
+  if (!existsSync(full) && /:best$/.test(path)) return generatorIn(await resolveCheckpointDir(path), direction);
   if (!existsSync(full)) throw new Error(`${path}: no such file or folder`);
   if (statSync(full).isFile()) {
     if (full.endsWith('model.json')) return full;
@@ -56,6 +57,10 @@ export async function locateGenerator(path: string, direction: Direction): Promi
   } catch {
     throw new Error(`${path}: not a model (no cyclegan.json, model.json or checkpoints/latest inside)`);
   }
+  return generatorIn(dir, direction);
+}
+
+async function generatorIn(dir: string, direction: Direction): Promise<string> {
   const manifest = await readModelManifest(dir);
   const rel = manifest.directions[direction];
   if (!rel) throw new Error(`${join(dir, 'cyclegan.json')}: has no ${direction} generator (it has ${Object.keys(manifest.directions).join(', ')})`);
