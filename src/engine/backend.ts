@@ -1,6 +1,7 @@
 /**
  * Engine selection. `tensorflow` is the native libtensorflow binding (@tensorflow/tfjs-node or
- * -gpu), used only when the user installed it; `wasm` is the CPU engine everybody has; `cpu` is the
+ * -gpu), used only when the user installed it; `webgpu` is tfjs's WebGPU backend on Dawn (a GPU
+ * through Vulkan/Metal/D3D12, see webgpu.ts); `wasm` is the CPU engine everybody has; `cpu` is the
  * pure-JS reference backend (slow, exact, used by tests as the ground truth).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -8,9 +9,10 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { trackWasmBuffers } from './heap-stats.ts';
 import { registerWasmKernels } from './wasm-kernels.ts';
 import { defaultWasmThreads, MAX_WASM_THREADS, registerThreadedWasm } from './wasm-threads.ts';
+import { describeWebGpuAdapter, installWebGpu, mayHaveHardwareGpu, probeWebGpu, webGpuAdapter } from './webgpu.ts';
 
-export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /** Loads the native binding if it is installed; returns false when it is not. */
 async function loadNativeBinding(): Promise<boolean> {
@@ -35,7 +37,8 @@ export interface BackendOptions {
 
 /**
  * Makes `name` the active tfjs backend and returns the name actually running
- * ('tensorflow', 'wasm' or 'cpu').
+ * ('tensorflow', 'webgpu', 'wasm' or 'cpu'). `auto` takes the native binding if installed, else
+ * WebGPU on a hardware GPU, else wasm (a software WebGPU adapter is slower than wasm).
  */
 export async function useBackend(name: BackendName = 'auto', options: BackendOptions = {}): Promise<string> {
   if (!BACKEND_NAMES.includes(name)) {
@@ -52,8 +55,9 @@ export async function useBackend(name: BackendName = 'auto', options: BackendOpt
       throw new Error(
         "backend 'tensorflow' needs @tensorflow/tfjs-node (npm install @tensorflow/tfjs-node); use --backend wasm",
       );
-    } else target = 'wasm';
+    } else target = (await hardwareWebGpu()) ? 'webgpu' : 'wasm';
   }
+  if (target === 'webgpu') await installWebGpu();
   if (target === 'wasm') {
     registerWasmKernels();
     await registerThreadedWasm(options.threads ?? defaultWasmThreads());
@@ -77,9 +81,18 @@ export async function useBackend(name: BackendName = 'auto', options: BackendOpt
   return tf.getBackend();
 }
 
-/** The running backend in words, e.g. "wasm (2 threads)". */
+/** Whether `auto` should take WebGPU: only for a hardware adapter, and without loading Dawn when no GPU device exists. */
+async function hardwareWebGpu(): Promise<boolean> {
+  if (!mayHaveHardwareGpu()) return false;
+  const adapter = await probeWebGpu();
+  return adapter !== null && !adapter.software;
+}
+
+/** The running backend in words, e.g. "wasm (2 threads)" or "webgpu (llvmpipe, software)". */
 export function describeBackend(): string {
   const name = tf.getBackend();
+  const adapter = webGpuAdapter();
+  if (name === 'webgpu' && adapter) return `webgpu (${describeWebGpuAdapter(adapter)})`;
   if (name !== 'wasm') return name;
   const threads = getThreadsCount();
   return `wasm (${threads} thread${threads === 1 ? '' : 's'})`;

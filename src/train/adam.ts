@@ -9,6 +9,11 @@
  * gradients, XNNPACK's packed copies of the filters and a step's activations. The update itself is
  * a single pass over each variable in JS (float32 storage, float64 arithmetic), one variable at a
  * time, so at most one variable's new values exist outside the engine at once.
+ *
+ * On a GPU backend (webgpu, webgl) that pass would read every weight and gradient back to the host
+ * each step, so there the moments are tensors on the device and the update is tensor arithmetic
+ * (float32 throughout: it matches the host path within float32 rounding, not bit for bit). The
+ * saved state is the same Float32Arrays either way, so a checkpoint moves between backends.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -31,12 +36,17 @@ export interface AdamState {
   moments: Float32Array[];
 }
 
+/** Backends whose tensors live on a device, where the host update would read everything back. */
+const DEVICE_BACKENDS = new Set(['webgpu', 'webgl']);
+
 export class Adam {
   /** Changed between epochs by the learning-rate schedule. */
   lr: number;
   private step = 0;
   private readonly m: Float32Array[];
   private readonly v: Float32Array[];
+  /** The moments as device tensors, while the update runs there; `m`/`v` are then empty. */
+  private device: { m: tf.Tensor[]; v: tf.Tensor[] } | null = null;
 
   constructor(
     readonly variables: tf.Variable[],
@@ -64,6 +74,11 @@ export class Adam {
     const correction1 = 1 - Math.pow(beta1, this.step);
     const sqrtCorrection2 = Math.sqrt(1 - Math.pow(beta2, this.step));
     const stepSize = this.lr / correction1;
+    if (DEVICE_BACKENDS.has(tf.getBackend())) {
+      this.applyOnDevice(grads, stepSize, sqrtCorrection2);
+      return;
+    }
+    this.toHost();
     const heap = tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmHeapAccess) : null;
     this.variables.forEach((variable, i) => {
       const grad = grads[i]!;
@@ -99,8 +114,60 @@ export class Adam {
     });
   }
 
-  /** The live moments, not copies (870 MB for two U-Nets): valid until the next apply(). */
+  /** The same update as tensor arithmetic on the device; uploads the moments on first use. */
+  private applyOnDevice(grads: (tf.Tensor | Float32Array)[], stepSize: number, sqrtCorrection2: number): void {
+    const { beta1, beta2, epsilon } = this.options;
+    if (!this.device) {
+      this.device = {
+        m: this.m.map((values, i) => tf.tensor(values, this.variables[i]!.shape, 'float32')),
+        v: this.v.map((values, i) => tf.tensor(values, this.variables[i]!.shape, 'float32')),
+      };
+      // The host copies would be twice the parameters in JS memory for nothing.
+      for (let i = 0; i < this.m.length; i++) this.m[i] = this.v[i] = new Float32Array(0);
+    }
+    const { m, v } = this.device;
+    this.variables.forEach((variable, i) => {
+      const grad = grads[i]!;
+      const gradSize = grad instanceof Float32Array ? grad.length : grad.size;
+      if (gradSize !== variable.size) {
+        throw new Error(`gradient ${i} has ${gradSize} values for variable ${variable.name} of shape [${variable.shape}]`);
+      }
+      const [mi, vi, next] = tf.tidy(() => {
+        const g = grad instanceof Float32Array ? tf.tensor(grad, variable.shape, 'float32') : grad;
+        const mj = tf.add(tf.mul(m[i]!, beta1), tf.mul(g, 1 - beta1));
+        const vj = tf.add(tf.mul(v[i]!, beta2), tf.mul(tf.square(g), 1 - beta2));
+        const denominator = tf.add(tf.div(tf.sqrt(vj), sqrtCorrection2), epsilon);
+        return [mj, vj, tf.sub(variable, tf.div(tf.mul(mj, stepSize), denominator))];
+      });
+      m[i]!.dispose();
+      v[i]!.dispose();
+      m[i] = mi!;
+      v[i] = vi!;
+      variable.assign(next!);
+      next!.dispose();
+    });
+  }
+
+  /** Brings device moments back into JS memory (the backend changed to a host one). */
+  private toHost(): void {
+    if (!this.device) return;
+    const { m, v } = this.device;
+    this.device = null;
+    m.forEach((t, i) => (this.m[i] = t.dataSync() as Float32Array));
+    v.forEach((t, i) => (this.v[i] = t.dataSync() as Float32Array));
+    tf.dispose([...m, ...v]);
+  }
+
+  /**
+   * The live moments, not copies (870 MB for two U-Nets): valid until the next apply(). On a
+   * device backend, copies read back from it.
+   */
   async getState(): Promise<AdamState> {
+    if (this.device) {
+      const { m, v } = this.device;
+      const moments = await Promise.all([...m, ...v].map((t) => t.data() as Promise<Float32Array>));
+      return { step: this.step, moments };
+    }
     return { step: this.step, moments: [...this.m, ...this.v] };
   }
 
@@ -109,18 +176,31 @@ export class Adam {
     if (state.moments.length !== 2 * n) {
       throw new Error(`optimizer state has ${state.moments.length} moment tensors, expected ${2 * n}`);
     }
-    [...this.m, ...this.v].forEach((target, i) => {
-      const values = state.moments[i]!;
-      if (values.length !== target.length) {
-        const variable = this.variables[i % n]!;
-        throw new Error(`optimizer moment ${i} has ${values.length} values, expected ${target.length} (${variable.shape})`);
+    state.moments.forEach((values, i) => {
+      const variable = this.variables[i % n]!;
+      if (values.length !== variable.size) {
+        throw new Error(`optimizer moment ${i} has ${values.length} values, expected ${variable.size} (${variable.shape})`);
       }
-      target.set(values);
+    });
+    // Restored into JS memory; a device backend uploads them on the next apply().
+    this.disposeDevice();
+    state.moments.forEach((values, i) => {
+      const target = i < n ? this.m : this.v;
+      const j = i % n;
+      if (target[j]!.length !== values.length) target[j] = new Float32Array(values.length);
+      target[j]!.set(values);
     });
     this.step = state.step;
   }
 
+  private disposeDevice(): void {
+    if (!this.device) return;
+    tf.dispose([...this.device.m, ...this.device.v]);
+    this.device = null;
+  }
+
   dispose(): void {
-    // Nothing in the engine: the moments are garbage-collected with the optimizer.
+    // On host backends nothing is in the engine: the moments are garbage-collected with the optimizer.
+    this.disposeDevice();
   }
 }
