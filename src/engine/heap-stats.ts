@@ -4,8 +4,8 @@
  * neither says how much of the 4 GiB heap a training step really needs. This counts the bytes of
  * live tensor buffers as the backend stores and frees them, with their high-water mark.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { activeWasmBackend, heapBytes, watchBufferTable, type StoredBuffer } from './tfjs-internals.ts';
 
 export interface HeapStats {
   /** Bytes of tensor buffers alive now. */
@@ -27,16 +27,7 @@ interface Tracker {
 
 const trackers = new WeakMap<BackendWasm, Tracker>();
 
-function activeWasmBackend(): BackendWasm | null {
-  return tf.getBackend() === 'wasm' ? (tf.backend() as BackendWasm) : null;
-}
-
-interface StoredData {
-  shape: number[];
-  dtype: string;
-}
-
-function bytesOf(data: StoredData): number {
+function bytesOf(data: StoredBuffer): number {
   if (data.dtype === 'string') return 0;
   const elements = data.shape.reduce((a, b) => a * b, 1);
   return elements * (data.dtype === 'bool' ? 1 : 4);
@@ -51,22 +42,20 @@ export function trackWasmBuffers(): boolean {
   if (!backend) return false;
   if (trackers.has(backend)) return true;
   const tracker: Tracker = { live: 0, peak: 0, sizes: new WeakMap() };
-  const storage = backend.dataIdMap;
-  const set = storage.set.bind(storage);
-  const remove = storage.delete.bind(storage);
-  storage.set = (dataId: object, value: StoredData) => {
-    const previous = tracker.sizes.get(dataId) ?? 0;
-    const bytes = bytesOf(value);
-    tracker.sizes.set(dataId, bytes);
-    tracker.live += bytes - previous;
-    if (tracker.live > tracker.peak) tracker.peak = tracker.live;
-    set(dataId, value as never);
-  };
-  storage.delete = (dataId: object) => {
-    tracker.live -= tracker.sizes.get(dataId) ?? 0;
-    tracker.sizes.delete(dataId);
-    return remove(dataId);
-  };
+  watchBufferTable(
+    backend,
+    (dataId, stored) => {
+      const previous = tracker.sizes.get(dataId) ?? 0;
+      const bytes = bytesOf(stored);
+      tracker.sizes.set(dataId, bytes);
+      tracker.live += bytes - previous;
+      if (tracker.live > tracker.peak) tracker.peak = tracker.live;
+    },
+    (dataId) => {
+      tracker.live -= tracker.sizes.get(dataId) ?? 0;
+      tracker.sizes.delete(dataId);
+    },
+  );
   trackers.set(backend, tracker);
   return true;
 }
@@ -76,7 +65,7 @@ export function wasmHeapStats(): HeapStats | null {
   const backend = activeWasmBackend();
   const tracker = backend && trackers.get(backend);
   if (!backend || !tracker) return null;
-  return { liveBytes: tracker.live, peakLiveBytes: tracker.peak, heapBytes: (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer.byteLength };
+  return { liveBytes: tracker.live, peakLiveBytes: tracker.peak, heapBytes: heapBytes(backend) };
 }
 
 /** Starts a new high-water mark from the current live bytes. */

@@ -20,16 +20,11 @@ import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { BackendWasm, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { backendFromModule, withReportedCpuCount, type EmscriptenModule } from './tfjs-internals.ts';
 
 const require = createRequire(import.meta.url);
 
 type EmscriptenFactory = (config: Record<string, unknown>) => Promise<EmscriptenModule>;
-interface EmscriptenModule {
-  cwrap(name: string, returns: string | null, args: string[]): (...args: number[]) => unknown;
-  tfjs?: Record<string, unknown>;
-  PThread?: { runningWorkers: { unref(): void }[] };
-}
 
 /** The backend's pthread pool holds 8 workers, and its thread pool never uses more. */
 export const MAX_WASM_THREADS = 8;
@@ -101,32 +96,14 @@ export async function registerThreadedWasm(threads: number): Promise<boolean> {
       // The backend caps its pool at half the logical cores, read once while the module starts
       // (it assumes two hyperthreads per core), which leaves a 2-core machine with 1 thread. For
       // that moment only, report as many logical cores as it needs to allow `threads`.
-      const os = require('node:os') as typeof import('node:os');
-      const realCpus = os.cpus;
-      os.cpus = () => {
-        const cpus = realCpus();
-        return Array.from({ length: Math.max(2 * threads, cpus.length) }, (_, i) => cpus[i % cpus.length]!);
-      };
-      let module: EmscriptenModule;
-      try {
-        module = await factory({
+      const module = await withReportedCpuCount(2 * threads, () =>
+        factory({
           locateFile: (file: string) => (file.endsWith('.worker.js') ? workerPath : file.endsWith('.wasm') ? wasmPath : file),
           // The workers import the module script by this path, then call its factory.
           mainScriptUrlOrBlob: modulePath,
-        });
-      } finally {
-        os.cpus = realCpus;
-      }
-      module.tfjs = {
-        init: module.cwrap('init', null, []),
-        initWithThreadsCount: module.cwrap('init_with_threads_count', null, ['number']),
-        getThreadsCount: module.cwrap('get_threads_count', 'number', []),
-        registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
-        disposeData: module.cwrap('dispose_data', null, ['number']),
-        dispose: module.cwrap('dispose', null, []),
-      };
-      setThreadsCount(threads);
-      const backend = new BackendWasm(module as never);
+        }),
+      );
+      const backend = backendFromModule(module, threads);
       // The pool's threads idle on a futex for the life of the process; Emscripten ref()s a
       // worker while its thread runs, which would keep Node alive after the program's last line.
       for (const worker of module.PThread?.runningWorkers ?? []) worker.unref();

@@ -1,0 +1,140 @@
+/**
+ * What the wasm convolution kernels share: their attributes, the tuning that picks their paths,
+ * the stock kernels they fall back to, and geometry and copy helpers over the heap.
+ */
+import { backend_util, type KernelConfig, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { runKernel } from './tfjs-internals.ts';
+
+export type Padding = 'same' | 'valid' | number | backend_util.ExplicitPadding;
+type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
+
+/** What every convolution kernel's attributes share. */
+export interface ConvGeometryAttrs {
+  strides: number | [number, number];
+  pad: Padding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: RoundingMode;
+}
+
+export interface ConvAttrs extends ConvGeometryAttrs {
+  dilations: number | [number, number];
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+export interface BackpropInputAttrs extends ConvGeometryAttrs {
+  inputShape: [number, number, number, number];
+}
+
+export interface BackpropFilterAttrs extends ConvGeometryAttrs {
+  filterShape: [number, number, number, number];
+}
+
+/**
+ * Thresholds choosing between the kernels' paths (tests set them to 0 and Infinity to force one).
+ *
+ * Below `gemmMaxDyPixels` dy pixels the phase decomposition of Conv2DBackpropInput is dominated by
+ * work proportional to the filter (building sub-filters, XNNPACK packing them) rather than by
+ * arithmetic: the U-Net's 1x1 to 8x8 layers hold most of its 54M weights and little else. There dx
+ * is computed as one matrix product that reads the filter in place, followed by col2im.
+ */
+export const wasmKernelTuning = {
+  /** dy pixels up to which Conv2DBackpropInput uses GEMM + col2im (tests set 0 and Infinity to cover both paths). */
+  gemmMaxDyPixels: 64,
+  /** Output pixels up to which Conv2D and plain FusedConv2D use the transposed-filter GEMM (0 turns it off). */
+  convGemmMaxOutPixels: 64,
+};
+
+/** The backend's own kernels that the ones here replaced, kept as their fallbacks and engines. */
+export const stockKernels: { conv2D?: KernelConfig; fusedConv2D?: KernelConfig; backpropInput?: KernelConfig } = {};
+
+/** One of the backend's own kernels that a kernel here replaced. */
+export function runStock(config: KernelConfig | undefined, backend: BackendWasm, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
+  if (!config) throw new Error(`the wasm backend has no kernel to fall back to (dataFormat ${String(attrs.dataFormat)})`);
+  return runKernel(config, backend, inputs, attrs);
+}
+
+export function floorDiv(a: number, b: number): number {
+  return Math.floor(a / b);
+}
+
+export function positiveMod(a: number, b: number): number {
+  return ((a % b) + b) % b;
+}
+
+export function byteSize(info: TensorInfo): number {
+  return 4 * info.shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * The geometry of the forward convolution both gradient kernels invert, with dy checked against
+ * its output shape.
+ */
+export function convGeometry(
+  kernelName: string,
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  dy: TensorInfo,
+  attrs: Pick<BackpropInputAttrs, 'strides' | 'pad' | 'dimRoundingMode'>,
+): backend_util.Conv2DInfo {
+  const info = backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const { batchSize, outHeight, outWidth, outChannels } = info;
+  if (dy.shape[1] !== outHeight || dy.shape[2] !== outWidth || dy.shape[3] !== outChannels) {
+    throw new Error(
+      `${kernelName}: dy shape [${dy.shape}] does not match the convolution's output ` +
+        `[${batchSize},${outHeight},${outWidth},${outChannels}]`,
+    );
+  }
+  return info;
+}
+
+/** The forward geometry of an NHWC, undilated float32 convolution, or null when it is not one. */
+export function plainConvGeometry(x: TensorInfo, filter: TensorInfo, attrs: ConvAttrs): backend_util.Conv2DInfo | null {
+  if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
+  const dilations = typeof attrs.dilations === 'number' ? [attrs.dilations, attrs.dilations] : attrs.dilations ?? [1, 1];
+  if (dilations[0] !== 1 || dilations[1] !== 1) return null;
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  return info.inChannels === filter.shape[2] ? info : null;
+}
+
+export function float32Only(kernelName: string, ...infos: TensorInfo[]): void {
+  for (const info of infos) {
+    if (info.dtype !== 'float32') throw new Error(`${kernelName} on wasm needs float32 tensors, got ${info.dtype}`);
+  }
+}
+
+const TILE = 32;
+
+/**
+ * dst[dstOffset + c*rows + r] = src[srcOffset + r*cols + c]. Tiled so both sides stay in cache: on
+ * a [512, 1024] block this runs ~3x faster than wasm's Transpose kernel.
+ */
+export function transposeMatrix(
+  src: Float32Array,
+  srcOffset: number,
+  dst: Float32Array,
+  dstOffset: number,
+  rows: number,
+  cols: number,
+): void {
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const rEnd = Math.min(rows, r0 + TILE);
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const cEnd = Math.min(cols, c0 + TILE);
+      for (let r = r0; r < rEnd; r++) {
+        const srcRow = srcOffset + r * cols;
+        for (let c = c0; c < cEnd; c++) dst[dstOffset + c * rows + r] = src[srcRow + c];
+      }
+    }
+  }
+}
