@@ -1,15 +1,20 @@
 /**
- * `npm start`: the whole product offline in a few minutes on a CPU. It writes a synthetic
- * unpaired dataset (smooth scenes ↔ striped scenes), trains a small CycleGAN on it, translates the
- * held-back test images into a report page and prints where everything is.
+ * `npm start`: the product offline. With an embedded default model it does the main job: the
+ * example photos (assets/examples) translated by that model into a page, and how to go on with
+ * one's own photos and the web page. Without one (or with --synthetic) it shows the whole
+ * pipeline in minutes on a CPU: a synthetic unpaired dataset (smooth scenes ↔ striped scenes), a
+ * small CycleGAN trained on it, the held-back test images translated into a report page.
  */
-import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { openDataset } from './data/dataset.ts';
 import { readImage } from './data/image-io.ts';
 import { stripeEnergy, writeSyntheticDataset } from './data/synthetic.ts';
 import { describeBackend, useBackend, type BackendName } from './engine/backend.ts';
 import { exportTfjs } from './export/tfjs.ts';
+import { defaultModel, describeCardEval, type EmbeddedModel } from './infer/embedded.ts';
+import { writeGallery } from './infer/gallery.ts';
 import { writeTestReport } from './infer/report.ts';
 import { imageToPixels, loadTranslator } from './infer/translator.ts';
 import type { TrainConfig } from './train/config.ts';
@@ -24,6 +29,50 @@ export interface DemoOptions {
   /** wasm threads (default: one per core). */
   threads?: number;
   log?: (line: string) => void;
+  /** The synthetic pipeline demo even when a default model is embedded. */
+  synthetic?: boolean;
+}
+
+/** The example photos shipped with the package (sources and licences in their SOURCES.md). */
+export const EXAMPLES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'assets', 'examples');
+
+export interface DemoResult {
+  /** The page to open. */
+  report: string;
+  mode: 'main-job' | 'synthetic';
+}
+
+/** Runs the main job with the default model when one is embedded, else the synthetic demo. */
+export async function run(options: DemoOptions = {}): Promise<DemoResult> {
+  const model = options.synthetic ? null : await defaultModel();
+  if (model) return { report: await runMainJob(model, options), mode: 'main-job' };
+  return { report: (await runSynthetic(options)).report, mode: 'synthetic' };
+}
+
+/** The example photos through the default model into a page; then what to do next. */
+export async function runMainJob(model: EmbeddedModel, options: DemoOptions = {}): Promise<string> {
+  const log = options.log ?? console.log;
+  const out = resolve(options.out ?? 'runs/demo');
+  await useBackend(options.backend ?? 'auto', { threads: options.threads });
+  const figures = describeCardEval(model.card);
+  log(`backend: ${describeBackend()}`);
+  log(`model: ${model.name} · ${model.card.title}`);
+  for (const line of figures) log(`  ${line}`);
+  const files = (await readdir(EXAMPLES_DIR)).filter((f) => /\.(webp|jpe?g|png)$/i.test(f)).sort().map((f) => join(EXAMPLES_DIR, f));
+  const gallery = await writeGallery({
+    model: model.path,
+    files,
+    out: join(out, 'examples'),
+    title: `${model.card.title}: example photos`,
+    notes: [model.card.description ?? '', ...figures, `photos: ${join(EXAMPLES_DIR, 'SOURCES.md')} (sources and licences)`].filter(Boolean),
+    onProgress: (done, total, file) => log(`translated ${done}/${total}: ${file}`),
+  });
+  for (const r of gallery.rows) log(`  ${r.input} ${r.width}×${r.height} → ${r.translation} in ${r.seconds.toFixed(1)} s`);
+  log(`page:        ${gallery.index}`);
+  log(`your photos: npx cyclegan translate my-photos/ --out zebras/        (any size; --direction BtoA for zebra → horse)`);
+  log(`web page:    npx cyclegan serve                                     (http://127.0.0.1:8080/, the same model in the browser)`);
+  log(`the model:   npx cyclegan models                                    (its card: data, recipe, figures)`);
+  return gallery.index;
 }
 
 /** Small enough for minutes on 2 cores, big enough to learn stripes. */
@@ -40,7 +89,8 @@ export const DEMO_CONFIG: Partial<TrainConfig> = {
   keep: 1,
 };
 
-export async function run(options: DemoOptions = {}): Promise<{ report: string; losses: string; exportDir: string; stripeGain: number }> {
+/** The synthetic pipeline demo: data, a short training run, a report, an export. */
+export async function runSynthetic(options: DemoOptions = {}): Promise<{ report: string; losses: string; exportDir: string; stripeGain: number }> {
   const log = options.log ?? console.log;
   const out = resolve(options.out ?? 'runs/demo');
   await useBackend(options.backend ?? 'auto', { threads: options.threads });

@@ -159,9 +159,10 @@ export function buildProgram(): Command {
   add('models', 'list the models embedded in the package (the default first), with their model cards', 'models')
     .option('--json', 'print the model cards as JSON', false);
 
-  add('demo', 'the whole product offline: synthetic data, a short training run, a report', 'demo')
+  add('demo', 'offline: the example photos through the embedded model (or, without one, synthetic data, a short training run, a report)', 'demo')
     .option('--out <dir>', 'where to write the demo run', 'runs/demo')
     .option('--steps <n>', 'training steps', parseInteger('--steps', 1))
+    .option('--synthetic', 'the synthetic pipeline demo (training included) even when a default model is embedded', false)
     .option('--seed <n>', 'random seed', parseInteger('--seed'), 0);
 
   return program;

@@ -89,3 +89,24 @@ export async function embeddedModel(name: string): Promise<EmbeddedModel> {
   if (!found) throw new Error(`no embedded model '${name}' (embedded: ${models.map((m) => m.name).join(', ') || 'none'})`);
   return found;
 }
+
+interface CardFigures {
+  kid: { mean: number };
+  classRate?: { rate: number };
+}
+
+/**
+ * One line per direction of a card's evaluation (`cyclegan eval --json` output): the model's
+ * figures beside their floor (untranslated) and ceiling (real images).
+ */
+export function describeCardEval(card: ModelCard): string[] {
+  const report = card.eval as { split?: string; directions?: { direction: string; targetClass?: string; model?: CardFigures; floor: CardFigures; ceiling: CardFigures }[] } | undefined;
+  if (!report?.directions) return [];
+  const arrow = (d: string) => (d === 'AtoB' ? 'A→B' : 'B→A');
+  const pct = (f?: CardFigures) => (f?.classRate ? `${(f.classRate.rate * 100).toFixed(0)}%` : '-');
+  return report.directions.map((d) => {
+    const kid = `KID×1000 ${d.model ? d.model.kid.mean.toFixed(2) : '-'} (floor ${d.floor.kid.mean.toFixed(2)}, ceiling ${d.ceiling.kid.mean.toFixed(2)})`;
+    const rate = d.targetClass ? ` · ${d.targetClass} top-1 ${pct(d.model)} (floor ${pct(d.floor)}, ceiling ${pct(d.ceiling)})` : '';
+    return `${arrow(d.direction)} on the ${report.split ?? 'validation'} split: ${kid}${rate}`;
+  });
+}

@@ -14,8 +14,8 @@ let work: string;
 let models: string;
 let data: string;
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['bin/cyclegan.js', '--backend', 'cpu', ...args], {
+function cli(args: string[], env: Record<string, string> = {}, backend = 'cpu') {
+  const r = spawnSync(process.execPath, ['bin/cyclegan.js', '--backend', backend, ...args], {
     encoding: 'utf8',
     env: { ...process.env, CYCLEGAN_MODELS_DIR: models, ...env },
   });
@@ -35,7 +35,15 @@ before(async () => {
     const dir = join(models, name);
     await exportTfjs(run, dir, name === 'tiny-a' ? ['AtoB'] : ['AtoB', 'BtoA'], { quantize: 'float16' });
     const manifest = JSON.parse(await readFile(join(dir, 'cyclegan.json'), 'utf8'));
-    manifest.card = { title: `Tiny test model ${name}`, steps: 1, limits: ['a test model'] };
+    manifest.card = {
+      title: `Tiny test model ${name}`,
+      steps: 1,
+      limits: ['a test model'],
+      eval: {
+        split: 'val',
+        directions: [{ direction: 'AtoB', targetClass: 'zebra', model: { kid: { mean: 7.125 }, classRate: { rate: 0.61 } }, floor: { kid: { mean: 30.84 }, classRate: { rate: 0 } }, ceiling: { kid: { mean: 0.03 }, classRate: { rate: 0.86 } } }],
+      },
+    };
     await writeFile(join(dir, 'cyclegan.json'), JSON.stringify(manifest));
   }
   await writeFile(join(models, 'DEFAULT'), 'tiny-b\n');
@@ -65,9 +73,25 @@ describe('the embedded default model', () => {
     const lines = r.out.split('\n');
     assert.match(lines[0]!, /^tiny-b \(default\) · Tiny test model tiny-b · AtoB, BtoA · resnet6 · \d+\.\d MiB on disk$/);
     assert.ok(r.out.includes('tiny-a · Tiny test model tiny-a · AtoB · resnet6'));
+    assert.ok(r.out.includes('  A→B on the val split: KID×1000 7.13 (floor 30.84, ceiling 0.03) · zebra top-1 61% (floor 0%, ceiling 86%)'), r.out);
     const json = JSON.parse(cli(['models', '--json']).out) as { name: string; default: boolean; sizeBytes: number }[];
     assert.deepEqual(json.map((m) => [m.name, m.default]), [['tiny-b', true], ['tiny-a', false]]);
     assert.ok(json[0]!.sizeBytes > 1000);
+  });
+
+  it('npm start does the main job with the default model: the example photos into a page', async () => {
+    const out = join(work, 'demo');
+    // wasm: the photos are translated at full size (2 megapixels), which the cpu backend takes minutes for.
+    const r = cli(['demo', '--out', out], {}, 'wasm');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /model: tiny-b · Tiny test model tiny-b/);
+    assert.match(r.out, /nokota-horses\.png 1024×664 → nokota-horses\.AtoB\.png/);
+    assert.match(r.out, /zaniskari-horse\.png 1920×1080 → zaniskari-horse\.AtoB\.png/);
+    assert.match(r.out, /your photos: npx cyclegan translate/);
+    const page = await readFile(join(out, 'examples', 'index.html'), 'utf8');
+    assert.match(page, /A→B on the val split: KID×1000 7\.13/);
+    const translated = await readImage(join(out, 'examples', 'zaniskari-horse.AtoB.png'));
+    assert.deepEqual([translated.width, translated.height], [1920, 1080], 'translated at full size');
   });
 
   it('without a default model, a command that needs one says so in one line', () => {

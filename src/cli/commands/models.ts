@@ -1,4 +1,4 @@
-import { embeddedModelsDir, listEmbeddedModels } from '../../infer/embedded.ts';
+import { describeCardEval, embeddedModelsDir, listEmbeddedModels } from '../../infer/embedded.ts';
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
@@ -21,6 +21,7 @@ export async function run(opts: Record<string, unknown>): Promise<number> {
     if (m.card.steps !== undefined || m.card.cpuHours !== undefined) {
       console.log(`  trained: ${m.card.steps ?? '?'} steps, ${m.card.cpuHours?.toFixed(1) ?? '?'} CPU hours`);
     }
+    for (const line of describeCardEval(m.card)) console.log(`  ${line}`);
     for (const limit of m.card.limits ?? []) console.log(`  limit: ${limit}`);
     console.log(`  ${m.path}`);
   }
