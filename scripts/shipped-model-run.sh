@@ -4,7 +4,8 @@
 # cannot break its resume), the real data with the committed validation split held out, a run
 # folder with step checkpoints, and the trainer at nice 19.
 #
-#   scripts/shipped-model-run.sh start COMMIT   new run (or resume, if the run folder exists)
+#   scripts/shipped-model-run.sh start COMMIT   new run (or resume, if the run folder exists),
+#                                               validating every 600 steps (log.jsonl, checkpoints/best)
 #   scripts/shipped-model-run.sh status         step, epoch, last log line
 #
 # Environment: CYCLEGAN_RUNS (default ~/.cache/cyclegan), H2Z (default ../shared/data/horse2zebra).
@@ -43,14 +44,20 @@ case "${1:-}" in
       cp -al "$repo/node_modules" "$tree/node_modules"
     fi
     (cd "$repo" && make_data)
-    if [ -f "$run/checkpoints/latest" ]; then args=(--resume "$run"); else
+    validate=(--eval-every 600 --eval-class-a sorrel --eval-class-b zebra)
+    if [ -f "$run/checkpoints/latest" ]; then args=(--resume "$run" "${validate[@]}"); else
       args=(--out "$run" --data "$data" --preset paper --generator resnet6 --ngf 32 --ndf 32
-            --load-size 286 --crop-size 128 --seed 1 --save-every 1 --keep 1000 --save-latest-every 200)
+            --load-size 286 --crop-size 128 --seed 1 --save-every 1 --keep 1000 --save-latest-every 200
+            "${validate[@]}")
     fi
     mkdir -p "$home/runs"
     cd "$tree"
     nohup nice -n 19 node bin/cyclegan.js --threads 2 train "${args[@]}" >> "$home/runs/h2z-trainer.log" 2>&1 &
     echo "trainer pid $! (log $home/runs/h2z-trainer.log)"
+    ;;
+  stop)
+    # SIGINT: the trainer finishes its step and writes a checkpoint before it exits.
+    pkill -INT -f 'cyclegan.js --threads 2 train' && echo "stopping (a checkpoint is written first)" || echo "no trainer running"
     ;;
   status)
     cat "$run/checkpoints/latest" 2>/dev/null || echo "no checkpoint yet"
