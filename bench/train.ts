@@ -1,9 +1,10 @@
 /**
- * `npm run bench -- train [--sizes 64,128,256] [--generators unet,resnet9] [--backends wasm] [--steps 3] [--threads N]`
+ * `npm run bench -- train [--sizes 64,128,256] [--generators unet,resnet9] [--ngf 64] [--ndf 64] [--backends wasm] [--steps 3] [--threads N]`
+ * (`--help` prints the usage).
  *
- * For each generator, size and backend: the generator's forward pass (inference) and one full
+ * For each backend, generator and size: the generator's forward pass (inference) and one full
  * CycleGAN training step (both generators, both discriminators, identity loss on, batch 1, the
- * tutorial's networks at ngf/ndf 64), with GFLOP/s, the share of the machine's measured peak, peak
+ * tutorial's networks at the given ngf/ndf), with GFLOP/s, the share of the machine's measured peak, peak
  * RSS, the peak bytes of live tensor buffers and the wasm heap (after the warm-up step and after
  * the last, so growth shows). When Debian's PyTorch is installed (/usr/bin/python3 with torch),
  * bench/reference/cyclegan_step.py times the same forward and step in the same run, and the
@@ -12,7 +13,10 @@
  * FLOPs are counted from the layers (2·MACs of every convolution); a step is taken as 3× the
  * forward cost (forward + input and weight gradients) of 6 generator passes and 6 discriminator
  * passes, the same rule for both engines. Each configuration runs in its own process, so a heap
- * abort is a table row rather than the end of the bench.
+ * abort is a table row rather than the end of the bench. With none of --generators, --sizes,
+ * --ngf, --ndf given, the rows are the full networks (ngf/ndf 64) at every size plus ResNet-6
+ * ngf/ndf 32 at 128 px, the configuration of the long training runs. Batch size stays 1: the
+ * training step takes one image per domain.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,9 +28,55 @@ import { resolveConfig, type GeneratorArch } from '../src/train/config.ts';
 import { CycleGan } from '../src/train/cyclegan.ts';
 import { Rng } from '../src/util/rng.ts';
 
+const USAGE = `usage: npm run bench -- train [options]
+
+  --generators LIST  generators, comma-separated: unet, resnet9, resnet6 (default unet,resnet9)
+  --sizes LIST       image sizes in pixels, comma-separated (default 64,128,256)
+  --ngf N            generator width (default 64)
+  --ndf N            discriminator width (default 64)
+  --backends LIST    engines, comma-separated, each handed to useBackend (default wasm)
+  --steps N          timed training steps after a warm-up step (default 3)
+  --threads N        wasm threads (default: one per core)
+  --help             this text
+
+Without --generators, --sizes, --ngf and --ndf the rows are the full networks (ngf/ndf 64) at
+64, 128 and 256 px plus ResNet-6 ngf/ndf 32 at 128 px. PyTorch (bench/reference/cyclegan_step.py,
+when /usr/bin/python3 has torch) runs each row's configuration in the same run.`;
+
 function option(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+}
+
+function positiveInt(args: string[], name: string, fallback: number): number {
+  const raw = option(args, name, String(fallback));
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer, got '${raw}'`);
+  return n;
+}
+
+const GENERATORS: readonly GeneratorArch[] = ['unet', 'resnet9', 'resnet6'];
+
+/** One table row's configuration. */
+interface Row {
+  generator: GeneratorArch;
+  size: number;
+  ngf: number;
+  ndf: number;
+}
+
+/** The rows the options ask for (see the usage). */
+export function benchRows(args: string[]): Row[] {
+  const given = ['generators', 'sizes', 'ngf', 'ndf'].some((name) => args.includes(`--${name}`));
+  const sizes = option(args, 'sizes', '64,128,256').split(',').map(Number);
+  for (const size of sizes) if (!Number.isInteger(size) || size < 8) throw new Error(`--sizes needs integers of at least 8, got '${option(args, 'sizes', '')}'`);
+  const generators = option(args, 'generators', 'unet,resnet9').split(',') as GeneratorArch[];
+  for (const g of generators) if (!GENERATORS.includes(g)) throw new Error(`unknown generator '${g}' (expected ${GENERATORS.join(', ')})`);
+  const ngf = positiveInt(args, 'ngf', 64);
+  const ndf = positiveInt(args, 'ndf', 64);
+  const rows = generators.flatMap((generator) => sizes.map((size) => ({ generator, size, ngf, ndf })));
+  if (!given) rows.push({ generator: 'resnet6', size: 128, ngf: 32, ndf: 32 });
+  return rows;
 }
 
 /** 2·MACs of one forward pass over the conv layers of a model at input size `size`. */
@@ -78,14 +128,18 @@ function referenceNumber(args: string[], key: string): number | undefined {
 }
 
 /** Measures one configuration in this process; prints one JSON line. */
-async function measure(generator: GeneratorArch, size: number, backend: BackendName, steps: number, threads?: number): Promise<void> {
-  await useBackend(backend, { threads });
-  const config = resolveConfig({ preset: 'tutorial', generator, cropSize: size, loadSize: size });
+async function measure({ generator, size, ngf, ndf }: Row, backend: string, steps: number, threads?: number): Promise<void> {
+  // The name goes through unchecked, so engines useBackend gains are benchmarked without changes here.
+  await useBackend(backend as BackendName, { threads });
+  const config = resolveConfig({ preset: 'tutorial', generator, cropSize: size, loadSize: size, ngf, ndf });
   const { buildPatchDiscriminator } = await import('../src/models/discriminator.ts');
   const { buildResnetGenerator, buildUnetGenerator } = await import('../src/models/generators.ts');
   // FLOPs from fixed-size twins, so fully convolutional layers have concrete shapes.
-  const gTwin = generator === 'unet' ? buildUnetGenerator({ size, name: 'flops_g' }) : buildResnetGenerator({ size, nBlocks: generator === 'resnet9' ? 9 : 6, name: 'flops_g' });
-  const dTwin = buildPatchDiscriminator({ size, name: 'flops_d' });
+  const gTwin =
+    generator === 'unet'
+      ? buildUnetGenerator({ size, ngf, name: 'flops_g' })
+      : buildResnetGenerator({ size, ngf, nBlocks: generator === 'resnet9' ? 9 : 6, name: 'flops_g' });
+  const dTwin = buildPatchDiscriminator({ size, ndf, name: 'flops_d' });
   const stepFlops = 3 * (6 * forwardFlops(gTwin, size) + 6 * forwardFlops(dTwin, size));
   gTwin.dispose();
   dTwin.dispose();
@@ -151,13 +205,17 @@ async function wasmPeak(threads?: number): Promise<void> {
 }
 
 export async function run(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const threadsArg = option(args, 'threads', '');
-  const threads = threadsArg ? Number(threadsArg) : undefined;
+  const threads = threadsArg ? positiveInt(args, 'threads', 1) : undefined;
   const one = option(args, 'one', '');
-  const steps = Number(option(args, 'steps', '3'));
+  const steps = positiveInt(args, 'steps', 3);
   if (one) {
-    const [generator, size, backend] = one.split(',');
-    await measure(generator as GeneratorArch, Number(size), backend as BackendName, steps, threads);
+    const [generator, size, backend, ngf, ndf] = one.split(',');
+    await measure({ generator: generator as GeneratorArch, size: Number(size), ngf: Number(ngf), ndf: Number(ndf) }, backend!, steps, threads);
     return;
   }
   const self = fileURLToPath(new URL('./index.ts', import.meta.url));
@@ -171,6 +229,7 @@ export async function run(args: string[]): Promise<void> {
     return;
   }
 
+  const rows = benchRows(args);
   const torchPeak = referenceNumber(['--peak'], 'peak_gflops');
   let peak = torchPeak;
   let peakSource = 'PyTorch/OpenBLAS float32 GEMM 2048³, 2 threads';
@@ -181,44 +240,41 @@ export async function run(args: string[]): Promise<void> {
   }
   console.error(`machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource})`);
 
-  const sizes = option(args, 'sizes', '64,128,256').split(',').map(Number);
-  const generators = option(args, 'generators', 'unet,resnet9').split(',') as GeneratorArch[];
-  const backends = option(args, 'backends', 'wasm').split(',') as BackendName[];
+  const backends = option(args, 'backends', 'wasm').split(',');
   const table: Record<string, string | number>[] = [];
   const fmt = (x: number | null | undefined, digits = 0) => (x == null ? 'n/a' : x.toFixed(digits));
   for (const backend of backends) {
-    for (const generator of generators) {
-      for (const size of sizes) {
-        const r = child(['--one', `${generator},${size},${backend}`, '--steps', String(steps)]);
-        const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-        const torchStep = referenceNumber(['--generator', generator, '--size', String(size), '--steps', String(Math.min(steps, 3))], 'step_seconds');
-        const torchForward = referenceNumber(['--generator', generator, '--size', String(size), '--forward-only'], 'forward_seconds');
-        if (!line) {
-          const why = /Aborted|out of memory|memory access/i.test(r.stderr) ? 'wasm heap exhausted' : (r.stderr.trim().split('\n').pop() ?? 'failed');
-          table.push({ generator, size, backend, 'step (s)': why, 'PyTorch step (s)': fmt(torchStep, 2) });
-          console.error(`  ${generator} ${size}px ${backend}: ${why}`);
-          continue;
-        }
-        const m = JSON.parse(line) as Measured;
-        const gflops = m.gflop / m.stepSeconds;
-        table.push({
-          generator,
-          size,
-          backend: m.backend,
-          'fwd (ms)': fmt(m.forwardMs),
-          'PyTorch fwd (ms)': fmt(torchForward === undefined ? undefined : torchForward * 1000),
-          'fwd ×PyTorch': torchForward ? fmt(m.forwardMs / 1000 / torchForward, 2) : 'n/a',
-          'step (s)': fmt(m.stepSeconds, 2),
-          'PyTorch step (s)': fmt(torchStep, 2),
-          'step ×PyTorch': torchStep ? fmt(m.stepSeconds / torchStep, 2) : 'n/a',
-          'GFLOP/s': fmt(gflops, 1),
-          '% peak': peak ? fmt((100 * gflops) / peak, 0) : 'n/a',
-          'peak RSS (MiB)': fmt(m.peakRssMiB),
-          'peak live (MiB)': fmt(m.peakLiveMiB),
-          'heap (MiB) step 1 → last': m.heapAfterWarmupMiB == null ? 'n/a' : `${fmt(m.heapAfterWarmupMiB)} → ${fmt(m.heapAfterLastMiB)}`,
-        });
-        console.error(`  ${generator} ${size}px ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`);
+    for (const { generator, size, ngf, ndf } of rows) {
+      const r = child(['--one', `${generator},${size},${backend},${ngf},${ndf}`, '--steps', String(steps)]);
+      const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+      const torchArgs = ['--generator', generator, '--size', String(size), '--ngf', String(ngf), '--ndf', String(ndf)];
+      const torchStep = referenceNumber([...torchArgs, '--steps', String(Math.min(steps, 3))], 'step_seconds');
+      const torchForward = referenceNumber([...torchArgs, '--forward-only'], 'forward_seconds');
+      const label = { generator, size, 'ngf/ndf': `${ngf}/${ndf}` };
+      if (!line) {
+        const why = /Aborted|out of memory|memory access/i.test(r.stderr) ? 'wasm heap exhausted' : (r.stderr.trim().split('\n').pop() ?? 'failed');
+        table.push({ ...label, backend, 'step (s)': why, 'PyTorch step (s)': fmt(torchStep, 2) });
+        console.error(`  ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${backend}: ${why}`);
+        continue;
       }
+      const m = JSON.parse(line) as Measured;
+      const gflops = m.gflop / m.stepSeconds;
+      table.push({
+        ...label,
+        backend: m.backend,
+        'fwd (ms)': fmt(m.forwardMs),
+        'PyTorch fwd (ms)': fmt(torchForward === undefined ? undefined : torchForward * 1000),
+        'fwd ×PyTorch': torchForward ? fmt(m.forwardMs / 1000 / torchForward, 2) : 'n/a',
+        'step (s)': fmt(m.stepSeconds, 2),
+        'PyTorch step (s)': fmt(torchStep, 2),
+        'step ×PyTorch': torchStep ? fmt(m.stepSeconds / torchStep, 2) : 'n/a',
+        'GFLOP/s': fmt(gflops, 1),
+        '% peak': peak ? fmt((100 * gflops) / peak, 0) : 'n/a',
+        'peak RSS (MiB)': fmt(m.peakRssMiB),
+        'peak live (MiB)': fmt(m.peakLiveMiB),
+        'heap (MiB) step 1 → last': m.heapAfterWarmupMiB == null ? 'n/a' : `${fmt(m.heapAfterWarmupMiB)} → ${fmt(m.heapAfterLastMiB)}`,
+      });
+      console.error(`  ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`);
     }
   }
   console.log(`machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step`);

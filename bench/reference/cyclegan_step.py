@@ -1,8 +1,9 @@
 """PyTorch reference for `npm run bench -- train`: the same CycleGAN training step, timed.
 
 Run with Debian's PyTorch (apt-get install python3-torch libopenblas0-pthread) as
-/usr/bin/python3 bench/reference/cyclegan_step.py --generator unet --size 256 --steps 3
-Networks mirror src/models (tutorial U-Net with instance norm, ResNet-9, 70x70 PatchGAN, ngf/ndf 64);
+/usr/bin/python3 bench/reference/cyclegan_step.py --generator unet --size 256 --ngf 64 --ndf 64 --steps 3
+Networks mirror src/models (tutorial U-Net with instance norm, ResNet-9/6, 70x70 PatchGAN; ngf/ndf
+default 64, as in `npm run bench -- train`, which passes each row's --generator/--size/--ngf/--ndf);
 the step is the tutorial's: G and F forward x6 (incl. identity), BCE adversarial, L1 cycle/identity,
 Adam updates of both generators, then both discriminators. Prints step_seconds=<median>.
 """
@@ -103,8 +104,10 @@ def patchgan(ndf=64):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('--generator', default='unet')
+    p.add_argument('--generator', default='unet', choices=['unet', 'resnet9', 'resnet6'])
     p.add_argument('--size', type=int, default=256)
+    p.add_argument('--ngf', type=int, default=64, help='generator width')
+    p.add_argument('--ndf', type=int, default=64, help='discriminator width')
     p.add_argument('--steps', type=int, default=3)
     p.add_argument('--forward-only', action='store_true')
     p.add_argument('--peak', action='store_true', help='measure the machine peak: float32 GEMM 2048^3 (OpenBLAS)')
@@ -121,8 +124,8 @@ def main():
             best = min(best, time.perf_counter() - t)
         print(f'peak_gflops={2 * 2048 ** 3 / best / 1e9:.1f}')
         return
-    make = (lambda: Unet(a.size)) if a.generator == 'unet' else (lambda: resnet(9 if a.generator == 'resnet9' else 6))
-    G, F, DA, DB = make(), make(), patchgan(), patchgan()
+    make = (lambda: Unet(a.size, a.ngf)) if a.generator == 'unet' else (lambda: resnet(9 if a.generator == 'resnet9' else 6, a.ngf))
+    G, F, DA, DB = make(), make(), patchgan(a.ndf), patchgan(a.ndf)
     if a.forward_only:
         x = torch.rand(1, 3, a.size, a.size) * 2 - 1
         G.eval()
