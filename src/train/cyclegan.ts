@@ -67,16 +67,22 @@ export class CycleGan {
   readonly optimizers: { genAtoB: Adam; genBtoA: Adam; discA: Adam; discB: Adam };
   readonly poolA: ImagePool;
   readonly poolB: ImagePool;
+  /** Whether trainStep's generator backward pass runs per loss term (see backwardPerTerm). */
+  readonly perTermBackward: boolean;
 
   /**
    * @param rng the run's training Rng (dropout seeds, image pool); initial weights come from
    *   `config.seed` alone so that a model rebuilt for loading has the same structure and names.
+   * @param options.backwardPerTerm overrides backwardPerTerm(config); only the tests set it, to
+   *   compare the per-term pass with the single pass on the same networks.
    */
   constructor(
     readonly config: TrainConfig,
     readonly rng: Rng,
     models?: { genAtoB: tf.LayersModel; genBtoA: tf.LayersModel; discA: tf.LayersModel; discB: tf.LayersModel },
+    options: { backwardPerTerm?: boolean } = {},
   ) {
+    this.perTermBackward = options.backwardPerTerm ?? backwardPerTerm(config);
     const init = new Rng(config.seed ^ 0x5eed);
     this.genAtoB = models?.genAtoB ?? buildGenerator(config, init.seed(), 'G_AtoB');
     this.genBtoA = models?.genBtoA ?? buildGenerator(config, init.seed(), 'G_BtoA');
@@ -146,7 +152,7 @@ export class CycleGan {
       });
     }
     const genVars = [...this.optimizers.genAtoB.variables, ...this.optimizers.genBtoA.variables];
-    if (backwardPerTerm(this.config)) {
+    if (this.perTermBackward) {
       // One backward pass per term, gradients summed in JS memory: the wasm heap then holds the
       // saved activations of two generator passes at a time instead of six.
       const sums = genVars.map((v) => new Float32Array(v.size));
