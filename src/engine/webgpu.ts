@@ -109,12 +109,39 @@ export function installWebGpu(): Promise<WebGpuAdapter> {
     }
     Object.defineProperty(holder.navigator!, 'gpu', { value: gpu, configurable: true, writable: true });
     // Only now: the backend decides when it is first imported whether to register itself.
-    await import('@tensorflow/tfjs-backend-webgpu');
+    const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+    nameSyncReads(WebGPUBackend.prototype as unknown as SyncReader);
     installed = describeAdapter(adapter);
     return installed;
   })();
   // A failure is kept too: a missing driver does not appear during a process's life.
   return installing;
+}
+
+interface SyncReader {
+  readSync(dataId: object): unknown;
+  tensorMap: { get(dataId: object): { values: unknown; dtype: string } | undefined };
+}
+
+/**
+ * A synchronous read of a GPU tensor (dataSync, arraySync) cannot work in Node: tfjs does it in
+ * browsers through an OffscreenCanvas, and Dawn's map callbacks only run when the event loop
+ * turns, which a synchronous call never lets happen. Instead of "OffscreenCanvas is not
+ * defined", say so; tensors whose values are on the CPU (uploads not yet used, small CPU-forwarded
+ * results) still read synchronously.
+ */
+function nameSyncReads(proto: SyncReader): void {
+  if (typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return;
+  const original = proto.readSync;
+  proto.readSync = function (this: SyncReader, dataId: object) {
+    const data = this.tensorMap.get(dataId);
+    if (data && data.values == null && data.dtype !== 'string' && data.dtype !== 'complex64') {
+      throw new Error(
+        'webgpu backend: a tensor on the GPU was read synchronously (dataSync/arraySync/getWeights().dataSync), which Node cannot do; this code path must read with await tensor.data()',
+      );
+    }
+    return original.call(this, dataId);
+  };
 }
 
 /** The adapter tfjs's webgpu backend runs on, or null before installWebGpu() succeeded. */
