@@ -139,7 +139,10 @@ export async function saveCheckpoint(runDir: string, name: string, gan: CycleGan
   return dir;
 }
 
-/** Removes the oldest epoch checkpoints beyond `keep`, and every step checkpoint but the latest. */
+/**
+ * Removes the oldest epoch checkpoints beyond `keep`, every step checkpoint but the latest, and
+ * what killed writers left behind.
+ */
 export async function pruneCheckpoints(runDir: string, keep: number): Promise<void> {
   const root = join(runDir, 'checkpoints');
   const latest = (await readFile(join(root, 'latest'), 'utf8').catch(() => '')).trim();
@@ -148,6 +151,12 @@ export async function pruneCheckpoints(runDir: string, keep: number): Promise<vo
   const doomed = new Set(epochs.slice(0, Math.max(0, epochs.length - keep)));
   for (const n of names) if (n.startsWith('step-') && n !== latest) doomed.add(n);
   doomed.delete(latest);
+  // A process killed while writing a checkpoint leaves its temporary folder (hundreds of MB for
+  // the full networks); those of processes other than this one are dead.
+  for (const n of await readdir(root).catch(() => [] as string[])) {
+    const m = /^\.(?:(?:epoch|step)-\d+|best|latest)\.(?:tmp|old)-(\d+)-/.exec(n);
+    if (m && Number(m[1]) !== process.pid) doomed.add(n);
+  }
   for (const n of doomed) await rm(join(root, n), { recursive: true, force: true });
 }
 

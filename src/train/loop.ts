@@ -99,8 +99,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let pipeline: UnpairedPipeline | undefined;
   let validation: RunValidation | undefined;
   try {
-    if (saved) await repairLog(logFile, saved.globalStep, warn);
-    else if (config.initFrom) await warmStart(gan, config.initFrom);
+    // A crash before the first checkpoint leaves log lines for steps a new run redoes: the log
+    // always ends at the checkpoint the run continues from (step 0 for a new run).
+    await repairLog(logFile, saved?.globalStep ?? 0, warn);
+    if (!saved && config.initFrom) await warmStart(gan, config.initFrom);
     const dataRoot = resolve(options.data ?? saved!.data);
     const dataset = await openDataset(dataRoot, { onWarning: options.onWarning });
     const sets = splitDataset(dataset, config.valSplit ? await loadSplit(config.valSplit) : null);

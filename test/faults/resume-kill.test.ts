@@ -175,7 +175,6 @@ describe('Ctrl-C and early kills on cpu', () => {
 
   it(
     'a run killed after its first log line but before its first checkpoint starts over with the same `train --out`, and its log holds only the new run’s lines',
-    { todo: 'train() appends to the log.jsonl a crashed run left behind when no checkpoint exists: see the report' },
     async () => {
       const out = join(work, 'kill-before-checkpoint');
       const early = tinyRun({ epochs: 2, seed: 13, saveEvery: 2, saveLatestEvery: 0 });
@@ -194,7 +193,6 @@ describe('Ctrl-C and early kills on cpu', () => {
 
   it(
     'the half-written checkpoint folder a kill leaves under its temporary name is removed by the next session',
-    { todo: 'pruneCheckpoints() only looks at epoch-N/step-N names, so the temporary folders of interrupted writes stay forever: see the report' },
     async () => {
       const out = join(work, 'leftovers');
       await train({ data, out, config: run.config, maxSteps: 1 });
