@@ -1,11 +1,12 @@
 /**
  * Timings of the wasm training kernels (src/engine/wasm-kernels.ts): U-Net-like transposed
- * convolutions, filter gradients, and a forward+backward pass of a small encoder/decoder stack.
+ * convolutions, filter gradients, the ResNet's 3x3 stride-1 convolutions (Winograd), and a
+ * forward+backward pass of a small encoder/decoder stack.
  *
  *   npm run bench -- kernels [--repeats N] [--size S] [--baseline]
  *
  * --baseline also times wasm's own scalar Conv2DBackpropInput for the transposed convolutions, and
- * XNNPACK's own convolution for the small-output convolutions.
+ * XNNPACK's own convolution for the small-output and the 3x3 stride-1 convolutions.
  */
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/engine/backend.ts';
@@ -154,6 +155,40 @@ export async function run(args: string[]): Promise<void> {
     const out = size / 2;
     rows.push(row(`conv2d 4x4 s2 ${size}->${out}px ${inChannels}->${outChannels}, new filter each call`, timing, convFlops(1, out, out, 4, inChannels, outChannels), baseline));
     tf.dispose([x, weights]);
+  }
+
+  // The ResNet generator's residual convolutions (reflect-padded input, 'valid'): ResNet-9 ngf 64 at
+  // 256 px (64 px, 256 channels) and 128 px (32 px), ResNet-6 ngf 32 at 128 px (32 px, 128
+  // channels), through Winograd against XNNPACK's direct convolution; forward with a variable
+  // filter (cached transform), and the input gradient (Conv2DBackpropInput) with the filter
+  // buffer fixed, as within a training step.
+  const residualCases: [number, number][] = [
+    [64, 256],
+    [32, 256],
+    [32, 128],
+    [64, 128],
+  ];
+  for (const [size, channels] of residualCases) {
+    const x = tf.randomNormal([1, size + 2, size + 2, channels]) as tf.Tensor4D;
+    const filter = tf.variable(tf.randomNormal([3, 3, channels, channels], 0, 0.05) as tf.Tensor4D, false);
+    const dy = tf.randomNormal([1, size, size, channels]) as tf.Tensor4D;
+    const bias = tf.zeros([channels]);
+    const flops = convFlops(1, size, size, 3, channels, channels);
+    const forward = () => tf.fused.conv2d({ x, filter: filter as tf.Tensor4D, strides: 1, pad: 'valid', bias });
+    const inputGradient = () => tf.conv2dTranspose(dy, filter as tf.Tensor4D, x.shape, 1, 'valid');
+    const direct = (fn: () => tf.Tensor) => {
+      const saved = wasmKernelTuning.winograd;
+      wasmKernelTuning.winograd = false;
+      try {
+        return time(repeats, fn);
+      } finally {
+        wasmKernelTuning.winograd = saved;
+      }
+    };
+    const name = `3x3 s1 ${size}px ${channels}->${channels}`;
+    rows.push(row(`conv2d ${name} (Winograd)`, time(repeats, forward), flops, withBaseline ? direct(forward) : undefined));
+    rows.push(row(`Conv2DBackpropInput ${name} (Winograd)`, time(repeats, inputGradient), flops, withBaseline ? direct(inputGradient) : undefined));
+    tf.dispose([x, filter, dy, bias]);
   }
 
   // A small encoder/decoder: forward + gradients of every filter.

@@ -4,7 +4,7 @@
  * into stride phases run as XNNPACK convolutions, or (for small dy) one GEMM reading the filter in
  * place followed by col2im.
  */
-import { BatchMatMul, Conv2DBackpropInput, type backend_util, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs';
+import { backend_util, BatchMatMul, Conv2DBackpropInput, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { cacheDerived, cachedDerived } from './filter-cache.ts';
 import {
@@ -19,6 +19,7 @@ import {
   type BackpropInputAttrs,
 } from './kernel-common.ts';
 import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
+import { conv2dWinograd, winogradApplies } from './winograd.ts';
 
 /**
  * dx[n, h, w, ci] = sum dy[n, oh, ow, co] * f[kh, kw, ci, co] over oh*s + kh - padTop = h (same for
@@ -59,22 +60,12 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
         let result: TensorInfo;
         try {
           croppedDy = cropRowsCols(backend, dy, rows.dyBegin, rows.dyEnd, cols.dyBegin, cols.dyEnd);
-          result = runStock(
-            stockKernels.conv2D,
-            backend,
-            { x: croppedDy ?? dy, filter: subFilter },
-            {
-              strides: [1, 1],
-              dilations: [1, 1],
-              pad: [
-                [0, 0],
-                [rows.padBefore, rows.padAfter],
-                [cols.padBefore, cols.padAfter],
-                [0, 0],
-              ],
-              dataFormat: 'NHWC',
-            },
-          );
+          result = phaseConvolution(backend, croppedDy ?? dy, subFilter, [
+            [0, 0],
+            [rows.padBefore, rows.padAfter],
+            [cols.padBefore, cols.padAfter],
+            [0, 0],
+          ], !owned);
         } finally {
           if (owned) free(backend, subFilter);
           if (croppedDy) free(backend, croppedDy);
@@ -133,6 +124,26 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
   return dx;
 }
 
+
+/**
+ * One phase: a stride-1 convolution of dy with the sub-filter. A stride-1 3x3 layer's only phase
+ * is a 3x3 stride-1 convolution itself, which goes through Winograd when it applies; its
+ * transform is cached under the sub-filter when that is cached (and dies with it).
+ */
+function phaseConvolution(backend: BackendWasm, dy: TensorInfo, subFilter: TensorInfo, pad: backend_util.ExplicitPadding, cached: boolean): TensorInfo {
+  const info = backend_util.computeConv2DInfo(
+    dy.shape as [number, number, number, number],
+    subFilter.shape as [number, number, number, number],
+    1,
+    1,
+    pad,
+    undefined,
+    false,
+    'channelsLast',
+  );
+  if (winogradApplies(info)) return conv2dWinograd(backend, dy, subFilter, info, { bias: null, relu: false, cacheFilter: cached });
+  return runStock(stockKernels.conv2D, backend, { x: dy, filter: subFilter }, { strides: [1, 1], dilations: [1, 1], pad, dataFormat: 'NHWC' });
+}
 
 /**
  * dx by GEMM + col2im: P[(kh,kw,ci), (oh,ow)] = sum_co f[kh,kw,ci,co] * dy[oh,ow,co], i.e. the

@@ -1,11 +1,13 @@
 /**
  * Conv2D and FusedConv2D on wasm: XNNPACK's own convolution, except for small outputs, where a
- * changing filter's repacking dominates and a GEMM over im2col columns is faster.
+ * changing filter's repacking dominates and a GEMM over im2col columns is faster, and for 3x3
+ * stride-1 convolutions with enough channels, which go through Winograd F(4x4, 3x3).
  */
 import { BatchMatMul, type backend_util, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { plainConvGeometry, runStock, stockKernels, wasmKernelTuning, type ConvAttrs } from './kernel-common.ts';
 import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
+import { conv2dWinograd, winogradApplies } from './winograd.ts';
 
 /**
  * XNNPACK repacks a convolution's filter the first time it sees the buffer. Inference pays that
@@ -71,17 +73,31 @@ function smallOutputGeometry(x: TensorInfo, filter: TensorInfo, attrs: ConvAttrs
 }
 
 export function conv2d(args: KernelArgs): TensorInfo {
+  const backend = args.backend as BackendWasm;
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-  const info = smallOutputGeometry(x, filter, args.attrs as unknown as ConvAttrs);
-  if (!info) return runStock(stockKernels.conv2D, args.backend as BackendWasm, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
-  return conv2dSmallOutput(args.backend as BackendWasm, x, filter, info);
+  const attrs = args.attrs as unknown as ConvAttrs;
+  const small = smallOutputGeometry(x, filter, attrs);
+  if (small) return conv2dSmallOutput(backend, x, filter, small);
+  const info = plainConvGeometry(x, filter, attrs);
+  if (info && winogradApplies(info)) return conv2dWinograd(backend, x, filter, info, { bias: null, relu: false, cacheFilter: true });
+  return runStock(stockKernels.conv2D, backend, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
 }
 
 export function fusedConv2d(args: KernelArgs): TensorInfo {
+  const backend = args.backend as BackendWasm;
   const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
   const attrs = args.attrs as unknown as ConvAttrs;
-  const plain = bias == null && preluActivationWeights == null && (attrs.activation ?? 'linear') === 'linear';
-  const info = plain ? smallOutputGeometry(x!, filter!, attrs) : null;
-  if (!info) return runStock(stockKernels.fusedConv2D, args.backend as BackendWasm, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
-  return conv2dSmallOutput(args.backend as BackendWasm, x!, filter!, info);
+  const activation = attrs.activation ?? 'linear';
+  if (preluActivationWeights == null && (activation === 'linear' || activation === 'relu')) {
+    const plain = bias == null && activation === 'linear';
+    const small = plain ? smallOutputGeometry(x!, filter!, attrs) : null;
+    if (small) return conv2dSmallOutput(backend, x!, filter!, small);
+    const info = plainConvGeometry(x!, filter!, attrs);
+    // Winograd adds a per-channel bias; other broadcasts of it go to XNNPACK.
+    const perChannelBias = bias == null || (bias.shape.length === 1 && bias.shape[0] === filter!.shape[3] && bias.dtype === 'float32');
+    if (info && perChannelBias && winogradApplies(info)) {
+      return conv2dWinograd(backend, x!, filter!, info, { bias: bias ?? null, relu: activation === 'relu', cacheFilter: true });
+    }
+  }
+  return runStock(stockKernels.fusedConv2D, backend, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
 }

@@ -30,21 +30,28 @@ const derivedFilters = new Map<DataId, Map<string, Entry>>();
 const derivedBytes: Record<DerivedKind, number> = { subFilter: 0, winograd: 0 };
 const watchedBackends = new WeakSet<BackendWasm>();
 
+/**
+ * Frees what was derived from a released buffer, and what was derived from that in turn (the
+ * Winograd transform of a sub-filter): those go through the backend's own release, unhooked.
+ */
+function evict(dataId: DataId, disposeData: (dataId: DataId) => void): void {
+  const entries = derivedFilters.get(dataId);
+  if (!entries) return;
+  derivedFilters.delete(dataId);
+  for (const { kind, infos } of entries.values()) {
+    for (const info of infos) {
+      derivedBytes[kind] -= byteSize(info);
+      disposeData(info.dataId);
+      evict(info.dataId, disposeData);
+    }
+  }
+}
+
 /** Hooks the backend's buffer release so entries die with the filter buffer they came from. */
 function evictWithFilterBuffers(backend: BackendWasm): void {
   if (watchedBackends.has(backend)) return;
   watchedBackends.add(backend);
-  onBufferRelease(backend, (dataId, disposeData) => {
-    const entries = derivedFilters.get(dataId);
-    if (!entries) return;
-    derivedFilters.delete(dataId);
-    for (const { kind, infos } of entries.values()) {
-      for (const info of infos) {
-        derivedBytes[kind] -= byteSize(info);
-        disposeData(info.dataId);
-      }
-    }
-  });
+  onBufferRelease(backend, evict);
 }
 
 /** Entries are keyed by the buffer and by the shape it is seen with (reshapes share buffers). */

@@ -44,6 +44,15 @@ export const wasmKernelTuning = {
   gemmMaxDyPixels: 64,
   /** Output pixels up to which Conv2D and plain FusedConv2D use the transposed-filter GEMM (0 turns it off). */
   convGemmMaxOutPixels: 64,
+  /** 3x3 stride-1 Conv2D/FusedConv2D and Conv2DBackpropInput through Winograd F(4x4, 3x3) (winograd.ts). */
+  winograd: true,
+  /**
+   * Fewest input and output channels for Winograd: below them the 36 small matrix products and the
+   * JS transforms cost more than XNNPACK's direct convolution saves.
+   */
+  winogradMinChannels: 32,
+  /** Fewest output pixels (all images) for Winograd, for the same reason. */
+  winogradMinOutPixels: 256,
 };
 
 /** The backend's own kernels that the ones here replaced, kept as their fallbacks and engines. */

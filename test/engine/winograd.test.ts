@@ -1,0 +1,200 @@
+/**
+ * Winograd F(4x4, 3x3) (src/engine/winograd.ts) against the pure-JS cpu backend: 3x3 stride-1
+ * conv2d and fused conv2d (bias, relu) values and gradients over odd sizes, batch 1 and 2, 'same',
+ * 'valid' and explicit padding; its filter transforms cached per filter buffer and freed with it;
+ * no leaks.
+ *
+ * Accepted error: 5e-5 of the output's largest magnitude. Winograd's transform (points 0, ±1, ±2)
+ * scales float32 rounding in the 36 matrix products up by ~10-100x over the direct convolution
+ * (2e-7 here): measured ≤ ~1e-5 up to 256 channels. Training sees none of it: one Adam step
+ * changes a weight by ~1e-4 of its size.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../../src/engine/backend.ts';
+import { wasmHeapStats } from '../../src/engine/heap-stats.ts';
+import { wasmKernelTuning } from '../../src/engine/wasm-kernels.ts';
+
+const TOLERANCE = 5e-5;
+
+interface Case {
+  batch: number;
+  height: number;
+  width: number;
+  inChannels: number;
+  outChannels: number;
+  pad: 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+}
+
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  assert.equal(actual.length, expected.length, 'result sizes differ');
+  let maxDiff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  return maxDiff / (scale || 1);
+}
+
+/** conv2d and fused conv2d (bias + relu) outputs and the gradients of both (x, filter, bias). */
+function computeAll(c: Case): Record<string, Float32Array> {
+  return tf.tidy(() => {
+    const x = tf.randomUniform([c.batch, c.height, c.width, c.inChannels], -1, 1, 'float32', 41) as tf.Tensor4D;
+    const filter = tf.randomUniform([3, 3, c.inChannels, c.outChannels], -1, 1, 'float32', 42) as tf.Tensor4D;
+    const bias = tf.randomUniform([c.outChannels], -1, 1, 'float32', 43) as tf.Tensor1D;
+    const y = tf.conv2d(x, filter, 1, c.pad);
+    const weights = tf.randomUniform(y.shape, -1, 1, 'float32', 44);
+    const fused = (input: tf.Tensor, f: tf.Tensor, b: tf.Tensor) =>
+      tf.fused.conv2d({ x: input as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad: c.pad, bias: b, activation: 'relu' });
+    const [dx, df] = tf.grads((input: tf.Tensor, f: tf.Tensor) => tf.conv2d(input as tf.Tensor4D, f as tf.Tensor4D, 1, c.pad).mul(weights).sum())([x, filter]);
+    const [fusedDx, fusedDf, fusedDb] = tf.grads((input: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => fused(input, f, b).mul(weights).sum())([x, filter, bias]);
+    const values = (t: tf.Tensor) => t.dataSync() as Float32Array;
+    return {
+      'conv2d y': values(y),
+      'fused y': values(fused(x, filter, bias)),
+      'conv2d dx': values(dx),
+      'conv2d dfilter': values(df),
+      'fused dx': values(fusedDx),
+      'fused dfilter': values(fusedDf),
+      'fused dbias': values(fusedDb),
+    };
+  });
+}
+
+/** Every 3x3 stride-1 convolution (forward and input gradient) through Winograd, whatever its size. */
+function forceWinograd(): () => void {
+  const saved = { ...wasmKernelTuning };
+  Object.assign(wasmKernelTuning, { winograd: true, winogradMinChannels: 1, winogradMinOutPixels: 0, convGemmMaxOutPixels: 0, gemmMaxDyPixels: 0 });
+  return () => Object.assign(wasmKernelTuning, saved);
+}
+
+const cases: Case[] = [];
+for (const [batch, height, width, inChannels, outChannels] of [
+  [1, 7, 9, 3, 5],
+  [2, 13, 6, 8, 16],
+  [1, 5, 5, 33, 40],
+  [2, 10, 11, 16, 8],
+] as const) {
+  for (const pad of ['same', 'valid', [[0, 0], [1, 1], [1, 1], [0, 0]], [[0, 0], [2, 0], [0, 1], [0, 0]]] as Case['pad'][]) {
+    cases.push({ batch, height, width, inChannels, outChannels, pad });
+  }
+}
+// The ResNet's residual block at its width (reflect-padded input, 'valid').
+cases.push({ batch: 1, height: 10, width: 10, inChannels: 256, outChannels: 256, pad: 'valid' });
+
+test('Winograd 3x3 stride-1 convolutions match the cpu backend (values and gradients)', async (t) => {
+  const worst: Record<string, number> = {};
+  for (const c of cases) {
+    await useBackend('cpu');
+    const expected = computeAll(c);
+    await useBackend('wasm');
+    const restore = forceWinograd();
+    let actual: Record<string, Float32Array>;
+    try {
+      actual = computeAll(c);
+    } finally {
+      restore();
+    }
+    for (const key of Object.keys(expected)) {
+      const error = relativeError(actual[key]!, expected[key]!);
+      worst[key] = Math.max(worst[key] ?? 0, error);
+      assert.ok(error < TOLERANCE, `${JSON.stringify(c)}: ${key} relative error ${error.toExponential(2)}`);
+    }
+  }
+  const summary = Object.entries(worst).map(([key, error]) => `${key} ${error.toExponential(2)}`).join(', ');
+  t.diagnostic(`${cases.length} cases, max relative error: ${summary}`);
+  console.log(`winograd: ${cases.length} cases, max relative error: ${summary}`);
+});
+
+test('Winograd is really used, and differs from the direct convolution only by rounding', async () => {
+  await useBackend('wasm');
+  const c: Case = { batch: 1, height: 12, width: 12, inChannels: 32, outChannels: 32, pad: 'same' };
+  const saved = { ...wasmKernelTuning };
+  try {
+    wasmKernelTuning.winograd = false;
+    const direct = computeAll(c);
+    wasmKernelTuning.winograd = true;
+    const winograd = computeAll(c); // 144 output pixels: below the default minimum, so direct again
+    assert.deepEqual(winograd['conv2d y'], direct['conv2d y']);
+    const restore = forceWinograd();
+    const forced = computeAll(c);
+    restore();
+    const error = relativeError(forced['conv2d y']!, direct['conv2d y']!);
+    assert.ok(error > 0 && error < TOLERANCE, `forced Winograd vs direct: ${error.toExponential(2)}`);
+  } finally {
+    Object.assign(wasmKernelTuning, saved);
+  }
+});
+
+test('filter transforms are cached per variable buffer, follow assign and die with the variable', async () => {
+  await useBackend('wasm');
+  const restore = forceWinograd();
+  try {
+    const tensorsBefore = tf.memory().numTensors;
+    const buffersBefore = tf.engine().backend.numDataIds();
+    const x = tf.randomUniform([1, 9, 9, 4], -1, 1, 'float32', 51) as tf.Tensor4D;
+    const first = tf.randomUniform([3, 3, 4, 6], -1, 1, 'float32', 52);
+    const second = tf.randomUniform([3, 3, 4, 6], -1, 1, 'float32', 53);
+    const expected = (f: tf.Tensor) => {
+      wasmKernelTuning.winograd = false;
+      const y = tf.conv2d(x, f as tf.Tensor4D, 1, 'same');
+      wasmKernelTuning.winograd = true;
+      const values = y.dataSync() as Float32Array;
+      y.dispose();
+      return values;
+    };
+    const expectedFirst = expected(first);
+    const expectedSecond = expected(second);
+    // tf.variable shares the initial tensor's buffer; the transforms live as long as that buffer.
+    const filter = tf.variable(first);
+    const withFilter = tf.engine().backend.numDataIds();
+    for (let use = 0; use < 2; use++) {
+      const y = tf.conv2d(x, filter as tf.Tensor4D, 1, 'same');
+      assert.ok(relativeError(y.dataSync() as Float32Array, expectedFirst) < TOLERANCE, `use ${use}`);
+      y.dispose();
+      assert.equal(tf.engine().backend.numDataIds(), withFilter + 36, 'expected the 36 transformed filter matrices to be cached');
+    }
+    filter.assign(second);
+    const y = tf.conv2d(x, filter as tf.Tensor4D, 1, 'same');
+    assert.ok(relativeError(y.dataSync() as Float32Array, expectedSecond) < TOLERANCE, 'a stale transform after assign');
+    y.dispose();
+    filter.dispose();
+    tf.dispose([x, first, second]);
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'tensor count changed');
+    assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'cached transforms outlived their filter buffer');
+  } finally {
+    restore();
+  }
+});
+
+test('Winograd leaks no tensors, buffers or heap bytes (forward, input gradient through cached sub-filters)', async () => {
+  await useBackend('wasm');
+  const restore = forceWinograd();
+  try {
+    const initial = tf.randomUniform([3, 3, 8, 8], -1, 1, 'float32', 61) as tf.Tensor4D;
+    const filter = tf.variable(initial);
+    initial.dispose(); // the variable now holds the buffer alone
+    const x = tf.randomUniform([2, 11, 10, 8], -1, 1, 'float32', 62) as tf.Tensor4D;
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => tf.conv2d(tf.conv2d(x, filter as tf.Tensor4D, 1, 'same'), filter as tf.Tensor4D, 1, 'valid').square().sum() as tf.Scalar);
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    step(); // warm-up: the cached transforms of the filter and its sub-filter are not a leak
+    const tensorsBefore = tf.memory().numTensors;
+    const buffersBefore = tf.engine().backend.numDataIds();
+    const liveBefore = wasmHeapStats()?.liveBytes;
+    for (let i = 0; i < 3; i++) step();
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'tensor count changed');
+    assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'wasm buffer count changed');
+    assert.equal(wasmHeapStats()?.liveBytes, liveBefore, 'live heap bytes changed');
+    const buffersWithCache = tf.engine().backend.numDataIds();
+    filter.dispose();
+    tf.dispose(x);
+    // The filter, x, the sub-filter and the two sets of 36 transforms go with the variable.
+    assert.equal(tf.engine().backend.numDataIds(), buffersWithCache - 2 - 1 - 72, 'derived filters outlived the variable');
+  } finally {
+    restore();
+  }
+});
