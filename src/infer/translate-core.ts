@@ -259,14 +259,30 @@ export async function translatePixels(
   return step.value;
 }
 
-/** Runs a tfjs generator on HWC pixels (synchronously). */
-export function runLayersModel(model: tf.LayersModel, input: Pixels): Float32Array {
+function predictChecked(model: tf.LayersModel, input: Pixels): tf.Tensor {
   const out = tf.tidy(() => model.predict(tf.tensor4d(input.data, [1, input.height, input.width, 3])) as tf.Tensor);
+  const expected = [1, input.height, input.width, 3];
+  if (!tf.util.arraysEqual(out.shape, expected)) {
+    out.dispose();
+    throw new Error(`${model.name || 'the generator'} returned shape [${out.shape}] for an input of [${expected}]`);
+  }
+  return out;
+}
+
+/** Runs a tfjs generator on HWC pixels; the read-back is asynchronous, as a GPU backend in Node needs. */
+export async function runLayersModel(model: tf.LayersModel, input: Pixels): Promise<Float32Array> {
+  const out = predictChecked(model, input);
   try {
-    const expected = [1, input.height, input.width, 3];
-    if (!tf.util.arraysEqual(out.shape, expected)) {
-      throw new Error(`${model.name || 'the generator'} returned shape [${out.shape}] for an input of [${expected}]`);
-    }
+    return (await out.data()) as Float32Array;
+  } finally {
+    out.dispose();
+  }
+}
+
+/** The same, reading synchronously (cpu, wasm, and WebGL in a browser). */
+export function runLayersModelSync(model: tf.LayersModel, input: Pixels): Float32Array {
+  const out = predictChecked(model, input);
+  try {
     return out.dataSync() as Float32Array;
   } finally {
     out.dispose();
@@ -287,6 +303,6 @@ export function translateImage(
   if (channels !== 3) throw new Error(`translateImage expects 3 channels, got ${channels}`);
   const plan = translationPlan({ data: image.dataSync() as Float32Array, height, width }, geometry, options);
   let step = plan.next();
-  while (!step.done) step = plan.next(runLayersModel(model, step.value));
+  while (!step.done) step = plan.next(runLayersModelSync(model, step.value));
   return tf.tensor3d(step.value.data, [height, width, 3]);
 }

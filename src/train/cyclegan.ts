@@ -35,6 +35,9 @@ export interface StepLosses {
   discB: number;
 }
 
+/** Backends whose tensors live on a device that Node reads back only asynchronously. */
+const GPU_BACKENDS = ['webgpu', 'webgl'];
+
 export const LOSS_NAMES: (keyof StepLosses)[] = ['genAtoB', 'genBtoA', 'cycle', 'identity', 'discA', 'discB'];
 
 /** Builds a generator for the configuration; fully convolutional for the ResNet. */
@@ -111,8 +114,11 @@ export class CycleGan {
     for (const opt of Object.values(this.optimizers)) opt.lr = lr;
   }
 
-  /** One optimisation step on a pair of unaligned batches (NHWC in [-1, 1]). */
-  trainStep(realA: tf.Tensor4D, realB: tf.Tensor4D): StepLosses {
+  /**
+   * One optimisation step on a pair of unaligned batches (NHWC in [-1, 1]). Asynchronous because
+   * a GPU backend in Node reads tensors back only asynchronously (the losses, the pooled fakes).
+   */
+  async trainStep(realA: tf.Tensor4D, realB: tf.Tensor4D): Promise<StepLosses> {
     const { ganLoss: kind, lambdaCycle, lambdaIdentity } = this.config;
     const training = { training: true };
     setDropoutSeed(this.rng.seed());
@@ -155,25 +161,36 @@ export class CycleGan {
     if (this.perTermBackward) {
       // One backward pass per term, gradients summed in JS memory: the wasm heap then holds the
       // saved activations of two generator passes at a time instead of six.
-      const sums = genVars.map((v) => new Float32Array(v.size));
+      // On a GPU backend the sums stay on the device (a read-back per gradient would stall it).
+      const onDevice = GPU_BACKENDS.includes(tf.getBackend());
+      const sums: (Float32Array | tf.Tensor)[] = genVars.map((v) => (onDevice ? tf.zeros(v.shape) : new Float32Array(v.size)));
       const reached = new Set<string>();
-      for (const term of terms) {
-        const { value, grads } = variableGradsFrugal(term, genVars);
-        genVars.forEach((v, i) => {
-          const g = grads[v.name];
-          if (!g) return;
-          reached.add(v.name);
-          const values = g.dataSync();
-          const sum = sums[i]!;
-          for (let j = 0; j < sum.length; j++) sum[j]! += values[j]!;
-        });
-        tf.dispose([value, ...Object.values(grads)]);
+      try {
+        for (const term of terms) {
+          const { value, grads } = variableGradsFrugal(term, genVars);
+          genVars.forEach((v, i) => {
+            const g = grads[v.name];
+            if (!g) return;
+            reached.add(v.name);
+            const sum = sums[i]!;
+            if (sum instanceof tf.Tensor) {
+              sums[i] = tf.add(sum, g);
+              sum.dispose();
+              return;
+            }
+            const values = g.dataSync();
+            for (let j = 0; j < sum.length; j++) sum[j]! += values[j]!;
+          });
+          tf.dispose([value, ...Object.values(grads)]);
+        }
+        const unreached = genVars.find((v) => !reached.has(v.name));
+        if (unreached) throw new Error(`no gradient for variable ${unreached.name}`);
+        const nA = this.optimizers.genAtoB.variables.length;
+        this.optimizers.genAtoB.apply(sums.slice(0, nA));
+        this.optimizers.genBtoA.apply(sums.slice(nA));
+      } finally {
+        tf.dispose(sums.filter((x): x is tf.Tensor => x instanceof tf.Tensor));
       }
-      const unreached = genVars.find((v) => !reached.has(v.name));
-      if (unreached) throw new Error(`no gradient for variable ${unreached.name}`);
-      const nA = this.optimizers.genAtoB.variables.length;
-      this.optimizers.genAtoB.apply(sums.slice(0, nA));
-      this.optimizers.genBtoA.apply(sums.slice(nA));
     } else {
       const gen = variableGradsFrugal(() => terms.map((term) => term()).reduce((a, b) => a.add(b) as tf.Scalar), genVars);
       this.applyGrads(gen.grads, this.optimizers.genAtoB);
@@ -185,8 +202,8 @@ export class CycleGan {
     ) as tf.Tensor1D;
     tf.dispose([...parts.advAtoB, ...parts.advBtoA, ...parts.cycle, ...parts.identity]);
 
-    const pooledA = this.poolA.query(fakes.A!);
-    const pooledB = this.poolB.query(fakes.B!);
+    const pooledA = await this.poolA.query(fakes.A!);
+    const pooledB = await this.poolB.query(fakes.B!);
     tf.dispose([fakes.A!, fakes.B!]);
     let discParts: tf.Tensor1D | null = null;
     const discVars = [...this.optimizers.discA.variables, ...this.optimizers.discB.variables];
@@ -200,8 +217,7 @@ export class CycleGan {
     this.applyGrads(disc.grads, this.optimizers.discB);
     tf.dispose([disc.value, ...Object.values(disc.grads), pooledA, pooledB]);
 
-    const g = genParts.dataSync();
-    const d = discParts!.dataSync();
+    const [g, d] = await Promise.all([genParts.data(), discParts!.data()]);
     tf.dispose([genParts, discParts!]);
     return { genAtoB: g[0]!, genBtoA: g[1]!, cycle: g[2]!, identity: g[3]!, discA: d[0]!, discB: d[1]! };
   }

@@ -18,11 +18,12 @@ export class ImagePool {
 
   /**
    * Returns the image the discriminator should see for this freshly generated `fake` (batch 1).
-   * The returned tensor is new; the caller disposes both.
+   * The returned tensor is new; the caller disposes both. Asynchronous because a GPU backend in
+   * Node cannot read a tensor synchronously.
    */
-  query(fake: tf.Tensor4D): tf.Tensor4D {
+  async query(fake: tf.Tensor4D): Promise<tf.Tensor4D> {
     if (this.capacity === 0) return fake.clone();
-    const values = fake.dataSync() as Float32Array;
+    const values = (await fake.data()) as Float32Array;
     this.shape = fake.shape;
     if (this.images.length < this.capacity) {
       this.images.push(values.slice());

@@ -12,7 +12,7 @@ import { openDataset } from '../data/dataset.ts';
 import { loadSplit, splitDataset } from '../data/splits.ts';
 import { locateGenerator } from '../infer/translator.ts';
 import { loadLayersModel } from '../models/io.ts';
-import { writeImage } from '../data/image-io.ts';
+import { floatToImage, writeImage } from '../data/image-io.ts';
 import { loadTestImage, UnpairedPipeline } from '../data/pipeline.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { Rng } from '../util/rng.ts';
@@ -278,7 +278,7 @@ async function runSteps(s: RunState): Promise<TrainResult> {
       const realB = tf.tensor4d(pair.b, [1, size, size, 3]);
       let losses: StepLosses;
       try {
-        losses = gan.trainStep(realA, realB);
+        losses = await gan.trainStep(realA, realB);
       } finally {
         tf.dispose([realA, realB]);
       }
@@ -358,7 +358,9 @@ async function writeSample(gan: CycleGan, input: { data: Float32Array; width: nu
     return tf.concat([x, fake, cycled], 2);
   });
   try {
-    await writeImage(path, { tensor: row });
+    // Read asynchronously: a GPU backend in Node cannot read synchronously.
+    const [, height, width] = row.shape;
+    await writeImage(path, floatToImage((await row.data()) as Float32Array, width, height));
   } finally {
     row.dispose();
   }

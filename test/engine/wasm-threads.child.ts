@@ -15,7 +15,7 @@ hash.update(tf.conv2d(x, w, 1, 'same').dataSync() as Float32Array);
 const gan = new CycleGan(resolveConfig({ preset: 'tutorial', generator: 'unet', ngf: 8, ndf: 8, cropSize: 32, loadSize: 32 }), new Rng(3));
 const a = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 4) as tf.Tensor4D;
 const b = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
-for (let i = 0; i < 2; i++) gan.trainStep(a, b);
+for (let i = 0; i < 2; i++) await gan.trainStep(a, b);
 for (const model of [gan.genAtoB, gan.genBtoA, gan.discA, gan.discB]) {
   for (const weight of model.getWeights()) hash.update(weight.dataSync() as Float32Array);
 }

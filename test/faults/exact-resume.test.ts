@@ -183,7 +183,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const gan = new CycleGan(config, new Rng(1), undefined, { backwardPerTerm: perTerm });
         try {
           assert.equal(gan.perTermBackward, perTerm);
-          const losses = gan.trainStep(realA!, realB!);
+          const losses = await gan.trainStep(realA!, realB!);
           const moments: Record<string, Float32Array[]> = {};
           for (const [net, opt] of Object.entries(gan.optimizers)) {
             const state = await opt.getState();

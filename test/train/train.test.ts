@@ -55,14 +55,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
       await useBackend(backend);
     });
 
-    it('keeps the live tensor count flat across steps', () => {
+    it('keeps the live tensor count flat across steps', async () => {
       const gan = new CycleGan(resolveConfig({ ...TINY, poolSize: 2 }), new Rng(1));
       const rng = new Rng(2);
       const batch = () => tf.tidy(() => tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', rng.seed()) as tf.Tensor4D);
       const counts: number[] = [];
       for (let step = 1; step <= 10; step++) {
         const [a, b] = [batch(), batch()];
-        const losses = gan.trainStep(a, b);
+        const losses = await gan.trainStep(a, b);
         tf.dispose([a, b]);
         for (const v of Object.values(losses)) assert.ok(Number.isFinite(v));
         counts.push(tf.memory().numTensors);
