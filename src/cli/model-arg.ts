@@ -14,7 +14,11 @@ import { UserError } from './errors.ts';
 export async function resolveModelArg(model: string | undefined, optional = false): Promise<string | undefined> {
   if (model !== undefined) {
     if (existsSync(model) || /:best$/.test(model) || /[\\/]/.test(model) || model.endsWith('.onnx')) return model;
-    return (await embeddedModel(model)).path;
+    try {
+      return (await embeddedModel(model)).path;
+    } catch (error) {
+      throw new UserError(`${model}: no such file or folder, and ${(error as Error).message}`);
+    }
   }
   const found = await defaultModel();
   if (found) return found.path;

@@ -94,6 +94,12 @@ describe('the embedded default model', () => {
     assert.deepEqual([translated.width, translated.height], [1920, 1080], 'translated at full size');
   });
 
+  it('a --model that is neither a path nor an embedded model name is one clear line', () => {
+    const r = cli(['translate', join(data, 'testA'), '--out', join(work, 'typo'), '--model', 'tiny-c']);
+    assert.equal(r.code, 1);
+    assert.equal(r.err.trim(), "cyclegan: tiny-c: no such file or folder, and no embedded model 'tiny-c' (embedded: tiny-a, tiny-b)");
+  });
+
   it('without a default model, a command that needs one says so in one line', () => {
     const r = cli(['translate', join(data, 'testA'), '--out', join(work, 'none')], { CYCLEGAN_MODELS_DIR: join(work, 'empty') });
     assert.equal(r.code, 1);
