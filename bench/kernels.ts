@@ -176,6 +176,15 @@ export async function run(args: string[]): Promise<void> {
     const flops = convFlops(1, size, size, 3, channels, channels);
     const forward = () => tf.fused.conv2d({ x, filter: filter as tf.Tensor4D, strides: 1, pad: 'valid', bias });
     const inputGradient = () => tf.conv2dTranspose(dy, filter as tf.Tensor4D, x.shape, 1, 'valid');
+    const winograd = (fn: () => tf.Tensor) => {
+      const saved = wasmKernelTuning.winograd;
+      wasmKernelTuning.winograd = true;
+      try {
+        return time(repeats, fn);
+      } finally {
+        wasmKernelTuning.winograd = saved;
+      }
+    };
     const direct = (fn: () => tf.Tensor) => {
       const saved = wasmKernelTuning.winograd;
       wasmKernelTuning.winograd = false;
@@ -186,8 +195,8 @@ export async function run(args: string[]): Promise<void> {
       }
     };
     const name = `3x3 s1 ${size}px ${channels}->${channels}`;
-    rows.push(row(`conv2d ${name} (Winograd)`, time(repeats, forward), flops, withBaseline ? direct(forward) : undefined));
-    rows.push(row(`Conv2DBackpropInput ${name} (Winograd)`, time(repeats, inputGradient), flops, withBaseline ? direct(inputGradient) : undefined));
+    rows.push(row(`conv2d ${name} (Winograd)`, winograd(forward), flops, withBaseline ? direct(forward) : undefined));
+    rows.push(row(`Conv2DBackpropInput ${name} (Winograd)`, winograd(inputGradient), flops, withBaseline ? direct(inputGradient) : undefined));
     tf.dispose([x, filter, dy, bias]);
   }
 

@@ -38,8 +38,8 @@ const USAGE = `usage: npm run bench -- train [options]
   --backends LIST    engines, comma-separated, each handed to useBackend (default wasm)
   --steps N          timed training steps after a warm-up step (default 3)
   --threads N        wasm threads (default: one per core)
-  --no-winograd      3x3 stride-1 convolutions through XNNPACK's direct convolution (the path
-                     before Winograd), for before/after comparisons
+  --winograd         3x3 stride-1 convolutions through Winograd F(4x4,3x3) (off by default)
+  --no-winograd      through XNNPACK's direct convolution (the default), for before/after runs
   --help             this text
 
 Without --generators, --sizes, --ngf and --ndf the rows are the full networks (ngf/ndf 64) at
@@ -134,7 +134,7 @@ function referenceNumber(args: string[], key: string): number | undefined {
 async function measure({ generator, size, ngf, ndf }: Row, backend: string, steps: number, threads: number | undefined, winograd: boolean): Promise<void> {
   // The name goes through unchecked, so engines useBackend gains are benchmarked without changes here.
   await useBackend(backend as BackendName, { threads });
-  if (!winograd) wasmKernelTuning.winograd = false;
+  wasmKernelTuning.winograd = winograd;
   const config = resolveConfig({ preset: 'tutorial', generator, cropSize: size, loadSize: size, ngf, ndf });
   const { buildPatchDiscriminator } = await import('../src/models/discriminator.ts');
   const { buildResnetGenerator, buildUnetGenerator } = await import('../src/models/generators.ts');
@@ -216,7 +216,7 @@ export async function run(args: string[]): Promise<void> {
   const threadsArg = option(args, 'threads', '');
   const threads = threadsArg ? positiveInt(args, 'threads', 1) : undefined;
   const one = option(args, 'one', '');
-  const winograd = !args.includes('--no-winograd');
+  const winograd = args.includes('--winograd') && !args.includes('--no-winograd');
   const steps = positiveInt(args, 'steps', 3);
   if (one) {
     const [generator, size, backend, ngf, ndf] = one.split(',');
@@ -225,7 +225,7 @@ export async function run(args: string[]): Promise<void> {
   }
   const self = fileURLToPath(new URL('./index.ts', import.meta.url));
   const child = (extra: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', self, 'train', ...extra, ...(threads ? ['--threads', String(threads)] : []), ...(winograd ? [] : ['--no-winograd'])], {
+    spawnSync(process.execPath, ['--import', 'tsx', self, 'train', ...extra, ...(threads ? ['--threads', String(threads)] : []), ...(winograd ? ['--winograd'] : [])], {
       encoding: 'utf8',
       maxBuffer: 1 << 26,
     });
@@ -282,6 +282,6 @@ export async function run(args: string[]): Promise<void> {
       console.error(`  ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`);
     }
   }
-  console.log(`machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step${winograd ? '' : '; Winograd off'}`);
+  console.log(`machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step${winograd ? '; Winograd on' : ''}`);
   console.table(table);
 }

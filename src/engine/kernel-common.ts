@@ -44,15 +44,26 @@ export const wasmKernelTuning = {
   gemmMaxDyPixels: 64,
   /** Output pixels up to which Conv2D and plain FusedConv2D use the transposed-filter GEMM (0 turns it off). */
   convGemmMaxOutPixels: 64,
-  /** 3x3 stride-1 Conv2D/FusedConv2D and Conv2DBackpropInput through Winograd F(4x4, 3x3) (winograd.ts). */
-  winograd: true,
   /**
-   * Fewest input and output channels for Winograd: below them the 36 small matrix products and the
-   * JS transforms cost more than XNNPACK's direct convolution saves.
+   * 3x3 stride-1 Conv2D/FusedConv2D and Conv2DBackpropInput through Winograd F(4x4, 3x3)
+   * (winograd.ts). Off by default: faster per layer with a cached filter (below), but a whole
+   * ResNet-9 256 px training step measured slower with it (106 s against 63 s, forward 5.2 s
+   * against 2.8 s, peak live buffers 1982 against 1478 MiB; `bench/index.ts train --one
+   * resnet9,256,wasm,64,64 --steps 1 [--no-winograd]` on a loaded machine), most likely because
+   * the transforms of both generators' forward and input-gradient filters (~680 MB) exceed the
+   * cache budget, so they are rebuilt and repacked on every call.
    */
-  winogradMinChannels: 32,
-  /** Fewest output pixels (all images) for Winograd, for the same reason. */
-  winogradMinOutPixels: 256,
+  winograd: false,
+  /**
+   * Fewest input and output channels for Winograd. The single-threaded JS transforms cost in
+   * proportion to Ci + Co per pixel, the saving in proportion to Ci·Co, and small matrix products
+   * run XNNPACK below its speed: measured (`npm run bench -- kernels --baseline`, 2 threads) it wins
+   * 1.3-1.8x at 64 px 256->256 (the ResNet-9 ngf 64 at 256 px), ties at 32 px 256->256 and loses
+   * 2x at 32 px 128->128 (ResNet-6 ngf 32 at 128 px).
+   */
+  winogradMinChannels: 256,
+  /** Fewest output pixels (all images) for Winograd, for the same reason (64x64). */
+  winogradMinOutPixels: 4096,
 };
 
 /** The backend's own kernels that the ones here replaced, kept as their fallbacks and engines. */

@@ -116,7 +116,7 @@ test('Winograd is really used, and differs from the direct convolution only by r
     wasmKernelTuning.winograd = false;
     const direct = computeAll(c);
     wasmKernelTuning.winograd = true;
-    const winograd = computeAll(c); // 144 output pixels: below the default minimum, so direct again
+    const winograd = computeAll(c); // 32 channels, 144 pixels: below the default minimums, so direct again
     assert.deepEqual(winograd['conv2d y'], direct['conv2d y']);
     const restore = forceWinograd();
     const forced = computeAll(c);
