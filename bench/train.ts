@@ -156,7 +156,7 @@ async function measure({ generator, size, ngf, ndf }: Row, backend: string, step
   for (let i = 0; i < 9; i++) {
     const t0 = performance.now();
     const y = gan.translate(input, 'AtoB');
-    y.dataSync();
+    await y.data();
     if (i > 1) forwardTimes.push(performance.now() - t0);
     y.dispose();
   }
@@ -168,7 +168,7 @@ async function measure({ generator, size, ngf, ndf }: Row, backend: string, step
   for (let i = 0; i <= steps; i++) {
     const [a, b] = [batch(), batch()];
     const t0 = performance.now();
-    gan.trainStep(a, b);
+    await gan.trainStep(a, b);
     const dt = (performance.now() - t0) / 1000;
     tf.dispose([a, b]);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -257,7 +257,7 @@ export async function run(args: string[]): Promise<void> {
       const torchForward = referenceNumber([...torchArgs, '--forward-only'], 'forward_seconds');
       const label = { generator, size, 'ngf/ndf': `${ngf}/${ndf}` };
       if (!line) {
-        const why = /Aborted|out of memory|memory access/i.test(r.stderr) ? 'wasm heap exhausted' : (r.stderr.trim().split('\n').pop() ?? 'failed');
+        const why = /Aborted|out of memory|memory access/i.test(r.stderr) ? 'wasm heap exhausted' : (r.stderr.split('\n').find((l) => /Error\b/.test(l))?.trim() ?? r.stderr.trim().split('\n').pop() ?? 'failed');
         table.push({ ...label, backend, 'step (s)': why, 'PyTorch step (s)': fmt(torchStep, 2) });
         console.error(`  ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${backend}: ${why}`);
         continue;
