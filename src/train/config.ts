@@ -2,12 +2,18 @@
  * Training configuration: the two presets, user overrides, validation, and the check that a resumed
  * run or a loaded checkpoint matches the options it was made with.
  */
+import { CUT_METHODS, CUT_PRESETS, CUT_TRAIN_DEFAULTS, validateCutConfig, type CutConfig, type CutMethod } from './cut-config.ts';
+
+export type TrainMethod = 'cyclegan' | CutMethod;
+export const TRAIN_METHODS: readonly TrainMethod[] = ['cyclegan', ...CUT_METHODS];
 export type GeneratorArch = 'unet' | 'resnet9' | 'resnet6';
 export type GanLoss = 'bce' | 'lsgan';
 export type PresetName = 'tutorial' | 'paper';
 
 export interface TrainConfig {
   preset: PresetName;
+  /** What is trained: CycleGAN (two generators, cycle loss) or CUT/FastCUT (one generator, PatchNCE). */
+  method: TrainMethod;
   generator: GeneratorArch;
   /** Generator width (filters of the first layer). */
   ngf: number;
@@ -50,7 +56,23 @@ export interface TrainConfig {
   evalClassB: string | null;
   /** Checkpoint, run or export whose generators a new run started from (null: fresh weights). */
   initFrom: string | null;
+  // CUT and FastCUT only (see cut-config.ts); a CycleGAN run carries CUT's defaults unused.
+  /** λ_GAN: weight of G's adversarial loss. */
+  lambdaGan: number;
+  /** λ_NCE: weight of the PatchNCE loss. */
+  lambdaNce: number;
+  /** Also NCE(b, G(b)), averaged with NCE(a, G(a)). */
+  nceIdentity: boolean;
+  /** Flip the input batch horizontally with probability ½ per step. */
+  flipEquivariance: boolean;
+  /** Patches sampled per tap and image. */
+  ncePatches: number;
+  /** Softmax temperature of PatchNCE. */
+  nceTemperature: number;
 }
+
+/** CUT's options with CUT's own defaults: what a CycleGAN configuration carries unused. */
+const { method: _cutMethod, ...CUT_FIELDS } = CUT_PRESETS.cut;
 
 /**
  * The TF2 tutorial's setup and the official CycleGAN's. The paper preset is the default: its
@@ -60,6 +82,7 @@ export interface TrainConfig {
 export const PRESETS: Record<PresetName, TrainConfig> = {
   tutorial: {
     preset: 'tutorial',
+    method: 'cyclegan',
     generator: 'unet',
     ngf: 64,
     ndf: 64,
@@ -89,9 +112,11 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
     evalClassA: null,
     evalClassB: null,
     initFrom: null,
+    ...CUT_FIELDS,
   },
   paper: {
     preset: 'paper',
+    method: 'cyclegan',
     generator: 'resnet9',
     ngf: 64,
     ndf: 64,
@@ -121,6 +146,7 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
     evalClassA: null,
     evalClassB: null,
     initFrom: null,
+    ...CUT_FIELDS,
   },
 };
 
@@ -128,7 +154,8 @@ export const DEFAULT_PRESET: PresetName = 'paper';
 
 /**
  * Options a resumed run may change: how long it goes and how it saves. Every other option
- * changes what the run computes, so a resume must keep the checkpoint's value.
+ * (the method and CUT's options among them) changes what the run computes, so a resume must keep
+ * the checkpoint's value.
  */
 export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'epochsDecay', 'saveEvery', 'saveLatestEvery', 'keep', 'evalEvery', 'evalSize', 'evalClassA', 'evalClassB'];
 
@@ -136,16 +163,35 @@ export function resolveConfig(overrides: Partial<TrainConfig> = {}): TrainConfig
   const preset = overrides.preset ?? DEFAULT_PRESET;
   if (!(preset in PRESETS)) throw new Error(`unknown preset '${preset}' (expected tutorial or paper)`);
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  // Checkpoints written before an option existed lack it: the preset's value fills the gap.
-  const config: TrainConfig = { ...PRESETS[preset], ...defined, preset };
+  const method = overrides.method ?? PRESETS[preset].method;
+  // CUT's scripts train with their own defaults (no pool, run lengths) and options: those come
+  // between the preset and what the user asked for.
+  const cut = isCutMethod(method) ? { ...CUT_TRAIN_DEFAULTS[method], ...CUT_PRESETS[method] } : {};
+  // Checkpoints written before an option existed lack it: the preset's value fills the gap (an
+  // old checkpoint without `method` is a CycleGAN's).
+  const config: TrainConfig = { ...PRESETS[preset], ...cut, ...defined, preset };
   validateConfig(config);
   return config;
+}
+
+export function isCutMethod(method: unknown): method is CutMethod {
+  return (CUT_METHODS as readonly unknown[]).includes(method);
+}
+
+/** Whether `config` trains CUT or FastCUT (and so is a full CutConfig). */
+export function isCutConfig(config: TrainConfig): config is CutConfig {
+  return isCutMethod(config.method);
 }
 
 export function validateConfig(c: TrainConfig): void {
   const fail = (what: string, value: unknown) => {
     throw new Error(`invalid training option ${what}: ${JSON.stringify(value)}`);
   };
+  if (!TRAIN_METHODS.includes(c.method)) {
+    throw new Error(`unknown method ${JSON.stringify(c.method)} (expected ${TRAIN_METHODS.join(', ')})`);
+  }
+  // First, so that `--method cut --generator unet` gets the one error that names the real problem.
+  if (isCutConfig(c)) validateCutConfig(c);
   if (!['unet', 'resnet9', 'resnet6'].includes(c.generator)) fail('generator', c.generator);
   if (!['bce', 'lsgan'].includes(c.ganLoss)) fail('ganLoss', c.ganLoss);
   for (const key of ['ngf', 'ndf', 'nLayersD', 'loadSize', 'cropSize', 'saveEvery', 'keep', 'evalSize'] as const) {

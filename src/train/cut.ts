@@ -26,32 +26,24 @@ import {
 } from '../models/patch-nce.ts';
 import { Rng } from '../util/rng.ts';
 import { Adam } from './adam.ts';
-import { resolveConfig, type TrainConfig } from './config.ts';
-import { CUT_METHODS, CUT_OPTION_KEYS, CUT_PRESETS, CUT_TRAIN_DEFAULTS, validateCutConfig, type CutConfig, type CutOptions } from './cut-config.ts';
+import { isCutConfig, resolveConfig } from './config.ts';
+import { validateCutConfig, type CutConfig } from './cut-config.ts';
 import { variableGradsFrugal } from './gradients.ts';
 
 export * from './cut-config.ts';
 
 /**
- * A full CUT configuration: the project preset (paper unless given), then the method's training
- * defaults, then the method's CUT options, then `overrides`. Validated.
+ * A full CUT configuration (method 'cut' unless given): resolveConfig with the method set, which
+ * puts the method's training defaults and CUT options between the preset and `overrides`.
  */
 export function resolveCutConfig(overrides: Partial<CutConfig> = {}): CutConfig {
-  const method = overrides.method ?? 'cut';
-  if (!CUT_METHODS.includes(method)) throw new Error(`unknown method ${JSON.stringify(method)} (expected ${CUT_METHODS.join(' or ')})`);
-  const train: Partial<TrainConfig> = { ...CUT_TRAIN_DEFAULTS[method] };
-  const cut: Partial<CutOptions> = { ...CUT_PRESETS[method] };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value === undefined) continue;
-    if ((CUT_OPTION_KEYS as readonly string[]).includes(key)) (cut as Record<string, unknown>)[key] = value;
-    else (train as Record<string, unknown>)[key] = value;
-  }
-  const config = { ...resolveConfig(train), ...(cut as CutOptions) };
-  validateCutConfig(config);
+  const config = resolveConfig({ ...overrides, method: overrides.method ?? 'cut' });
+  if (!isCutConfig(config)) throw new Error(`resolveCutConfig: method ${JSON.stringify(config.method)} is not CUT's`);
   return config;
 }
 
-export interface CutLosses {
+// A type, not an interface, so that it is a Record<string, number> (what the loop sums by name).
+export type CutLosses = {
   /** λ_GAN·adversarial loss of G, fooling D_B (cut_model.py's G_GAN). */
   genAtoB: number;
   /** λ_NCE·NCE(a, G(a)) (its NCE). */
@@ -60,7 +52,7 @@ export interface CutLosses {
   nceIdentity: number;
   /** D_B's loss, 0.5·(real + fake) (its D_real and D_fake, halved and summed). */
   discB: number;
-}
+};
 
 export const CUT_LOSS_NAMES: (keyof CutLosses)[] = ['genAtoB', 'nce', 'nceIdentity', 'discB'];
 
@@ -71,16 +63,28 @@ function trainableVariables(models: tf.LayersModel[]): tf.Variable[] {
   return models.flatMap((m) => m.trainableWeights.map((w) => w.read() as tf.Variable));
 }
 
-/** Adds every gradient of `grads` into `sums` (by position in `variables`), noting which came. */
-function accumulate(variables: tf.Variable[], grads: tf.NamedTensorMap, sums: Float32Array[], reached: Set<string>): void {
-  variables.forEach((v, i) => {
+/** Backends whose tensors live on a device that Node reads back only asynchronously. */
+const GPU_BACKENDS = ['webgpu', 'webgl'];
+
+/**
+ * Adds every gradient of `grads` into `sums` (by position in `variables`), noting which came. On a
+ * GPU backend the sums stay on the device (a read-back per gradient would stall it); elsewhere
+ * they are JS arrays, read asynchronously.
+ */
+async function accumulate(variables: tf.Variable[], grads: tf.NamedTensorMap, sums: (Float32Array | tf.Tensor)[], reached: Set<string>): Promise<void> {
+  for (const [i, v] of variables.entries()) {
     const g = grads[v.name];
-    if (!g) return;
+    if (!g) continue;
     reached.add(v.name);
-    const values = g.dataSync();
     const sum = sums[i]!;
+    if (sum instanceof tf.Tensor) {
+      sums[i] = tf.add(sum, g);
+      sum.dispose();
+      continue;
+    }
+    const values = await g.data();
     for (let j = 0; j < sum.length; j++) sum[j]! += values[j]!;
-  });
+  }
 }
 
 export class Cut {
@@ -154,8 +158,11 @@ export class Cut {
     for (const opt of Object.values(this.optimizers)) opt.lr = lr;
   }
 
-  /** One optimisation step on a pair of unaligned batches (NHWC in [-1, 1], the same batch size). */
-  trainStep(realA: tf.Tensor4D, realB: tf.Tensor4D): CutLosses {
+  /**
+   * One optimisation step on a pair of unaligned batches (NHWC in [-1, 1], the same batch size).
+   * Asynchronous because a GPU backend in Node reads tensors back only asynchronously.
+   */
+  async trainStep(realA: tf.Tensor4D, realB: tf.Tensor4D): Promise<CutLosses> {
     const { ganLoss: kind, lambdaGan, lambdaNce, nceIdentity, ncePatches, nceTemperature } = this.config;
     const training = { training: true };
     // cut_model.py forward(): one coin per step for the whole batch.
@@ -191,15 +198,19 @@ export class Cut {
 
     // D step, on the newest fake (no pool).
     const pass = (model: tf.LayersModel, x: tf.Tensor4D) => tf.tidy(() => model.apply(x, training) as tf.Tensor4D);
-    let discLoss: number;
+    let discLoss: tf.Scalar;
     try {
       const disc = variableGradsFrugal(() => discriminatorLoss(pass(this.discB, realB), pass(this.discB, fakeB), kind), this.optimizers.discB.variables);
       try {
         this.applyGrads(disc.grads, this.optimizers.discB);
-        discLoss = disc.value.dataSync()[0]!;
+      } catch (error) {
+        disc.value.dispose();
+        throw error;
       } finally {
-        tf.dispose([disc.value, ...Object.values(disc.grads)]);
+        tf.dispose(Object.values(disc.grads));
       }
+      // Read with the other losses at the end: one wait for the device instead of two.
+      discLoss = disc.value;
     } catch (error) {
       tf.dispose([...keysA, ...keysB]);
       throw error;
@@ -242,28 +253,35 @@ export class Cut {
     const genVars = this.optimizers.genAtoB.variables;
     const headVars = this.optimizers.heads.variables;
     const vars = [...genVars, ...headVars];
-    const sums = vars.map((v) => new Float32Array(v.size));
+    const onDevice = GPU_BACKENDS.includes(tf.getBackend());
+    const sums: (Float32Array | tf.Tensor)[] = vars.map((v) => (onDevice ? tf.zeros(v.shape) : new Float32Array(v.size)));
     const reached = new Set<string>();
     try {
       for (const term of terms) {
         const { value, grads } = variableGradsFrugal(term, vars);
-        accumulate(vars, grads, sums, reached);
-        tf.dispose([value, ...Object.values(grads)]);
+        try {
+          await accumulate(vars, grads, sums, reached);
+        } finally {
+          tf.dispose([value, ...Object.values(grads)]);
+        }
       }
+      const unreached = vars.find((v) => !reached.has(v.name));
+      if (unreached) throw new Error(`no gradient for variable ${unreached.name}`);
+      this.optimizers.genAtoB.apply(sums.slice(0, genVars.length));
+      this.optimizers.heads.apply(sums.slice(genVars.length));
     } catch (error) {
-      tf.dispose(Object.values(parts));
+      tf.dispose([...Object.values(parts), discLoss]);
       throw error;
     } finally {
       tf.dispose([...keysA, ...keysB]);
+      tf.dispose(sums.filter((x): x is tf.Tensor => x instanceof tf.Tensor));
     }
-    const unreached = vars.find((v) => !reached.has(v.name));
-    if (unreached) throw new Error(`no gradient for variable ${unreached.name}`);
-    this.optimizers.genAtoB.apply(sums.slice(0, genVars.length));
-    this.optimizers.heads.apply(sums.slice(genVars.length));
 
-    const values = tf.tidy(() => tf.stack([parts.adv!, parts.nceA!, parts.nceB ?? tf.scalar(0)]).dataSync());
-    tf.dispose([parts.adv!, parts.nceA!, ...(parts.nceB ? [parts.nceB] : [])]);
-    return { genAtoB: values[0]!, nce: values[1]!, nceIdentity: values[2]!, discB: discLoss };
+    const stacked = tf.tidy(() => tf.stack([parts.adv!, parts.nceA!, parts.nceB ?? tf.scalar(0), discLoss]));
+    tf.dispose([parts.adv!, parts.nceA!, ...(parts.nceB ? [parts.nceB] : []), discLoss]);
+    const values = await stacked.data();
+    stacked.dispose();
+    return { genAtoB: values[0]!, nce: values[1]!, nceIdentity: values[2]!, discB: values[3]! };
   }
 
   private applyGrads(grads: tf.NamedTensorMap, optimizer: Adam): void {

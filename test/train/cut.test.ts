@@ -36,10 +36,10 @@ function batches(n: number, seed: number): Float32Array[] {
   return Array.from({ length: n }, () => Float32Array.from({ length: 32 * 32 * 3 }, () => rng.next() * 2 - 1));
 }
 
-function step(cut: Cut, a: Float32Array, b: Float32Array): CutLosses {
+async function step(cut: Cut, a: Float32Array, b: Float32Array): Promise<CutLosses> {
   const [ta, tb] = [tf.tensor4d(a, [1, 32, 32, 3]), tf.tensor4d(b, [1, 32, 32, 3])];
   try {
-    return cut.trainStep(ta, tb);
+    return await cut.trainStep(ta, tb);
   } finally {
     tf.dispose([ta, tb]);
   }
@@ -103,13 +103,13 @@ describe('CUT training on cpu', () => {
     const l1: CutLosses[] = [];
     const flips: boolean[] = [];
     for (let i = 0; i < 2; i++) {
-      l1.push(step(straight, data[2 * i]!, data[2 * i + 1]!));
+      l1.push(await step(straight, data[2 * i]!, data[2 * i + 1]!));
       flips.push(straight.lastStepFlipped);
     }
     assert.deepEqual(flips, [true, false], 'with this seed the first step flips and the resumed one does not');
 
     const first = new Cut(config, new Rng(21));
-    assert.deepEqual(step(first, data[0]!, data[1]!), l1[0]);
+    assert.deepEqual(await step(first, data[0]!, data[1]!), l1[0]);
     const dir = join(work, 'stopped');
     for (const [name, model] of Object.entries(first.networks())) await saveLayersModel(model, join(dir, name));
     const states: Record<string, AdamState> = {};
@@ -124,7 +124,7 @@ describe('CUT training on cpu', () => {
     for (const name of Object.keys(straight.networks())) loaded[name] = await loadLayersModel(join(dir, name));
     const resumed = new Cut(config, new Rng(rngState), loaded);
     for (const [name, opt] of Object.entries(resumed.optimizerRecord())) opt.setState(states[name]!);
-    assert.deepEqual(step(resumed, data[2]!, data[3]!), l1[1]);
+    assert.deepEqual(await step(resumed, data[2]!, data[3]!), l1[1]);
     const [a, b] = [await snapshot(straight), await snapshot(resumed)];
     assert.equal(a.size, b.size);
     for (const [name, values] of a) assert.deepEqual(Array.from(b.get(name)!), Array.from(values), `${name} differs`);
@@ -149,7 +149,7 @@ describe('the CUT step', () => {
     await useBackend('wasm');
   });
 
-  it('contrasts each output patch with the input patch at the same position, flipped back', () => {
+  it('contrasts each output patch with the input patch at the same position, flipped back', async () => {
     const config = resolveCutConfig({ ...TINY, lambdaNce: 2 });
     const cut = new Cut(config, new Rng(21)); // its first coin flips
     const [a, b] = batches(2, 13).map((d) => tf.tensor4d(d, [1, 32, 32, 3]));
@@ -168,7 +168,7 @@ describe('the CUT step', () => {
         return nce.dataSync()[0]! * config.lambdaNce;
       });
     const [expectedA, expectedB] = [term(a!), term(b!)];
-    const losses = cut.trainStep(a!, b!);
+    const losses = await cut.trainStep(a!, b!);
     assert.ok(Math.abs(losses.nce - expectedA) < 1e-5 * expectedA, `NCE(a, G(a)): step ${losses.nce}, rebuilt ${expectedA}`);
     assert.ok(Math.abs(losses.nceIdentity - expectedB) < 1e-5 * expectedB, `NCE(b, G(b)): step ${losses.nceIdentity}, rebuilt ${expectedB}`);
     assert.deepEqual(cut.rng.getState(), rng.getState(), 'the step drew exactly the coin and the positions');
@@ -185,14 +185,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     // On cpu (a step takes seconds there) CUT with flips only: FastCUT's step is a subset of it.
     const methods = backend === 'cpu' ? [TINY] : [TINY, { ...TINY, method: 'fastcut' } as const];
-    it(`keeps the live tensor count flat across flipped and unflipped steps (${methods.map((m) => m.method).join(', ')})`, () => {
+    it(`keeps the live tensor count flat across flipped and unflipped steps (${methods.map((m) => m.method).join(', ')})`, async () => {
       for (const overrides of methods) {
         const cut = new Cut(resolveCutConfig(overrides), new Rng(3));
         const data = batches(8, 2);
         const counts: number[] = [];
         const flips: boolean[] = [];
         for (let i = 0; i < 4; i++) {
-          const losses = step(cut, data[2 * i]!, data[2 * i + 1]!);
+          const losses = await step(cut, data[2 * i]!, data[2 * i + 1]!);
           for (const [name, v] of Object.entries(losses)) assert.ok(Number.isFinite(v), `${name} = ${v}`);
           counts.push(tf.memory().numTensors);
           flips.push(cut.lastStepFlipped);
@@ -213,7 +213,7 @@ describe('CUT on cpu and wasm', () => {
     const run = async (backend: 'cpu' | 'wasm') => {
       await useBackend(backend);
       const cut = new Cut(resolveCutConfig(TINY), new Rng(8));
-      const losses = step(cut, data[0]!, data[1]!);
+      const losses = await step(cut, data[0]!, data[1]!);
       const weights = cut.genAtoB.getWeights().map((w) => w.dataSync().slice());
       cut.dispose();
       return { losses, weights };
@@ -270,7 +270,7 @@ describe('a tiny CUT run', () => {
       const steps = 300;
       const t0 = Date.now();
       const nce: number[] = [];
-      for (let i = 0; i < steps; i++) nce.push(step(cut, trainA![rng.int(trainA!.length)]!, trainB![rng.int(trainB!.length)]!).nce);
+      for (let i = 0; i < steps; i++) nce.push((await step(cut, trainA![rng.int(trainA!.length)]!, trainB![rng.int(trainB!.length)]!)).nce);
       const seconds = (Date.now() - t0) / 1000;
       const ab = energy(testA!, true);
       cut.dispose();
