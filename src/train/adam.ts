@@ -16,18 +16,13 @@
  * saved state is the same Float32Arrays either way, so a checkpoint moves between backends.
  */
 import * as tf from '@tensorflow/tfjs';
+import { activeWasmBackend, allocate, heapView } from '../engine/tfjs-internals.ts';
 
 export interface AdamOptions {
   lr: number;
   beta1: number;
   beta2: number;
   epsilon: number;
-}
-
-/** The two wasm backend methods the update uses to work on the heap directly. */
-interface WasmHeapAccess {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
 export interface AdamState {
@@ -79,7 +74,7 @@ export class Adam {
       return;
     }
     this.toHost();
-    const heap = tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmHeapAccess) : null;
+    const heap = activeWasmBackend();
     this.variables.forEach((variable, i) => {
       const grad = grads[i]!;
       const m = this.m[i]!;
@@ -99,9 +94,9 @@ export class Adam {
       if (heap) {
         // Straight from and into the wasm heap: no copies of the weights or the gradient. The new
         // buffer is allocated before any view is taken, since an allocation may grow the heap.
-        const out = heap.makeOutput(variable.shape, 'float32');
-        const g = grad instanceof Float32Array ? grad : (heap.typedArrayFromHeap(grad) as Float32Array);
-        update(g, heap.typedArrayFromHeap(variable) as Float32Array, heap.typedArrayFromHeap(out) as Float32Array);
+        const out = allocate(heap, variable.shape);
+        const g = grad instanceof Float32Array ? grad : heapView(heap, grad);
+        update(g, heapView(heap, variable), heapView(heap, out));
         const next = tf.engine().makeTensorFromTensorInfo(out);
         variable.assign(next);
         next.dispose();

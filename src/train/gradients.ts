@@ -14,24 +14,7 @@
  * against `tf.variableGrads` on every backend the tests run.
  */
 import * as tf from '@tensorflow/tfjs';
-
-interface TapeNode {
-  id: number;
-  kernelName: string;
-  outputs: tf.Tensor[];
-  inputs: Record<string, tf.Tensor>;
-  gradient?: (dys: (tf.Tensor | null)[]) => Record<string, () => tf.Tensor>;
-  saved?: tf.Tensor[];
-}
-
-interface EngineInternals {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number };
-  scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
-  startTape(): void;
-  endTape(): void;
-  tidy<T extends tf.TensorContainer>(name: string, f: () => T): T;
-  tidy<T extends tf.TensorContainer>(f: () => T): T;
-}
+import { engineInternals, type EngineInternals, type TapeNode } from '../engine/tfjs-internals.ts';
 
 /** The nodes on a path from one of `xs` to `y`, inputs not coming from `xs` pruned (as tfjs does). */
 function nodesFromXsToY(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] {
@@ -135,7 +118,7 @@ export function variableGradsFrugal(
   variables: tf.Variable[],
 ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
   if (variables.length === 0) throw new Error('variableGradsFrugal needs at least one variable');
-  const engine = tf.engine() as unknown as EngineInternals;
+  const engine = engineInternals();
   if (engine.state.gradientDepth !== 0) throw new Error('variableGradsFrugal cannot be nested inside another gradient');
   const releaseTape = (keep: Set<tf.Tensor>) => {
     // As tfjs does at the end of a gradient: whatever the tape still holds is released, on
