@@ -257,7 +257,7 @@ export async function run(args: string[]): Promise<void> {
       const torchForward = referenceNumber([...torchArgs, '--forward-only'], 'forward_seconds');
       const label = { generator, size, 'ngf/ndf': `${ngf}/${ndf}` };
       if (!line) {
-        const why = /Aborted|out of memory|memory access/i.test(r.stderr) ? 'wasm heap exhausted' : (r.stderr.split('\n').find((l) => /Error\b/.test(l))?.trim() ?? r.stderr.trim().split('\n').pop() ?? 'failed');
+        const why = /Aborted|out of memory|memory access/i.test(r.stderr) ? 'wasm heap exhausted' : (r.stderr.split('\n').find((l) => /^\s*\w*Error: /.test(l))?.trim() ?? r.stderr.trim().split('\n').pop() ?? 'failed');
         table.push({ ...label, backend, 'step (s)': why, 'PyTorch step (s)': fmt(torchStep, 2) });
         console.error(`  ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${backend}: ${why}`);
         continue;
