@@ -18,9 +18,14 @@ export * from './train/config.ts';
 export { Adam, type AdamOptions, type AdamState } from './train/adam.ts';
 export { ImagePool } from './train/image-pool.ts';
 export { CycleGan, buildGenerator, backwardPerTerm, LOSS_NAMES, type StepLosses } from './train/cyclegan.ts';
+export { Cut, resolveCutConfig, CUT_LOSS_NAMES, type CutLosses, type CutNetworks } from './train/cut.ts';
+export * from './train/cut-config.ts';
+export { buildModel, lossNames, methodLabel, hasBtoA, type TrainModel, type Losses } from './train/model.ts';
+export * from './models/patch-nce.ts';
 export { variableGradsFrugal } from './train/gradients.ts';
 export * from './train/checkpoint.ts';
-export { train, repairLog, type TrainOptions, type TrainProgress, type TrainResult, type EpochSummary, type EvalSummary } from './train/loop.ts';
+export { train, type TrainOptions, type TrainProgress, type TrainResult, type EpochSummary, type EvalSummary } from './train/loop.ts';
+export { repairLog, readLog, plotLosses, type LogLine, type LogLines } from './train/run-log.ts';
 export { RunValidation, type ValidationOptions, type ValidationResult } from './train/validation.ts';
 export * from './data/splits.ts';
 

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadTranslator, type Translator } from '../infer/translator.ts';
-import { readModelManifest } from '../infer/manifest.ts';
+import { noGenerator, readModelManifest } from '../infer/manifest.ts';
 import { resolveCheckpointDir } from '../train/checkpoint.ts';
 import { DirectionEvaluator, translatorFn, type Direction, type DirectionReport } from './evaluator.ts';
 import { FeatureNetwork } from './feature-net.ts';
@@ -19,7 +19,7 @@ export interface EvaluateOptions {
   valSplit?: string;
   /** Run folder (RUN:best for its best checkpoint), checkpoint, export folder or model.json. */
   model?: string;
-  /** Only this direction (default: every direction the model has; both without a model). */
+  /** Only this direction (default: every direction the model has, A→B alone for CUT; both without a model). */
   direction?: Direction;
   /** ImageNet class of domain B, measured on A→B. */
   targetClass?: string;
@@ -60,7 +60,7 @@ export async function modelDirections(path: string, only?: Direction): Promise<{
   const dir = await resolveCheckpointDir(path);
   const manifest = await readModelManifest(dir);
   const has = (['AtoB', 'BtoA'] as const).filter((d) => manifest.directions[d]);
-  if (only && !has.includes(only)) throw new Error(`${join(dir, 'cyclegan.json')}: has no ${only} generator (it has ${has.join(', ')})`);
+  if (only && !has.includes(only)) throw new Error(`${join(dir, 'cyclegan.json')}: ${noGenerator(only, manifest.method)}`);
   return { location: dir, directions: only ? [only] : has };
 }
 

@@ -3,14 +3,14 @@
  * every command read. `tf.loadLayersModel` loads each direction in Node or a browser (after the
  * custom layers are registered by importing the models entry point).
  *
- *   EXPORT/cyclegan.json  {"format":"cyclegan-generators","version":1,"generator":...,"size":...,"directions":{"AtoB":"AtoB/model.json",...}}
- *   EXPORT/AtoB/{model.json,weights.bin}   EXPORT/BtoA/{model.json,weights.bin}
+ *   EXPORT/cyclegan.json  {"format":"cyclegan-generators","version":1,"method":...,"generator":...,"size":...,"directions":{"AtoB":"AtoB/model.json",...}}
+ *   EXPORT/AtoB/{model.json,weights.bin}   EXPORT/BtoA/{model.json,weights.bin}   (a CUT model: AtoB only)
  */
 import { join } from 'node:path';
 import { writeDirAtomic, writeFileSynced } from '../util/atomic.ts';
 import { loadLayersModel, saveLayersModel, type WeightQuantization } from '../models/io.ts';
 import { readMeta, resolveCheckpointDir } from '../train/checkpoint.ts';
-import { EXPORT_FORMAT, type ExportManifest } from '../infer/manifest.ts';
+import { EXPORT_FORMAT, noGenerator, type ExportManifest } from '../infer/manifest.ts';
 import type { Direction } from '../infer/translator.ts';
 
 /** The export manifest, with where it came from. */
@@ -26,18 +26,22 @@ export interface ExportTfjsOptions {
   quantize?: WeightQuantization;
 }
 
-/** Writes the export folder for a checkpoint or run folder; returns its manifest. */
-export async function exportTfjs(
-  checkpoint: string,
-  outDir: string,
-  directions: Direction[] = ['AtoB', 'BtoA'],
-  options: ExportTfjsOptions = {},
-): Promise<ExportedManifest> {
+/**
+ * Writes the export folder for a checkpoint or run folder; returns its manifest. Without
+ * `directions`, every generator the checkpoint has (A→B alone for CUT).
+ */
+export async function exportTfjs(checkpoint: string, outDir: string, directions?: Direction[], options: ExportTfjsOptions = {}): Promise<ExportedManifest> {
   const dir = await resolveCheckpointDir(checkpoint);
   const meta = await readMeta(dir);
+  const method = meta.config.method ?? 'cyclegan';
+  const chosen = directions ?? (['AtoB', 'BtoA'] as const).filter((d) => meta.generators[d]);
+  for (const d of chosen) {
+    if (!meta.generators[d]) throw new Error(`${join(dir, 'cyclegan.json')}: ${noGenerator(d, method)}`);
+  }
   const manifest: ExportedManifest = {
     format: EXPORT_FORMAT,
     version: 1,
+    method,
     generator: meta.config.generator,
     size: meta.config.cropSize,
     domains: { A: 'A', B: 'B' },
@@ -46,9 +50,9 @@ export async function exportTfjs(
   };
   if (options.quantize) manifest.quantization = options.quantize;
   await writeDirAtomic(outDir, async (tmp) => {
-    for (const direction of directions) {
+    for (const direction of chosen) {
       // Load and save again (not a file copy) so the export is known to load.
-      const model = await loadLayersModel(join(dir, meta.generators[direction]).replace(/model\.json$/, ''));
+      const model = await loadLayersModel(join(dir, meta.generators[direction]!).replace(/model\.json$/, ''));
       try {
         await saveLayersModel(model, join(tmp, direction), { quantize: options.quantize });
       } finally {

@@ -12,6 +12,8 @@ export const EXPORT_FORMAT = 'cyclegan-generators';
 export interface ExportManifest {
   format: 'cyclegan-generators';
   version: number;
+  /** What trained it: cyclegan, cut or fastcut (absent in older manifests: cyclegan). */
+  method?: string;
   generator?: string;
   size?: number;
   domains?: { A?: string; B?: string };
@@ -57,11 +59,23 @@ export async function readModelManifest(modelDir: string): Promise<ExportManifes
   }
   if (!out.AtoB && !out.BtoA) throw new Error(`${file}: no generator directions (AtoB, BtoA) listed`);
   const manifest: ExportManifest = { format: 'cyclegan-generators', version: 1, directions: out };
+  const method = raw.format === 'cyclegan-checkpoint' ? (raw.config as { method?: unknown } | undefined)?.method : raw.method;
+  if (typeof method === 'string') manifest.method = method;
   if (typeof raw.generator === 'string') manifest.generator = raw.generator;
   if (typeof raw.size === 'number') manifest.size = raw.size;
   if (raw.domains && typeof raw.domains === 'object') manifest.domains = raw.domains as ExportManifest['domains'];
   if (raw.format === 'cyclegan-generators' && typeof raw.version === 'number') manifest.version = raw.version;
   return manifest;
+}
+
+const ARROWS = { AtoB: 'A→B', BtoA: 'B→A' } as const;
+
+/** The one line for a model that lacks a direction, naming why for a one-direction method. */
+export function noGenerator(direction: 'AtoB' | 'BtoA', method?: string): string {
+  const label = method === 'cut' ? 'CUT' : method === 'fastcut' ? 'FastCUT' : undefined;
+  const other = direction === 'AtoB' ? 'BtoA' : 'AtoB';
+  const why = label ? `: a ${label} model learns ${ARROWS[other]} only` : '';
+  return `this model has no ${ARROWS[direction]} generator${why} (use --direction ${other})`;
 }
 
 /** A relative path with no `..`, no absolute or drive prefix, no NUL. */

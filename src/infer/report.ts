@@ -1,19 +1,21 @@
 /**
  * The test report: every test image of both domains translated and reconstructed (A → B → A and
  * B → A → B), written as PNGs and an index.html that shows input | translation | reconstruction,
- * as the tutorial's final plots and the official project's results page.
+ * as the tutorial's final plots and the official project's results page. A one-direction model
+ * (CUT, FastCUT) gets its direction's translations alone: there is nothing to reconstruct with.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { openDataset } from '../data/dataset.ts';
 import { readImage, writeImage } from '../data/image-io.ts';
 import { ensureDir, writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
-import { imageToPixels, loadTranslator, pixelsToImage, type Engine, type Translator } from './translator.ts';
+import { imageToPixels, loadTranslator, modelDirectionsOf, pixelsToImage, type Direction, type Engine, type Translator } from './translator.ts';
 
 export interface ReportRow {
   input: string;
   translation: string;
-  reconstruction: string;
+  /** Absent for a one-direction model. */
+  reconstruction?: string;
   error?: string;
 }
 
@@ -74,44 +76,43 @@ export async function writeTestReport(options: {
   if (inside) throw new Error(`${options.out}: the report would replace the test image ${inside}; choose another --out`);
   await ensureDir(options.out);
   const engine = options.engine ?? 'tfjs';
-  const gAB = await loadTranslator(options.model, { direction: 'AtoB', engine });
-  let gBA: Translator;
-  try {
-    gBA = await loadTranslator(options.model, { direction: 'BtoA', engine });
-  } catch (error) {
-    gAB.dispose();
-    throw error;
-  }
-  const total = testA.length + testB.length;
+  // A bare model (no manifest) serves both directions, as it always has.
+  const has = (await modelDirectionsOf(options.model)) ?? ['AtoB', 'BtoA'];
+  const translators: Partial<Record<Direction, Translator>> = {};
+  let total = 0;
   let done = 0;
   let failed = 0;
   const rows: ReportResult['rows'] = { AtoB: [], BtoA: [] };
   try {
+    for (const d of has) translators[d] = await loadTranslator(options.model, { direction: d, engine });
+    const plan = (
+      [
+        ['AtoB', testA, translators.AtoB, translators.BtoA],
+        ['BtoA', testB, translators.BtoA, translators.AtoB],
+      ] as [Direction, string[], Translator | undefined, Translator | undefined][]
+    ).filter(([, , forward]) => forward !== undefined);
+    total = plan.reduce((n, [, files]) => n + files.length, 0);
     // The images go into a temporary folder swapped in whole, so a report never mixes images of
     // two runs; index.html follows once they are in place.
     await writeDirAtomic(join(options.out, 'images'), async (tmp) => {
-      for (const [direction, files, forward, backward] of [
-        ['AtoB', testA, gAB, gBA],
-        ['BtoA', testB, gBA, gAB],
-      ] as [keyof ReportResult['rows'], string[], Translator, Translator][]) {
+      for (const [direction, files, forward, backward] of plan) {
         const dir = join(tmp, direction);
         await ensureDir(dir);
         const stems = uniqueStems(files);
         for (const [i, file] of files.entries()) {
-          const names = { input: '', translation: '', reconstruction: '' };
-          for (const k of Object.keys(names) as (keyof typeof names)[]) names[k] = `${stems[i]}_${k}.png`;
+          const names = { input: `${stems[i]}_input.png`, translation: `${stems[i]}_translation.png`, reconstruction: `${stems[i]}_reconstruction.png` };
           const row: ReportRow = {
             input: join('images', direction, names.input),
             translation: join('images', direction, names.translation),
-            reconstruction: join('images', direction, names.reconstruction),
+            ...(backward ? { reconstruction: join('images', direction, names.reconstruction) } : {}),
           };
           try {
             const image = await readImage(file, { maxPixels: options.maxPixels });
-            const fake = await forward.translatePixels(imageToPixels(image));
-            const rec = await backward.translatePixels(fake);
+            const fake = await forward!.translatePixels(imageToPixels(image));
+            const rec = backward ? await backward.translatePixels(fake) : null;
             await writeImage(join(dir, names.input), image);
             await writeImage(join(dir, names.translation), pixelsToImage(fake));
-            await writeImage(join(dir, names.reconstruction), pixelsToImage(rec));
+            if (rec) await writeImage(join(dir, names.reconstruction), pixelsToImage(rec));
           } catch (error) {
             row.error = (error as Error).message.split('\n')[0];
             failed++;
@@ -122,34 +123,43 @@ export async function writeTestReport(options: {
       }
     });
   } finally {
-    gAB.dispose();
-    gBA.dispose();
+    for (const t of Object.values(translators)) t.dispose();
   }
-  await writeFileAtomic(index, renderHtml(options.title ?? 'CycleGAN test report', options.model, rows));
+  await writeFileAtomic(index, renderHtml(options.title ?? 'CycleGAN test report', options.model, rows, has));
   return { index, rows, failed };
 }
 
-function renderHtml(title: string, model: string, rows: ReportResult['rows']): string {
-  const section = (name: string, list: ReportRow[]) => `
+function renderHtml(title: string, model: string, rows: ReportResult['rows'], has: Direction[]): string {
+  const section = (name: string, list: ReportRow[]) => {
+    const cycle = list.some((r) => r.reconstruction !== undefined);
+    const columns = cycle ? 3 : 2;
+    const cell = (src: string | undefined, alt: string) => (src === undefined ? '' : `<td><img src="${escapeHtml(src)}" alt="${alt}"></td>`);
+    return `
 <h2>${name} <small>(${list.length} images)</small></h2>
 <table>
-<tr><th>input</th><th>translation</th><th>reconstruction</th></tr>
+<tr><th>input</th><th>translation</th>${cycle ? '<th>reconstruction</th>' : ''}</tr>
 ${list
   .map((r) =>
     r.error
-      ? `<tr><td colspan="3" class="error">${escapeHtml(r.error)}</td></tr>`
-      : `<tr><td><img src="${escapeHtml(r.input)}" alt="input"></td><td><img src="${escapeHtml(r.translation)}" alt="translation"></td><td><img src="${escapeHtml(r.reconstruction)}" alt="reconstruction"></td></tr>`,
+      ? `<tr><td colspan="${columns}" class="error">${escapeHtml(r.error)}</td></tr>`
+      : `<tr>${cell(r.input, 'input')}${cell(r.translation, 'translation')}${cell(r.reconstruction, 'reconstruction')}</tr>`,
   )
   .join('\n')}
 </table>`;
+  };
+  const twoWay = has.includes('AtoB') && has.includes('BtoA');
+  const sections = [
+    has.includes('AtoB') ? section(twoWay ? 'A → B → A' : 'A → B', rows.AtoB) : '',
+    has.includes('BtoA') ? section(twoWay ? 'B → A → B' : 'B → A', rows.BtoA) : '',
+  ].filter(Boolean);
+  const oneWay = twoWay ? '' : `\n<p>this model translates ${has.includes('AtoB') ? 'A → B' : 'B → A'} only: no reconstructions</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:4px;text-align:center}img{width:192px;image-rendering:pixelated}.error{color:#b00}</style>
 </head><body>
 <h1>${escapeHtml(title)}</h1>
-<p>model: <code>${escapeHtml(model)}</code> · generated ${new Date().toISOString()}</p>
-${section('A → B → A', rows.AtoB)}
-${section('B → A → B', rows.BtoA)}
+<p>model: <code>${escapeHtml(model)}</code> · generated ${new Date().toISOString()}</p>${oneWay}
+${sections.join('\n')}
 </body></html>
 `;
 }

@@ -9,7 +9,7 @@ import { floatToImage, type RgbImage } from '../data/image-io.ts';
 import { loadLayersModel } from '../models/io.ts';
 import type { OnnxGenerator } from './onnx-engine.ts';
 import { resolveCheckpointDir } from '../train/checkpoint.ts';
-import { readModelManifest } from './manifest.ts';
+import { noGenerator, readModelManifest } from './manifest.ts';
 import {
   generatorGeometry,
   geometryFromShape,
@@ -63,8 +63,19 @@ export async function locateGenerator(path: string, direction: Direction): Promi
 async function generatorIn(dir: string, direction: Direction): Promise<string> {
   const manifest = await readModelManifest(dir);
   const rel = manifest.directions[direction];
-  if (!rel) throw new Error(`${join(dir, 'cyclegan.json')}: has no ${direction} generator (it has ${Object.keys(manifest.directions).join(', ')})`);
+  if (!rel) throw new Error(`${join(dir, 'cyclegan.json')}: ${noGenerator(direction, manifest.method)}`);
   return join(dir, rel);
+}
+
+/**
+ * The directions a model's manifest lists (a CUT model: AtoB only); null for a bare model.json or
+ * .onnx file, which has no manifest: its one generator serves whichever direction is asked for.
+ */
+export async function modelDirectionsOf(path: string): Promise<Direction[] | null> {
+  const full = resolve(path);
+  if (existsSync(full) && (statSync(full).isFile() || (existsSync(join(full, 'model.json')) && !existsSync(join(full, 'cyclegan.json'))))) return null;
+  const manifest = await readModelManifest(await resolveCheckpointDir(path));
+  return (['AtoB', 'BtoA'] as const).filter((d) => manifest.directions[d]);
 }
 
 /** A generator behind a `run` function (tfjs or ONNX Runtime), driven by the shared pad/tile plan. */

@@ -1,12 +1,17 @@
 /**
- * Checkpoints that know themselves: a folder with the four networks (tfjs layers format), one
+ * Checkpoints that know themselves: a folder with the model's networks (tfjs layers format), one
  * binary file with every optimizer moment and the image pools, and `cyclegan.json` describing the
  * full configuration and the exact position of the run (epoch, step, RNG, data order, running
  * loss sums). `train --resume` continues bit for bit; every other command loads a generator from
  * it without being told the architecture.
  *
- *   RUN_DIR/checkpoints/epoch-0005/{cyclegan.json, state.bin, G_AtoB/, G_BtoA/, D_A/, D_B/}
+ *   RUN_DIR/checkpoints/epoch-0005/{cyclegan.json, state.bin, G_AtoB/, G_BtoA/, D_A/, D_B/}      CycleGAN
+ *   RUN_DIR/checkpoints/epoch-0005/{cyclegan.json, state.bin, G_AtoB/, D_B/, F_stem_pad/, ...}    CUT
  *   RUN_DIR/checkpoints/latest      (text: the name of the newest checkpoint folder)
+ *
+ * Which networks there are is whatever the model's networks() returns, recorded in `networks`
+ * (key → folder); `generators` always lists the generator folders, which is all that the
+ * translator, the exports, eval and the web page read.
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -18,17 +23,21 @@ import { writeDirAtomic, writeFileAtomic, writeFileSynced } from '../util/atomic
 import type { RngState } from '../util/rng.ts';
 import type { AdamState } from './adam.ts';
 import type { TrainConfig } from './config.ts';
-import type { CycleGan, StepLosses } from './cyclegan.ts';
+import type { Losses, TrainModel } from './model.ts';
 
 export const CHECKPOINT_FORMAT = 'cyclegan-checkpoint';
 export const CHECKPOINT_VERSION = 1;
-const NETWORKS = ['genAtoB', 'genBtoA', 'discA', 'discB'] as const;
-const NETWORK_DIRS: Record<(typeof NETWORKS)[number], string> = {
+/** The folders of the networks both methods share; any other network is stored under its key. */
+const NETWORK_DIRS: Record<string, string> = {
   genAtoB: 'G_AtoB',
   genBtoA: 'G_BtoA',
   discA: 'D_A',
   discB: 'D_B',
 };
+/** What a checkpoint written before `networks` was recorded holds: CycleGAN's four networks. */
+const LEGACY_NETWORKS: Record<string, string> = { ...NETWORK_DIRS };
+/** A network folder: one plain name inside the checkpoint. */
+const SAFE_DIR = /^[A-Za-z0-9_-]+$/;
 
 /** The checkpoint with the best validation KID so far (`--model RUN:best`); never pruned. */
 export const BEST_CHECKPOINT = 'best';
@@ -43,7 +52,7 @@ export interface RunPosition {
   rng: RngState;
   pipeline: PipelineState;
   /** Loss sums over the steps of `epoch` done so far (for the epoch's log line). */
-  running: { sums: StepLosses; count: number };
+  running: { sums: Losses; count: number };
   /** The data folder the run trains on. */
   data: string;
   /**
@@ -67,9 +76,13 @@ export interface CheckpointMeta {
   createdAt: string;
   config: TrainConfig;
   position: RunPosition;
-  generators: { AtoB: string; BtoA: string };
-  discriminators: { A: string; B: string };
-  optimizers: Record<(typeof NETWORKS)[number], { step: number }>;
+  /** Network key (as the model's networks() names it) → its folder; absent in older checkpoints (CycleGAN's four). */
+  networks?: Record<string, string>;
+  /** The generators' model.json files (a CUT checkpoint has AtoB only). */
+  generators: { AtoB: string; BtoA?: string };
+  discriminators: { A?: string; B?: string };
+  /** Optimizer key (as the model's optimizerRecord() names it) → its step count. */
+  optimizers: Record<string, { step: number }>;
   /** The Float32 arrays of state.bin, in order. */
   blobs: BlobEntry[];
 }
@@ -77,8 +90,9 @@ export interface CheckpointMeta {
 export interface LoadedCheckpoint {
   dir: string;
   meta: CheckpointMeta;
-  models: Record<(typeof NETWORKS)[number], tf.LayersModel>;
-  optimizerStates: Record<(typeof NETWORKS)[number], AdamState>;
+  /** Networks by key, as the model's networks() names them. */
+  models: Record<string, tf.LayersModel>;
+  optimizerStates: Record<string, AdamState>;
   pools: { A: { images: Float32Array[]; shape: number[] | null }; B: { images: Float32Array[]; shape: number[] | null } };
 }
 
@@ -92,39 +106,46 @@ export function checkpointName(position: RunPosition, stepsPerEpoch: number): st
  * Writes a checkpoint folder atomically and points `latest` at it (unless `latest` is false, as
  * for the `best` checkpoint, which is never what a resume continues from). Returns its path.
  */
-export async function saveCheckpoint(runDir: string, name: string, gan: CycleGan, position: RunPosition, options: { latest?: boolean } = {}): Promise<string> {
+export async function saveCheckpoint(runDir: string, name: string, model: TrainModel, position: RunPosition, options: { latest?: boolean } = {}): Promise<string> {
   const dir = join(runDir, 'checkpoints', name);
   const blobs: BlobEntry[] = [];
   const arrays: Float32Array[] = [];
-  const optimizers = {} as CheckpointMeta['optimizers'];
-  for (const key of NETWORKS) {
-    const state = await gan.optimizers[key].getState();
+  const optimizers: CheckpointMeta['optimizers'] = {};
+  for (const [key, optimizer] of Object.entries(model.optimizerRecord())) {
+    const state = await optimizer.getState();
     optimizers[key] = { step: state.step };
     state.moments.forEach((m, i) => {
       blobs.push({ name: `${key}/moment${i}`, length: m.length });
       arrays.push(m);
     });
   }
-  for (const [label, pool] of [['A', gan.poolA], ['B', gan.poolB]] as const) {
+  for (const [label, pool] of [['A', model.poolA], ['B', model.poolB]] as const) {
+    if (!pool) continue;
     const state = pool.getState();
     state.images.forEach((img, i) => {
       blobs.push({ name: `pool${label}/${i}`, length: img.length, shape: state.shape });
       arrays.push(img);
     });
   }
+  const networks = model.networks();
+  const dirs = Object.fromEntries(Object.keys(networks).map((key) => [key, NETWORK_DIRS[key] ?? key]));
+  const bad = Object.values(dirs).find((d) => !SAFE_DIR.test(d));
+  if (bad !== undefined) throw new Error(`network folder name ${JSON.stringify(bad)} is not a plain name`);
+  const file = (key: string) => `${dirs[key]}/model.json`;
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     createdAt: new Date().toISOString(),
-    config: gan.config,
+    config: model.config,
     position,
-    generators: { AtoB: 'G_AtoB/model.json', BtoA: 'G_BtoA/model.json' },
-    discriminators: { A: 'D_A/model.json', B: 'D_B/model.json' },
+    networks: dirs,
+    generators: { AtoB: file('genAtoB'), ...(networks.genBtoA ? { BtoA: file('genBtoA') } : {}) },
+    discriminators: { ...(networks.discA ? { A: file('discA') } : {}), ...(networks.discB ? { B: file('discB') } : {}) },
     optimizers,
     blobs,
   };
   await writeDirAtomic(dir, async (tmp) => {
-    for (const key of NETWORKS) await saveLayersModel(gan[key], join(tmp, NETWORK_DIRS[key]));
+    for (const [key, network] of Object.entries(networks)) await saveLayersModel(network, join(tmp, dirs[key]!));
     const total = arrays.reduce((n, a) => n + a.length, 0);
     const bin = new Float32Array(total);
     let offset = 0;
@@ -225,13 +246,23 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
     byName.set(blob.name, { data: floats.subarray(offset, offset + blob.length), shape: blob.shape });
     offset += blob.length;
   }
-  const models = {} as LoadedCheckpoint['models'];
-  const optimizerStates = {} as LoadedCheckpoint['optimizerStates'];
-  for (const key of NETWORKS) {
-    models[key] = await loadLayersModel(join(dir, NETWORK_DIRS[key]));
+  const file = join(dir, 'cyclegan.json');
+  const networks = meta.networks ?? LEGACY_NETWORKS;
+  for (const [key, sub] of Object.entries(networks)) {
+    if (typeof sub !== 'string' || !SAFE_DIR.test(sub)) throw new Error(`${file}: network ${key} has folder ${JSON.stringify(sub)}, expected a plain name`);
+  }
+  const models: LoadedCheckpoint['models'] = {};
+  try {
+    for (const [key, sub] of Object.entries(networks)) models[key] = await loadLayersModel(join(dir, sub));
+  } catch (error) {
+    for (const m of Object.values(models)) m.dispose();
+    throw error;
+  }
+  const optimizerStates: LoadedCheckpoint['optimizerStates'] = {};
+  for (const [key, { step }] of Object.entries(meta.optimizers)) {
     const moments: Float32Array[] = [];
     for (let i = 0; byName.has(`${key}/moment${i}`); i++) moments.push(byName.get(`${key}/moment${i}`)!.data);
-    optimizerStates[key] = { step: meta.optimizers[key].step, moments };
+    optimizerStates[key] = { step, moments };
   }
   const pool = (label: 'A' | 'B') => {
     const images: Float32Array[] = [];

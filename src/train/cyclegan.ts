@@ -22,7 +22,8 @@ import { variableGradsFrugal } from './gradients.ts';
 import type { TrainConfig } from './config.ts';
 import { ImagePool } from './image-pool.ts';
 
-export interface StepLosses {
+// A type, not an interface, so that it is a Record<string, number> (what the loop sums by name).
+export type StepLosses = {
   /** Adversarial loss of G (A→B), fooling D_B. */
   genAtoB: number;
   /** Adversarial loss of F (B→A), fooling D_A. */
@@ -33,7 +34,7 @@ export interface StepLosses {
   identity: number;
   discA: number;
   discB: number;
-}
+};
 
 /** Backends whose tensors live on a device that Node reads back only asynchronously. */
 const GPU_BACKENDS = ['webgpu', 'webgl'];
@@ -108,6 +109,15 @@ export class CycleGan {
     };
     this.poolA = new ImagePool(config.poolSize, rng);
     this.poolB = new ImagePool(config.poolSize, rng);
+  }
+
+  /** Every network by the name a checkpoint stores it under. */
+  networks(): Record<'genAtoB' | 'genBtoA' | 'discA' | 'discB', tf.LayersModel> {
+    return { genAtoB: this.genAtoB, genBtoA: this.genBtoA, discA: this.discA, discB: this.discB };
+  }
+
+  optimizerRecord(): Record<'genAtoB' | 'genBtoA' | 'discA' | 'discB', Adam> {
+    return { ...this.optimizers };
   }
 
   setLearningRate(lr: number): void {

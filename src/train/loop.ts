@@ -1,20 +1,19 @@
 /**
- * The training loop: data pipeline → CycleGan.trainStep, with the learning-rate schedule, an
+ * The training loop: data pipeline → the model's trainStep (CycleGan, or Cut for CUT/FastCUT), with the learning-rate schedule, an
  * epoch log line and sample image, the loss-curve PNG, checkpoints every `saveEvery` epochs, and a
  * stop request (Ctrl-C, --max-steps) that always ends on a resumable checkpoint.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { util } from '@tensorflow/tfjs';
 import { openDataset } from '../data/dataset.ts';
 import { loadSplit, splitDataset } from '../data/splits.ts';
-import { locateGenerator } from '../infer/translator.ts';
+import { locateGenerator, type Direction } from '../infer/translator.ts';
 import { loadLayersModel } from '../models/io.ts';
 import { floatToImage, writeImage } from '../data/image-io.ts';
 import { loadTestImage, UnpairedPipeline } from '../data/pipeline.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
 import { Rng } from '../util/rng.ts';
 import {
   BEST_CHECKPOINT,
@@ -25,8 +24,8 @@ import {
   type RunPosition,
 } from './checkpoint.ts';
 import { incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
-import { CycleGan, LOSS_NAMES, type StepLosses } from './cyclegan.ts';
-import { writeChartPanels, type Series } from './plot.ts';
+import { buildModel, hasBtoA, lossNames, type Losses, type TrainModel } from './model.ts';
+import { plotLosses, readLog, repairLog } from './run-log.ts';
 import { RunValidation, type ValidationResult } from './validation.ts';
 import type { FeatureNetwork } from '../eval/feature-net.ts';
 
@@ -36,7 +35,8 @@ export interface TrainProgress {
   stepInEpoch: number;
   stepsPerEpoch: number;
   globalStep: number;
-  losses: StepLosses;
+  /** The step's losses, named as the method's step names them (StepLosses, CutLosses). */
+  losses: Losses;
   /** Steps per second over this session's steps. */
   rate: number;
   /** Seconds left for the whole run at the current rate. */
@@ -48,7 +48,7 @@ export interface EpochSummary {
   globalStep: number;
   steps: number;
   lr: number;
-  losses: StepLosses;
+  losses: Losses;
   seconds: number;
   sample: string;
   checkpoint: string | null;
@@ -89,7 +89,9 @@ export interface TrainResult {
   config: TrainConfig;
 }
 
-const zeroLosses = (): StepLosses => ({ genAtoB: 0, genBtoA: 0, cycle: 0, identity: 0, discA: 0, discB: 0 });
+export { repairLog } from './run-log.ts';
+
+const zeroLosses = (config: TrainConfig): Losses => Object.fromEntries(lossNames(config.method).map((k) => [k, 0]));
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const runDir = resolve(options.out);
@@ -129,7 +131,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           globalStep: 0,
           rng: gan.rng.getState(),
           pipeline: pipeline.getState(),
-          running: { sums: zeroLosses(), count: 0 },
+          running: { sums: zeroLosses(config), count: 0 },
           data: dataRoot,
         };
     const totalEpochs = config.epochs + config.epochsDecay;
@@ -143,6 +145,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         classA: config.evalClassA,
         classB: config.evalClassB,
         featureNet: options.featureNet,
+        directions: hasBtoA(config.method) ? ['AtoB', 'BtoA'] : ['AtoB'],
       });
     }
     options.onStart?.({ config, stepsPerEpoch, position, resumedFrom });
@@ -160,37 +163,48 @@ function newGan(runDir: string, options: TrainOptions) {
     throw new Error(`${options.out} already holds a run: continue it with --resume ${options.out}, or pick another --out`);
   }
   const config = resolveConfig(options.config);
-  return { gan: new CycleGan(config, new Rng(config.seed)), config, saved: null, resumedFrom: null };
+  return { gan: buildModel(config, new Rng(config.seed)), config, saved: null, resumedFrom: null };
 }
 
 async function resumeGan(runDir: string, requested: Partial<TrainConfig>) {
   const ckpt = await loadCheckpoint(runDir);
+  let gan: TrainModel | undefined;
   try {
-    const problems = incompatibleOptions(ckpt.meta.config, requested);
+    // Against the checkpoint's options as this build reads them (an old one has no `method`: CycleGAN).
+    const problems = incompatibleOptions(resolveConfig(ckpt.meta.config), requested);
     if (problems.length > 0) {
       throw new Error(`cannot resume ${ckpt.dir} with other options (${problems.join('; ')})`);
     }
     const overrides = Object.fromEntries(RESUME_OVERRIDABLE.filter((k) => requested[k] !== undefined).map((k) => [k, requested[k]]));
     const config = resolveConfig({ ...ckpt.meta.config, ...overrides });
     const saved = ckpt.meta.position;
-    const gan = new CycleGan(config, new Rng(saved.rng), ckpt.models);
-    for (const key of ['genAtoB', 'genBtoA', 'discA', 'discB'] as const) gan.optimizers[key].setState(ckpt.optimizerStates[key]);
-    gan.poolA.setState(ckpt.pools.A);
-    gan.poolB.setState(ckpt.pools.B);
+    gan = buildModel(config, new Rng(saved.rng), ckpt.models);
+    for (const [key, optimizer] of Object.entries(gan.optimizerRecord())) {
+      const state = ckpt.optimizerStates[key];
+      if (!state) throw new Error(`${ckpt.dir}: no optimizer state for ${key} (it has ${Object.keys(ckpt.optimizerStates).join(', ')})`);
+      optimizer.setState(state);
+    }
+    gan.poolA?.setState(ckpt.pools.A);
+    gan.poolB?.setState(ckpt.pools.B);
     return { gan, config, saved, resumedFrom: ckpt.dir };
   } catch (error) {
-    for (const model of Object.values(ckpt.models)) model.dispose();
+    // The model owns the loaded networks once built.
+    if (gan) gan.dispose();
+    else for (const model of Object.values(ckpt.models)) model.dispose();
     throw error;
   }
 }
 
 /**
  * Copies the generators of a checkpoint, run or export into a new run's (whose discriminators
- * and optimizer stay fresh). The architecture must match: the error names the first weight that
+ * and optimizer stay fresh); A→B only for CUT, which has no other. The architecture must match: the error names the first weight that
  * differs, so a user sees which option to change.
  */
-async function warmStart(gan: CycleGan, source: string): Promise<void> {
-  for (const [direction, target] of [['AtoB', gan.genAtoB], ['BtoA', gan.genBtoA]] as const) {
+async function warmStart(gan: TrainModel, source: string): Promise<void> {
+  const networks = gan.networks();
+  const targets: [Direction, tf.LayersModel][] = [['AtoB', networks.genAtoB!]];
+  if (hasBtoA(gan.config.method)) targets.push(['BtoA', networks.genBtoA!]);
+  for (const [direction, target] of targets) {
     const modelJson = await locateGenerator(source, direction);
     const loaded = await loadLayersModel(dirname(modelJson));
     try {
@@ -212,7 +226,7 @@ async function warmStart(gan: CycleGan, source: string): Promise<void> {
 
 interface RunState {
   options: TrainOptions;
-  gan: CycleGan;
+  gan: TrainModel;
   config: TrainConfig;
   pipeline: UnpairedPipeline;
   position: RunPosition;
@@ -226,6 +240,7 @@ interface RunState {
 
 async function runSteps(s: RunState): Promise<TrainResult> {
   const { options, gan, config, pipeline, position, runDir, logFile, totalEpochs, stepsPerEpoch } = s;
+  const names = lossNames(config.method);
   const compute = computeClock(position.compute);
   const startedAt = Date.now();
   let sessionSteps = 0;
@@ -262,7 +277,7 @@ async function runSteps(s: RunState): Promise<TrainResult> {
     // The first validation of a log carries the floors and ceilings every later figure is read against.
     if (!(await readLog(logFile)).lines.some((l) => l.type === 'eval')) line.baselines = validation.baselines();
     await appendFile(logFile, `${JSON.stringify(line)}\n`);
-    await plotLosses(logFile, join(runDir, 'losses.png'));
+    await plotLosses(logFile, join(runDir, 'losses.png'), config.method);
     options.onEval?.({ ...result, globalStep: position.globalStep, best });
   };
 
@@ -276,13 +291,13 @@ async function runSteps(s: RunState): Promise<TrainResult> {
       const size = pair.size;
       const realA = tf.tensor4d(pair.a, [1, size, size, 3]);
       const realB = tf.tensor4d(pair.b, [1, size, size, 3]);
-      let losses: StepLosses;
+      let losses: Losses;
       try {
         losses = await gan.trainStep(realA, realB);
       } finally {
         tf.dispose([realA, realB]);
       }
-      for (const k of LOSS_NAMES) position.running.sums[k] += losses[k];
+      for (const k of names) position.running.sums[k] = (position.running.sums[k] ?? 0) + losses[k]!;
       position.running.count += 1;
       position.stepInEpoch += 1;
       position.globalStep += 1;
@@ -307,7 +322,7 @@ async function runSteps(s: RunState): Promise<TrainResult> {
     }
     // End of epoch: log line, sample, curve, maybe a checkpoint.
     const count = Math.max(1, position.running.count);
-    const means = Object.fromEntries(LOSS_NAMES.map((k) => [k, position.running.sums[k] / count])) as unknown as StepLosses;
+    const means: Losses = Object.fromEntries(names.map((k) => [k, position.running.sums[k]! / count]));
     const epochNumber = position.epoch + 1;
     const sample = join(runDir, 'samples', `epoch-${String(epochNumber).padStart(4, '0')}.png`);
     await writeSample(gan, s.sampleInput, sample);
@@ -317,10 +332,10 @@ async function runSteps(s: RunState): Promise<TrainResult> {
       logFile,
       `${JSON.stringify({ epoch: epochNumber, globalStep: position.globalStep, steps: position.running.count, lr, ...means, seconds: round3(seconds), cpuSeconds: round3(spent.cpuSeconds), wallSeconds: round3(spent.wallSeconds) })}\n`,
     );
-    await plotLosses(logFile, join(runDir, 'losses.png'));
+    await plotLosses(logFile, join(runDir, 'losses.png'), config.method);
     position.epoch += 1;
     position.stepInEpoch = 0;
-    position.running = { sums: zeroLosses(), count: 0 };
+    position.running = { sums: zeroLosses(config), count: 0 };
     epochStartedAt = Date.now();
     let checkpoint: string | null = null;
     if (position.epoch % config.saveEvery === 0 || position.epoch === totalEpochs) checkpoint = await save();
@@ -349,11 +364,15 @@ async function ensureFinalCheckpoint(runDir: string, position: RunPosition, step
   return existsSync(join(dir, 'cyclegan.json')) ? dir : save();
 }
 
-/** The tutorial's generate_images: the fixed input beside its translation (A→B) and the reverse cycle. */
-async function writeSample(gan: CycleGan, input: { data: Float32Array; width: number; height: number }, path: string): Promise<void> {
+/**
+ * The tutorial's generate_images: the fixed input beside its translation (A→B) and the reverse
+ * cycle; input | translation for CUT, which has no way back.
+ */
+async function writeSample(gan: TrainModel, input: { data: Float32Array; width: number; height: number }, path: string): Promise<void> {
   const row = tf.tidy(() => {
     const x = tf.tensor4d(input.data, [1, input.height, input.width, 3]);
     const fake = gan.translate(x, 'AtoB');
+    if (!hasBtoA(gan.config.method)) return tf.concat([x, fake], 2);
     const cycled = gan.translate(fake, 'BtoA');
     return tf.concat([x, fake, cycled], 2);
   });
@@ -364,62 +383,4 @@ async function writeSample(gan: CycleGan, input: { data: Float32Array; width: nu
   } finally {
     row.dispose();
   }
-}
-
-type LogLine = Record<string, unknown> & { globalStep?: number; epoch?: number; type?: string };
-
-interface LogLines {
-  lines: LogLine[];
-  /** Lines that did not parse (a torn last line after a crash). */
-  torn: number;
-}
-
-async function readLog(logFile: string): Promise<LogLines> {
-  const text = await readFile(logFile, 'utf8').catch(() => '');
-  const lines: LogLine[] = [];
-  let torn = 0;
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      lines.push(JSON.parse(line) as LogLine);
-    } catch {
-      torn += 1;
-    }
-  }
-  return { lines, torn };
-}
-
-/**
- * The checkpoint is the truth: on resume, log lines written after it (the run will redo those
- * steps) and lines a crash tore are dropped, with one notice, so the log matches the checkpoint.
- */
-export async function repairLog(logFile: string, checkpointStep: number, warn: (m: string) => void): Promise<void> {
-  if (!existsSync(logFile)) return;
-  const { lines, torn } = await readLog(logFile);
-  const kept = lines.filter((l) => (l.globalStep ?? 0) <= checkpointStep);
-  const dropped = lines.length - kept.length;
-  if (torn === 0 && dropped === 0) return;
-  const what = [torn > 0 ? `${torn} torn line${torn > 1 ? 's' : ''}` : '', dropped > 0 ? `${dropped} line${dropped > 1 ? 's' : ''} past the checkpoint` : '']
-    .filter(Boolean)
-    .join(' and ');
-  warn(`${logFile}: dropped ${what} (the log now ends at the checkpoint's step ${checkpointStep})`);
-  await writeFileAtomic(logFile, kept.map((l) => `${JSON.stringify(l)}\n`).join(''));
-}
-
-/** The loss curves (epoch means) and, when the run validates, the validation KID against steps. */
-async function plotLosses(logFile: string, out: string): Promise<void> {
-  const { lines } = await readLog(logFile);
-  const epochs = lines.filter((l) => l.type === undefined && l.epoch !== undefined);
-  const value = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
-  const panels: { series: Series[]; title: string; xLabel: string }[] = [{ series: LOSS_NAMES.map((name) => ({ name, values: epochs.map((l) => value(l[name])) })), title: 'CycleGAN losses (epoch means)', xLabel: 'epoch' }];
-  const evals = lines.filter((l) => l.type === 'eval');
-  if (evals.length > 0) {
-    const kid = (d: string) => evals.map((l) => value((l[d] as { kid?: { mean?: number } } | undefined)?.kid?.mean));
-    panels.push({
-      series: [{ name: 'KID×1000 A→B', values: kid('AtoB') }, { name: 'KID×1000 B→A', values: kid('BtoA') }],
-      title: `validation KID×1000 (every ${evals.length > 1 ? value(evals[1]!.globalStep) - value(evals[0]!.globalStep) : value(evals[0]!.globalStep)} steps)`,
-      xLabel: 'validation',
-    });
-  }
-  await writeChartPanels(out, panels);
 }

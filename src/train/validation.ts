@@ -2,14 +2,15 @@
  * Validation during training: every `evalEvery` steps the current generators translate the
  * held-out images and KID against the held-out targets says how far they are from real ones. The
  * target side (features, floor, ceiling) is analysed once per session. The score that picks the
- * `best` checkpoint is the mean KID×1000 over both directions. A yardstick, never a training
+ * `best` checkpoint is the mean KID×1000 over the directions the model learns (both for CycleGAN,
+ * A→B for CUT). A yardstick, never a training
  * signal: nothing here feeds a loss.
  */
 import { DirectionEvaluator, type Direction, type Figures } from '../eval/evaluator.ts';
 import { FeatureNetwork } from '../eval/feature-net.ts';
 import { loadEvalImages } from '../eval/images.ts';
 import type { TrainValSets } from '../data/splits.ts';
-import type { CycleGan } from './cyclegan.ts';
+import type { TrainModel } from './model.ts';
 
 export interface ValidationOptions {
   /** Translation size (square); the figures are those `cyclegan eval --size` gives. */
@@ -20,6 +21,8 @@ export interface ValidationOptions {
   /** The feature network; default the bundled Darknet-tiny (tests pass a tiny one). */
   featureNet?: FeatureNetwork;
   subsets?: number;
+  /** The directions the model learns (default both; CUT: AtoB). */
+  directions?: Direction[];
 }
 
 export interface ValidationResult {
@@ -41,10 +44,10 @@ export class RunValidation {
       const a = await loadEvalImages(sets.valA, options.size);
       const b = await loadEvalImages(sets.valB, options.size);
       const common = { subsets: options.subsets };
-      const evaluators = [
-        await DirectionEvaluator.create(net, a, b, { ...common, direction: 'AtoB', targetClass: options.classB ?? undefined }),
-        await DirectionEvaluator.create(net, b, a, { ...common, direction: 'BtoA', targetClass: options.classA ?? undefined }),
-      ];
+      const directions = options.directions ?? ['AtoB', 'BtoA'];
+      const evaluators: DirectionEvaluator[] = [];
+      if (directions.includes('AtoB')) evaluators.push(await DirectionEvaluator.create(net, a, b, { ...common, direction: 'AtoB', targetClass: options.classB ?? undefined }));
+      if (directions.includes('BtoA')) evaluators.push(await DirectionEvaluator.create(net, b, a, { ...common, direction: 'BtoA', targetClass: options.classA ?? undefined }));
       return new RunValidation(evaluators, net, options.featureNet === undefined);
     } catch (error) {
       if (options.featureNet === undefined) net.dispose();
@@ -57,7 +60,7 @@ export class RunValidation {
     return Object.fromEntries(this.evaluators.map((e) => [e.direction, { floor: e.floor, ceiling: e.ceiling }]));
   }
 
-  async run(gan: CycleGan): Promise<ValidationResult> {
+  async run(gan: TrainModel): Promise<ValidationResult> {
     const figures: ValidationResult['figures'] = {};
     for (const evaluator of this.evaluators) {
       figures[evaluator.direction] = await evaluator.evaluate((x) => gan.translate(x, evaluator.direction));

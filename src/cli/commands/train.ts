@@ -4,7 +4,8 @@ import { resolveData } from '../../data/download.ts';
 import { BUILTIN_SPLITS } from '../../data/splits.ts';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { wasmHeapStats } from '../../engine/heap-stats.ts';
-import type { TrainConfig } from '../../train/config.ts';
+import type { TrainConfig, TrainMethod } from '../../train/config.ts';
+import { methodLabel, type Losses } from '../../train/model.ts';
 import { train } from '../../train/loop.ts';
 import type { GlobalOptions } from '../main.ts';
 import { UserError } from '../errors.ts';
@@ -15,6 +16,22 @@ function formatEta(seconds: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+const f3 = (x: number | undefined) => (x ?? Number.NaN).toFixed(3);
+
+/** The progress bar's losses: CycleGAN's G, F, cycle and mean D; CUT's G, NCE, NCE_Y and D. */
+export function barLosses(method: TrainMethod, l: Losses): string {
+  if (method === 'cyclegan') return `G ${f3(l.genAtoB)} F ${f3(l.genBtoA)} cyc ${f3(l.cycle)} D ${f3((l.discA! + l.discB!) / 2)}`;
+  return `G ${f3(l.genAtoB)} NCE ${f3(l.nce)} NCE_Y ${f3(l.nceIdentity)} D ${f3(l.discB)}`;
+}
+
+/** The epoch line's losses, named as cycle_gan_model.py and cut_model.py name them. */
+export function epochLosses(method: TrainMethod, l: Losses): string {
+  if (method === 'cyclegan') {
+    return `G ${f3(l.genAtoB)} F ${f3(l.genBtoA)} cycle ${f3(l.cycle)} identity ${f3(l.identity)} D_A ${f3(l.discA)} D_B ${f3(l.discB)}`;
+  }
+  return `G ${f3(l.genAtoB)} NCE ${f3(l.nce)} NCE_Y ${f3(l.nceIdentity)} D ${f3(l.discB)}`;
 }
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
@@ -52,6 +69,14 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     evalClassA: opts.evalClassA as string | undefined,
     evalClassB: opts.evalClassB as string | undefined,
     initFrom: opts.initFrom === undefined ? undefined : resolve(opts.initFrom as string),
+    method: opts.method as TrainConfig['method'] | undefined,
+    lambdaGan: opts.lambdaGan as number | undefined,
+    lambdaNce: opts.lambdaNce as number | undefined,
+    // --x/--no-x pairs: undefined unless given, so that the method's preset decides.
+    nceIdentity: opts.nceIdt as boolean | undefined,
+    flipEquivariance: opts.flipEquivariance as boolean | undefined,
+    ncePatches: opts.ncePatches as number | undefined,
+    nceTemperature: opts.nceTemperature as number | undefined,
   };
   await useBackend(globals.backend, { threads: globals.threads });
   const backend = describeBackend();
@@ -74,7 +99,7 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
   const interactive = process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar(
     {
-      format: 'epoch {epochLabel} |{bar}| {value}/{total} · {rate} it/s · ETA {eta_run} · G {gen} F {genF} cyc {cycle} D {disc}',
+      format: 'epoch {epochLabel} |{bar}| {value}/{total} · {rate} it/s · ETA {eta_run} · {losses}',
       hideCursor: interactive,
       noTTYOutput: !interactive,
       notTTYSchedule: 10_000,
@@ -83,6 +108,8 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     cliProgress.Presets.shades_classic,
   );
   let barEpoch = -1;
+  // Known once train() has the configuration (a resume reads it from the checkpoint).
+  let method: TrainMethod = 'cyclegan';
   try {
     const result = await train({
       data,
@@ -93,9 +120,10 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
       signal: controller.signal,
       onWarning: (m) => console.warn(`warning: ${m}`),
       onStart: ({ config: c, stepsPerEpoch, position, resumedFrom }) => {
+        method = c.method;
         console.log(`backend: ${backend}`);
         console.log(
-          `${resumedFrom ? `resuming ${resumedFrom} at epoch ${position.epoch + 1}, step ${position.stepInEpoch}` : 'new run'} · preset ${c.preset} · ${c.generator} ngf ${c.ngf} · ${c.cropSize}px · ${c.ganLoss} · ${stepsPerEpoch} steps/epoch × ${c.epochs + c.epochsDecay} epochs · seed ${c.seed}`,
+          `${resumedFrom ? `resuming ${resumedFrom} at epoch ${position.epoch + 1}, step ${position.stepInEpoch}` : 'new run'} · ${methodLabel(c.method)} · preset ${c.preset} · ${c.generator} ngf ${c.ngf} · ${c.cropSize}px · ${c.ganLoss} · ${stepsPerEpoch} steps/epoch × ${c.epochs + c.epochsDecay} epochs · seed ${c.seed}`,
         );
       },
       onProgress: (p) => {
@@ -103,10 +131,7 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
           epochLabel: `${p.epoch + 1}/${p.epochs}`,
           rate: p.rate.toFixed(2),
           eta_run: formatEta(p.etaSeconds),
-          gen: p.losses.genAtoB.toFixed(3),
-          genF: p.losses.genBtoA.toFixed(3),
-          cycle: p.losses.cycle.toFixed(3),
-          disc: ((p.losses.discA + p.losses.discB) / 2).toFixed(3),
+          losses: barLosses(method, p.losses),
         };
         if (p.epoch !== barEpoch) {
           if (barEpoch >= 0) bar.stop();
@@ -131,7 +156,7 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
         const heap = wasmHeapStats();
         const memory = heap ? ` · wasm heap ${(heap.heapBytes / 2 ** 20).toFixed(0)} MiB (peak live ${(heap.peakLiveBytes / 2 ** 20).toFixed(0)} MiB)` : '';
         console.log(
-          `epoch ${s.epoch} done in ${s.seconds.toFixed(1)}s · lr ${s.lr.toExponential(2)} · G ${l.genAtoB.toFixed(3)} F ${l.genBtoA.toFixed(3)} cycle ${l.cycle.toFixed(3)} identity ${l.identity.toFixed(3)} D_A ${l.discA.toFixed(3)} D_B ${l.discB.toFixed(3)}${memory} · sample ${s.sample}${s.checkpoint ? ` · checkpoint ${s.checkpoint}` : ''}`,
+          `epoch ${s.epoch} done in ${s.seconds.toFixed(1)}s · lr ${s.lr.toExponential(2)} · ${epochLosses(method, l)}${memory} · sample ${s.sample}${s.checkpoint ? ` · checkpoint ${s.checkpoint}` : ''}`,
         );
       },
     });
