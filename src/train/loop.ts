@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { util } from '@tensorflow/tfjs';
 import { openDataset } from '../data/dataset.ts';
 import { loadSplit, splitDataset } from '../data/splits.ts';
-import { locateGenerator, type Direction } from '../infer/translator.ts';
+import { locateGenerator, modelDirectionsOf, type Direction } from '../infer/translator.ts';
 import { loadLayersModel } from '../models/io.ts';
 import { floatToImage, writeImage } from '../data/image-io.ts';
 import { loadTestImage, UnpairedPipeline } from '../data/pipeline.ts';
@@ -24,7 +24,7 @@ import {
   type RunPosition,
 } from './checkpoint.ts';
 import { incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
-import { buildModel, hasBtoA, lossNames, type Losses, type TrainModel } from './model.ts';
+import { buildModel, hasBtoA, lossNames, methodLabel, type Losses, type TrainModel } from './model.ts';
 import { plotLosses, readLog, repairLog } from './run-log.ts';
 import { RunValidation, type ValidationResult } from './validation.ts';
 import type { FeatureNetwork } from '../eval/feature-net.ts';
@@ -204,6 +204,11 @@ async function warmStart(gan: TrainModel, source: string): Promise<void> {
   const networks = gan.networks();
   const targets: [Direction, tf.LayersModel][] = [['AtoB', networks.genAtoB!]];
   if (hasBtoA(gan.config.method)) targets.push(['BtoA', networks.genBtoA!]);
+  const has = await modelDirectionsOf(source);
+  const lacking = has && targets.find(([d]) => !has.includes(d));
+  if (lacking) {
+    throw new Error(`--init-from ${source}: it has no ${lacking[0] === 'BtoA' ? 'B→A' : 'A→B'} generator, which this ${methodLabel(gan.config.method)} run needs (a CUT model has A→B only)`);
+  }
   for (const [direction, target] of targets) {
     const modelJson = await locateGenerator(source, direction);
     const loaded = await loadLayersModel(dirname(modelJson));

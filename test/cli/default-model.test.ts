@@ -64,7 +64,7 @@ describe('the embedded default model', () => {
     // tiny-a has no BtoA generator: had it been picked, BtoA would have failed.
     const named = cli(['translate', join(data, 'testA'), '--out', join(work, 'out-a'), '--model', 'tiny-a', '--direction', 'BtoA']);
     assert.notEqual(named.code, 0);
-    assert.match(named.err, /has no BtoA generator/);
+    assert.match(named.err, /tiny-a\/cyclegan\.json: this model has no B→A generator \(use --direction AtoB\)\n$/);
   });
 
   it('models lists the embedded models with their cards, the default first', () => {

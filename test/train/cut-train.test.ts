@@ -292,4 +292,21 @@ describe('checkpoints from before the method existed', () => {
     assert.deepEqual([...got.keys()], [...want.keys()]);
     for (const [name, value] of want) assert.equal(got.get(name), value, `${name} differs`);
   });
+
+  it('--init-from: CUT takes a CycleGAN run\'s A→B generator; a CycleGAN run refuses a CUT model', async () => {
+    const source = join(work, 'cyclegan-straight');
+    const warm = join(work, 'cut-warm');
+    await train({ data, out: warm, config: { ...CUT, initFrom: source }, maxSteps: 0 });
+    const [from, to] = [await runState(source), await runState(warm)];
+    for (const [name, value] of from) {
+      if (name.startsWith('genAtoB weight')) assert.equal(to.get(name), value, `${name} was not copied`);
+    }
+    assert.notEqual(to.get('discB weight 0'), from.get('discB weight 0'), 'the discriminator stays fresh');
+    await assert.rejects(
+      train({ data, out: join(work, 'cyclegan-warm'), config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, initFrom: join(work, 'straight') }, maxSteps: 0 }),
+      /--init-from .*straight: it has no B→A generator, which this CycleGAN run needs \(a CUT model has A→B only\)/,
+    );
+    const r = await cli(['train', '--data', data, '--out', join(work, 'nce-on-cyclegan'), '--lambda-nce', '5', '--no-nce-idt']);
+    assert.deepEqual([r.code, r.err], [1, 'cyclegan: --lambda-nce, --nce-idt: CUT options, for --method cut or fastcut (this run trains a CycleGAN)']);
+  });
 });

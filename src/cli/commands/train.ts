@@ -18,6 +18,9 @@ function formatEta(seconds: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
 }
 
+/** The CLI spelling of a config key (nceIdentity's is --nce-idt, as CUT's --nce_idt). */
+const kebab = (key: string) => (key === 'nceIdentity' ? 'nce-idt' : key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+
 const f3 = (x: number | undefined) => (x ?? Number.NaN).toFixed(3);
 
 /** The progress bar's losses: CycleGAN's G, F, cycle and mean D; CUT's G, NCE, NCE_Y and D. */
@@ -78,6 +81,12 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     ncePatches: opts.ncePatches as number | undefined,
     nceTemperature: opts.nceTemperature as number | undefined,
   };
+  // A new CycleGAN run would ignore CUT's options: say so instead (a resume checks them against the checkpoint).
+  const cutOptions = ['lambdaGan', 'lambdaNce', 'nceIdentity', 'flipEquivariance', 'ncePatches', 'nceTemperature'] as const;
+  const given = cutOptions.filter((k) => config[k] !== undefined);
+  if (!resume && (config.method ?? 'cyclegan') === 'cyclegan' && given.length > 0) {
+    throw new UserError(`${given.map((k) => `--${kebab(k)}`).join(', ')}: CUT options, for --method cut or fastcut (this run trains a CycleGAN)`);
+  }
   await useBackend(globals.backend, { threads: globals.threads });
   const backend = describeBackend();
   const data = opts.data ? await resolveData(opts.data as string) : undefined;
