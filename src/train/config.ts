@@ -2,7 +2,7 @@
  * Training configuration: the two presets, user overrides, validation, and the check that a resumed
  * run or a loaded checkpoint matches the options it was made with.
  */
-import { CUT_METHODS, CUT_PRESETS, CUT_TRAIN_DEFAULTS, validateCutConfig, type CutConfig, type CutMethod } from './cut-config.ts';
+import { CUT_METHODS, CUT_PRESETS, CUT_TRAIN_DEFAULTS, validateCutConfig, type CutConfig, type CutMethod, type CutOptions } from './cut-config.ts';
 
 export type TrainMethod = 'cyclegan' | CutMethod;
 export const TRAIN_METHODS: readonly TrainMethod[] = ['cyclegan', ...CUT_METHODS];
@@ -10,7 +10,8 @@ export type GeneratorArch = 'unet' | 'resnet9' | 'resnet6';
 export type GanLoss = 'bce' | 'lsgan';
 export type PresetName = 'tutorial' | 'paper';
 
-export interface TrainConfig {
+/** Every training option; CUT's (cut-config.ts) are carried unused by a CycleGAN run. */
+export interface TrainConfig extends Omit<CutOptions, 'method'> {
   preset: PresetName;
   /** What is trained: CycleGAN (two generators, cycle loss) or CUT/FastCUT (one generator, PatchNCE). */
   method: TrainMethod;
@@ -56,23 +57,37 @@ export interface TrainConfig {
   evalClassB: string | null;
   /** Checkpoint, run or export whose generators a new run started from (null: fresh weights). */
   initFrom: string | null;
-  // CUT and FastCUT only (see cut-config.ts); a CycleGAN run carries CUT's defaults unused.
-  /** λ_GAN: weight of G's adversarial loss. */
-  lambdaGan: number;
-  /** λ_NCE: weight of the PatchNCE loss. */
-  lambdaNce: number;
-  /** Also NCE(b, G(b)), averaged with NCE(a, G(a)). */
-  nceIdentity: boolean;
-  /** Flip the input batch horizontally with probability ½ per step. */
-  flipEquivariance: boolean;
-  /** Patches sampled per tap and image. */
-  ncePatches: number;
-  /** Softmax temperature of PatchNCE. */
-  nceTemperature: number;
 }
 
 /** CUT's options with CUT's own defaults: what a CycleGAN configuration carries unused. */
 const { method: _cutMethod, ...CUT_FIELDS } = CUT_PRESETS.cut;
+
+/** What both presets share: the architecture widths, the losses' weights, Adam, crops, saving, validation. */
+const SHARED = {
+  method: 'cyclegan',
+  ngf: 64,
+  ndf: 64,
+  nLayersD: 3,
+  lambdaCycle: 10,
+  lambdaIdentity: 0.5,
+  lr: 2e-4,
+  beta1: 0.5,
+  beta2: 0.999,
+  loadSize: 286,
+  cropSize: 256,
+  flip: true,
+  saveEvery: 5,
+  saveLatestEvery: 250,
+  keep: 3,
+  seed: 0,
+  valSplit: null,
+  evalEvery: 0,
+  evalSize: 256,
+  evalClassA: null,
+  evalClassB: null,
+  initFrom: null,
+  ...CUT_FIELDS,
+} as const;
 
 /**
  * The TF2 tutorial's setup and the official CycleGAN's. The paper preset is the default: its
@@ -81,72 +96,28 @@ const { method: _cutMethod, ...CUT_FIELDS } = CUT_PRESETS.cut;
  */
 export const PRESETS: Record<PresetName, TrainConfig> = {
   tutorial: {
+    ...SHARED,
     preset: 'tutorial',
-    method: 'cyclegan',
     generator: 'unet',
-    ngf: 64,
-    ndf: 64,
-    nLayersD: 3,
     ganLoss: 'bce',
-    lambdaCycle: 10,
-    lambdaIdentity: 0.5,
     poolSize: 0,
-    lr: 2e-4,
-    beta1: 0.5,
-    beta2: 0.999,
     adamEpsilon: 1e-7,
     epochs: 40,
     epochsDecay: 0,
-    loadSize: 286,
-    cropSize: 256,
     resize: 'nearest',
-    flip: true,
     epochLength: 'min',
-    saveEvery: 5,
-    saveLatestEvery: 250,
-    keep: 3,
-    seed: 0,
-    valSplit: null,
-    evalEvery: 0,
-    evalSize: 256,
-    evalClassA: null,
-    evalClassB: null,
-    initFrom: null,
-    ...CUT_FIELDS,
   },
   paper: {
+    ...SHARED,
     preset: 'paper',
-    method: 'cyclegan',
     generator: 'resnet9',
-    ngf: 64,
-    ndf: 64,
-    nLayersD: 3,
     ganLoss: 'lsgan',
-    lambdaCycle: 10,
-    lambdaIdentity: 0.5,
     poolSize: 50,
-    lr: 2e-4,
-    beta1: 0.5,
-    beta2: 0.999,
     adamEpsilon: 1e-8,
     epochs: 100,
     epochsDecay: 100,
-    loadSize: 286,
-    cropSize: 256,
     resize: 'bicubic',
-    flip: true,
     epochLength: 'max',
-    saveEvery: 5,
-    saveLatestEvery: 250,
-    keep: 3,
-    seed: 0,
-    valSplit: null,
-    evalEvery: 0,
-    evalSize: 256,
-    evalClassA: null,
-    evalClassB: null,
-    initFrom: null,
-    ...CUT_FIELDS,
   },
 };
 

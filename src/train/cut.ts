@@ -202,7 +202,7 @@ export class Cut {
     try {
       const disc = variableGradsFrugal(() => discriminatorLoss(pass(this.discB, realB), pass(this.discB, fakeB), kind), this.optimizers.discB.variables);
       try {
-        this.applyGrads(disc.grads, this.optimizers.discB);
+        this.optimizers.discB.applyNamed(disc.grads);
       } catch (error) {
         disc.value.dispose();
         throw error;
@@ -282,16 +282,6 @@ export class Cut {
     const values = await stacked.data();
     stacked.dispose();
     return { genAtoB: values[0]!, nce: values[1]!, nceIdentity: values[2]!, discB: values[3]! };
-  }
-
-  private applyGrads(grads: tf.NamedTensorMap, optimizer: Adam): void {
-    optimizer.apply(
-      optimizer.variables.map((v) => {
-        const g = grads[v.name];
-        if (!g) throw new Error(`no gradient for variable ${v.name}`);
-        return g;
-      }),
-    );
   }
 
   /** Translates a batch A→B (inference). CUT learns one direction only. */

@@ -203,8 +203,8 @@ export class CycleGan {
       }
     } else {
       const gen = variableGradsFrugal(() => terms.map((term) => term()).reduce((a, b) => a.add(b) as tf.Scalar), genVars);
-      this.applyGrads(gen.grads, this.optimizers.genAtoB);
-      this.applyGrads(gen.grads, this.optimizers.genBtoA);
+      this.optimizers.genAtoB.applyNamed(gen.grads);
+      this.optimizers.genBtoA.applyNamed(gen.grads);
       tf.dispose([gen.value, ...Object.values(gen.grads)]);
     }
     const genParts = tf.tidy(() =>
@@ -223,23 +223,13 @@ export class CycleGan {
       discParts = tf.keep(tf.stack([lossA, lossB]) as tf.Tensor1D);
       return lossA.add(lossB) as tf.Scalar;
     }, discVars);
-    this.applyGrads(disc.grads, this.optimizers.discA);
-    this.applyGrads(disc.grads, this.optimizers.discB);
+    this.optimizers.discA.applyNamed(disc.grads);
+    this.optimizers.discB.applyNamed(disc.grads);
     tf.dispose([disc.value, ...Object.values(disc.grads), pooledA, pooledB]);
 
     const [g, d] = await Promise.all([genParts.data(), discParts!.data()]);
     tf.dispose([genParts, discParts!]);
     return { genAtoB: g[0]!, genBtoA: g[1]!, cycle: g[2]!, identity: g[3]!, discA: d[0]!, discB: d[1]! };
-  }
-
-  private applyGrads(grads: tf.NamedTensorMap, optimizer: Adam): void {
-    optimizer.apply(
-      optimizer.variables.map((v) => {
-        const g = grads[v.name];
-        if (!g) throw new Error(`no gradient for variable ${v.name}`);
-        return g;
-      }),
-    );
   }
 
   /** Translates a batch without dropout (inference). */

@@ -14,12 +14,12 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { writeSyntheticDataset } from '../../src/data/synthetic.ts';
 import { useBackend } from '../../src/engine/backend.ts';
-import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { resolveConfig, type TrainConfig } from '../../src/train/config.ts';
 import { backwardPerTerm, CycleGan } from '../../src/train/cyclegan.ts';
 import { train } from '../../src/train/loop.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { scratch } from './helpers.ts';
+import { assertSameState, bytes, logLines, runState } from './run-state.ts';
 
 // 4 A and 5 B images: the tutorial's 'min' epoch has 4 steps, the paper's 'max' epoch 5 (B's
 // images, A cycling through a second permutation). Pool size 2 so that from step 3 on the pools
@@ -27,7 +27,6 @@ import { scratch } from './helpers.ts';
 const UNET = { preset: 'tutorial', ngf: 4, ndf: 4, cropSize: 32, loadSize: 36, poolSize: 2, epochs: 2, saveEvery: 1, seed: 7 } as const;
 // One epoch at the full rate, then one of linear decay: the cuts at 6 and 7 resume into the decay.
 const RESNET = { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 36, poolSize: 2, epochs: 1, epochsDecay: 1, saveEvery: 1, seed: 7 } as const;
-const TIMING_FIELDS = ['seconds', 'cpuSeconds', 'wallSeconds'];
 
 let work: string;
 let cleanup: () => Promise<void>;
@@ -40,57 +39,6 @@ before(async () => {
 after(async () => {
   await cleanup();
 });
-
-const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-
-/** Everything a resume restores, from a run's latest checkpoint: float arrays as raw bytes, the rest as JSON. */
-async function runState(runDir: string): Promise<Map<string, Buffer | string>> {
-  const ckpt = await loadCheckpoint(runDir);
-  const out = new Map<string, Buffer | string>();
-  try {
-    for (const [net, model] of Object.entries(ckpt.models)) {
-      model.getWeights().forEach((w, i) => out.set(`${net} weight ${i} [${w.shape}]`, bytes(w.dataSync() as Float32Array)));
-    }
-  } finally {
-    for (const model of Object.values(ckpt.models)) model.dispose();
-  }
-  for (const [net, state] of Object.entries(ckpt.optimizerStates)) {
-    out.set(`${net} adam step`, String(state.step));
-    state.moments.forEach((m, i) => out.set(`${net} adam moment ${i}`, bytes(m)));
-  }
-  for (const [label, pool] of Object.entries(ckpt.pools)) {
-    out.set(`pool ${label} shape`, JSON.stringify(pool.shape));
-    pool.images.forEach((img, i) => out.set(`pool ${label} image ${i}`, bytes(img)));
-  }
-  // Where the run stands: epoch, step, RNG, pipeline position, running sums (not the data path or the clock).
-  const { data: _data, compute: _compute, ...position } = ckpt.meta.position;
-  out.set('position', JSON.stringify(position));
-  return out;
-}
-
-function assertSameState(expected: Map<string, Buffer | string>, actual: Map<string, Buffer | string>): void {
-  assert.deepEqual([...actual.keys()], [...expected.keys()], 'the same state entries');
-  for (const [name, want] of expected) {
-    const got = actual.get(name)!;
-    if (typeof want === 'string') {
-      assert.equal(got, want, `${name} differs`);
-      continue;
-    }
-    if (want.equals(got as Buffer)) continue;
-    const [w, g] = [new Float32Array(new Uint8Array(want).buffer), new Float32Array(new Uint8Array(got as Buffer).buffer)];
-    const at = w.findIndex((v, i) => !Object.is(v, g[i]));
-    assert.fail(`${name} differs (${w.length} vs ${g.length} values; first at ${at}: ${w[at]} vs ${g[at]})`);
-  }
-}
-
-/** log.jsonl lines without the timing fields ([] when there is no log yet). */
-async function logLines(runDir: string): Promise<Record<string, number>[]> {
-  const text = await readFile(join(runDir, 'log.jsonl'), 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => Object.fromEntries(Object.entries(JSON.parse(line) as Record<string, number>).filter(([k]) => !TIMING_FIELDS.includes(k))));
-}
 
 interface ResumeCase {
   name: string;

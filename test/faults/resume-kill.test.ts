@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { writeSyntheticDataset } from '../../src/data/synthetic.ts';
@@ -19,12 +19,15 @@ import type { TrainConfig } from '../../src/train/config.ts';
 import { train } from '../../src/train/loop.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { scratch } from './helpers.ts';
+import { assertSameState, logLines, runState } from './run-state.ts';
+
+/** The command line must have made the same run as the library call: the config is compared too. */
+const runStateWithConfig = (runDir: string) => runState(runDir, { config: true });
 
 const CLI = fileURLToPath(new URL('../../bin/cyclegan.js', import.meta.url));
 /** The SIGKILL series: how many kills, and the seed of their moments. */
 const KILLS = 5;
 const KILL_SEED = 2026;
-const TIMING_FIELDS = ['seconds', 'cpuSeconds', 'wallSeconds'];
 
 let work: string;
 let cleanup: () => Promise<void>;
@@ -85,52 +88,6 @@ function cyclegan(args: string[]): Child {
   };
 }
 
-const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-
-/** Everything a resume restores, from a run's latest checkpoint: float arrays as raw bytes, the rest as JSON. */
-async function runState(runDir: string): Promise<Map<string, Buffer | string>> {
-  const ckpt = await loadCheckpoint(runDir);
-  const out = new Map<string, Buffer | string>();
-  try {
-    for (const [net, model] of Object.entries(ckpt.models)) {
-      model.getWeights().forEach((w, i) => out.set(`${net} weight ${i} [${w.shape}]`, bytes(w.dataSync() as Float32Array)));
-    }
-  } finally {
-    for (const model of Object.values(ckpt.models)) model.dispose();
-  }
-  for (const [net, state] of Object.entries(ckpt.optimizerStates)) {
-    out.set(`${net} adam step`, String(state.step));
-    state.moments.forEach((m, i) => out.set(`${net} adam moment ${i}`, bytes(m)));
-  }
-  for (const [label, pool] of Object.entries(ckpt.pools)) {
-    out.set(`pool ${label} shape`, JSON.stringify(pool.shape));
-    pool.images.forEach((img, i) => out.set(`pool ${label} image ${i}`, bytes(img)));
-  }
-  const { data: _data, compute: _compute, ...position } = ckpt.meta.position;
-  out.set('position', JSON.stringify(position));
-  // The command line must have made the same run as the library call.
-  out.set('config', JSON.stringify(ckpt.meta.config));
-  return out;
-}
-
-function assertSameState(expected: Map<string, Buffer | string>, actual: Map<string, Buffer | string>): void {
-  assert.deepEqual([...actual.keys()], [...expected.keys()], 'the same state entries');
-  for (const [name, want] of expected) {
-    const got = actual.get(name)!;
-    if (typeof want === 'string') assert.equal(got, want, `${name} differs`);
-    else assert.ok(want.equals(got as Buffer), `${name} differs`);
-  }
-}
-
-/** log.jsonl lines without the timing fields ([] when there is no log); throws on a torn line. */
-async function logLines(runDir: string): Promise<Record<string, number>[]> {
-  const text = await readFile(join(runDir, 'log.jsonl'), 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => Object.fromEntries(Object.entries(JSON.parse(line) as Record<string, number>).filter(([k]) => !TIMING_FIELDS.includes(k))));
-}
-
 const latestName = async (runDir: string) => (await readFile(join(runDir, 'checkpoints', 'latest'), 'utf8').catch(() => '')).trim();
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
@@ -169,7 +126,7 @@ describe('Ctrl-C and early kills on cpu', () => {
     const resumed = cyclegan(['--backend', 'cpu', 'train', '--resume', out]);
     assert.deepEqual(await resumed.exited, { code: 0, signal: null }, resumed.stderr());
     assert.match(resumed.stdout(), new RegExp(`resuming .*${checkpoint} at epoch 1, step ${Number(checkpoint.slice(5))}`));
-    assertSameState(await runState(reference), await runState(out));
+    assertSameState(await runStateWithConfig(reference), await runStateWithConfig(out));
     assert.deepEqual(await logLines(out), await logLines(reference));
   });
 
@@ -268,7 +225,7 @@ describe('kill -9 on wasm', () => {
     assert.equal(notices.length, 1, last.stderr());
     assert.match(notices[0]!, /^warning: .*log\.jsonl: dropped 1 torn line( and \d+ lines? past the checkpoint)? \(the log now ends at the checkpoint's step \d+\)$/);
     t.diagnostic(`then train --resume from step ${kept} to the end (step 12); uninterrupted steps took ${stepMs} ms`);
-    assertSameState(await runState(reference), await runState(out));
+    assertSameState(await runStateWithConfig(reference), await runStateWithConfig(out));
     assert.deepEqual(await logLines(out), await logLines(reference));
     const litter = readdirSync(join(out, 'checkpoints')).filter((n) => n.startsWith('.'));
     t.diagnostic(`temporary entries interrupted writes left in checkpoints/: ${litter.join(', ') || 'none'}`);

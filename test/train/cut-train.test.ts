@@ -22,6 +22,7 @@ import { loadTranslator } from '../../src/infer/translator.ts';
 import { loadCheckpoint, type LoadedCheckpoint } from '../../src/train/checkpoint.ts';
 import { CUT_OPTION_KEYS } from '../../src/train/cut-config.ts';
 import { train } from '../../src/train/loop.ts';
+import { tinyFeatureNet } from './helpers.ts';
 
 // 2 A and 2 B images: 2 steps per epoch; one epoch at the full rate, one of decay. Flips on
 // so that the resumed steps draw the flip coin from the restored Rng; 32 patches keep cpu quick.
@@ -44,15 +45,6 @@ const TIMING_FIELDS = ['seconds', 'cpuSeconds', 'wallSeconds'];
 let work: string;
 let data: string;
 let net: FeatureNetwork;
-
-/** A tiny classifier standing in for Darknet (as in validation.test.ts). */
-function tinyFeatureNet(): FeatureNetwork {
-  const input = tf.input({ shape: [16, 16, 3] });
-  const conv = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, activation: 'relu', name: 'features', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }).apply(input) as tf.SymbolicTensor;
-  const pooled = tf.layers.globalAveragePooling2d({}).apply(conv) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(pooled) as tf.SymbolicTensor;
-  return new FeatureNetwork(tf.model({ inputs: input, outputs: logits }), { featureLayer: 'features', labels: ['horse', 'zebra', 'other'] });
-}
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 

@@ -9,21 +9,13 @@ import { useBackend } from '../../src/engine/backend.ts';
 import { FeatureNetwork } from '../../src/eval/feature-net.ts';
 import { loadCheckpoint, resolveCheckpointDir } from '../../src/train/checkpoint.ts';
 import { train } from '../../src/train/loop.ts';
+import { tinyFeatureNet } from './helpers.ts';
 
 const TINY = { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, epochs: 2, epochsDecay: 0, poolSize: 2, evalSize: 32 } as const;
 
 let work: string;
 let data: string;
 let net: FeatureNetwork;
-
-/** A tiny classifier standing in for Darknet: 8 features, 3 classes. */
-function tinyFeatureNet(): FeatureNetwork {
-  const input = tf.input({ shape: [16, 16, 3] });
-  const conv = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, activation: 'relu', name: 'features', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }).apply(input) as tf.SymbolicTensor;
-  const pooled = tf.layers.globalAveragePooling2d({}).apply(conv) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(pooled) as tf.SymbolicTensor;
-  return new FeatureNetwork(tf.model({ inputs: input, outputs: logits }), { featureLayer: 'features', labels: ['horse', 'zebra', 'other'] });
-}
 
 async function generatorWeights(runDir: string): Promise<number[][]> {
   const ckpt = await loadCheckpoint(runDir);
