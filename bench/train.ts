@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- train [--sizes 64,128,256] [--generators unet,resnet9] [--ngf 64] [--ndf 64] [--backends wasm] [--steps 3] [--threads N]`
+ * `npm run bench -- train [--sizes 64,128,256] [--generators unet,resnet9] [--ngf 64] [--ndf 64] [--methods cyclegan] [--backends wasm] [--steps 3] [--threads N]`
  * (`--help` prints the usage).
  *
  * For each backend, generator and size: the generator's forward pass (inference) and one full
@@ -25,8 +25,8 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, useBackend, type BackendName } from '../src/engine/backend.ts';
 import { resetPeakBuffers, wasmHeapStats } from '../src/engine/heap-stats.ts';
 import { wasmKernelTuning } from '../src/engine/wasm-kernels.ts';
-import { resolveConfig, type GeneratorArch } from '../src/train/config.ts';
-import { CycleGan } from '../src/train/cyclegan.ts';
+import { resolveConfig, type GeneratorArch, type TrainMethod } from '../src/train/config.ts';
+import { buildModel } from '../src/train/model.ts';
 import { Rng } from '../src/util/rng.ts';
 
 const USAGE = `usage: npm run bench -- train [options]
@@ -35,6 +35,7 @@ const USAGE = `usage: npm run bench -- train [options]
   --sizes LIST       image sizes in pixels, comma-separated (default 64,128,256)
   --ngf N            generator width (default 64)
   --ndf N            discriminator width (default 64)
+  --methods LIST     cyclegan, cut, fastcut, comma-separated (default cyclegan); CUT needs a ResNet
   --backends LIST    engines, comma-separated, each handed to useBackend (default wasm)
   --steps N          timed training steps after a warm-up step (default 3)
   --threads N        wasm threads (default: one per core)
@@ -44,7 +45,9 @@ const USAGE = `usage: npm run bench -- train [options]
 
 Without --generators, --sizes, --ngf and --ndf the rows are the full networks (ngf/ndf 64) at
 64, 128 and 256 px plus ResNet-6 ngf/ndf 32 at 128 px. PyTorch (bench/reference/cyclegan_step.py,
-when /usr/bin/python3 has torch) runs each row's configuration in the same run.`;
+when /usr/bin/python3 has torch) runs each CycleGAN row's configuration in the same run (it has
+no CUT). A CUT/FastCUT step is timed with CUT's own defaults (LSGAN, no pool, 256 patches per
+layer); its GFLOP/s are not counted.`;
 
 function option(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
@@ -59,9 +62,11 @@ function positiveInt(args: string[], name: string, fallback: number): number {
 }
 
 const GENERATORS: readonly GeneratorArch[] = ['unet', 'resnet9', 'resnet6'];
+const METHODS: readonly TrainMethod[] = ['cyclegan', 'cut', 'fastcut'];
 
 /** One table row's configuration. */
 interface Row {
+  method: TrainMethod;
   generator: GeneratorArch;
   size: number;
   ngf: number;
@@ -77,9 +82,12 @@ export function benchRows(args: string[]): Row[] {
   for (const g of generators) if (!GENERATORS.includes(g)) throw new Error(`unknown generator '${g}' (expected ${GENERATORS.join(', ')})`);
   const ngf = positiveInt(args, 'ngf', 64);
   const ndf = positiveInt(args, 'ndf', 64);
-  const rows = generators.flatMap((generator) => sizes.map((size) => ({ generator, size, ngf, ndf })));
-  if (!given) rows.push({ generator: 'resnet6', size: 128, ngf: 32, ndf: 32 });
-  return rows;
+  const methods = option(args, 'methods', 'cyclegan').split(',') as TrainMethod[];
+  for (const m of methods) if (!METHODS.includes(m)) throw new Error(`unknown method '${m}' (expected ${METHODS.join(', ')})`);
+  const rows = methods.flatMap((method) => generators.flatMap((generator) => sizes.map((size) => ({ method, generator, size, ngf, ndf }))));
+  if (!given) for (const method of methods) rows.push({ method, generator: 'resnet6', size: 128, ngf: 32, ndf: 32 });
+  // CUT has no U-Net: those rows would only say so.
+  return rows.filter((r) => r.method === 'cyclegan' || r.generator !== 'unet');
 }
 
 /** 2·MACs of one forward pass over the conv layers of a model at input size `size`. */
@@ -109,7 +117,8 @@ interface Measured {
   backend: string;
   forwardMs: number;
   stepSeconds: number;
-  gflop: number;
+  /** null where the step's FLOPs are not counted (CUT). */
+  gflop: number | null;
   peakRssMiB: number;
   peakLiveMiB: number | null;
   heapAfterWarmupMiB: number | null;
@@ -131,11 +140,11 @@ function referenceNumber(args: string[], key: string): number | undefined {
 }
 
 /** Measures one configuration in this process; prints one JSON line. */
-async function measure({ generator, size, ngf, ndf }: Row, backend: string, steps: number, threads: number | undefined, winograd: boolean): Promise<void> {
+async function measure({ method, generator, size, ngf, ndf }: Row, backend: string, steps: number, threads: number | undefined, winograd: boolean): Promise<void> {
   // The name goes through unchecked, so engines useBackend gains are benchmarked without changes here.
   await useBackend(backend as BackendName, { threads });
   wasmKernelTuning.winograd = winograd;
-  const config = resolveConfig({ preset: 'tutorial', generator, cropSize: size, loadSize: size, ngf, ndf });
+  const config = resolveConfig({ preset: 'tutorial', method, generator, cropSize: size, loadSize: size, ngf, ndf });
   const { buildPatchDiscriminator } = await import('../src/models/discriminator.ts');
   const { buildResnetGenerator, buildUnetGenerator } = await import('../src/models/generators.ts');
   // FLOPs from fixed-size twins, so fully convolutional layers have concrete shapes.
@@ -144,10 +153,10 @@ async function measure({ generator, size, ngf, ndf }: Row, backend: string, step
       ? buildUnetGenerator({ size, ngf, name: 'flops_g' })
       : buildResnetGenerator({ size, ngf, nBlocks: generator === 'resnet9' ? 9 : 6, name: 'flops_g' });
   const dTwin = buildPatchDiscriminator({ size, ndf, name: 'flops_d' });
-  const stepFlops = 3 * (6 * forwardFlops(gTwin, size) + 6 * forwardFlops(dTwin, size));
+  const stepFlops = method === 'cyclegan' ? 3 * (6 * forwardFlops(gTwin, size) + 6 * forwardFlops(dTwin, size)) : Number.NaN;
   gTwin.dispose();
   dTwin.dispose();
-  const gan = new CycleGan(config, new Rng(0));
+  const gan = buildModel(config, new Rng(0));
   const batch = () => tf.randomUniform([1, size, size, 3], -1, 1) as tf.Tensor4D;
 
   const forwardTimes: number[] = [];
@@ -184,7 +193,7 @@ async function measure({ generator, size, ngf, ndf }: Row, backend: string, step
     backend: describeBackend(),
     forwardMs: median(forwardTimes),
     stepSeconds: median(times),
-    gflop: stepFlops / 1e9,
+    gflop: Number.isFinite(stepFlops) ? stepFlops / 1e9 : null,
     peakRssMiB: peakRss / MiB,
     peakLiveMiB: stats ? stats.peakLiveBytes / MiB : null,
     heapAfterWarmupMiB: heapAfterWarmup === null ? null : heapAfterWarmup / MiB,
@@ -219,8 +228,8 @@ export async function run(args: string[]): Promise<void> {
   const winograd = args.includes('--winograd') && !args.includes('--no-winograd');
   const steps = positiveInt(args, 'steps', 3);
   if (one) {
-    const [generator, size, backend, ngf, ndf] = one.split(',');
-    await measure({ generator: generator as GeneratorArch, size: Number(size), ngf: Number(ngf), ndf: Number(ndf) }, backend!, steps, threads, winograd);
+    const [generator, size, backend, ngf, ndf, method = 'cyclegan'] = one.split(',');
+    await measure({ method: method as TrainMethod, generator: generator as GeneratorArch, size: Number(size), ngf: Number(ngf), ndf: Number(ndf) }, backend!, steps, threads, winograd);
     return;
   }
   const self = fileURLToPath(new URL('./index.ts', import.meta.url));
@@ -249,13 +258,13 @@ export async function run(args: string[]): Promise<void> {
   const table: Record<string, string | number>[] = [];
   const fmt = (x: number | null | undefined, digits = 0) => (x == null ? 'n/a' : x.toFixed(digits));
   for (const backend of backends) {
-    for (const { generator, size, ngf, ndf } of rows) {
-      const r = child(['--one', `${generator},${size},${backend},${ngf},${ndf}`, '--steps', String(steps)]);
+    for (const { method, generator, size, ngf, ndf } of rows) {
+      const r = child(['--one', `${generator},${size},${backend},${ngf},${ndf},${method}`, '--steps', String(steps)]);
       const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
       const torchArgs = ['--generator', generator, '--size', String(size), '--ngf', String(ngf), '--ndf', String(ndf)];
-      const torchStep = referenceNumber([...torchArgs, '--steps', String(Math.min(steps, 3))], 'step_seconds');
-      const torchForward = referenceNumber([...torchArgs, '--forward-only'], 'forward_seconds');
-      const label = { generator, size, 'ngf/ndf': `${ngf}/${ndf}` };
+      const torchStep = method === 'cyclegan' ? referenceNumber([...torchArgs, '--steps', String(Math.min(steps, 3))], 'step_seconds') : undefined;
+      const torchForward = method === 'cyclegan' ? referenceNumber([...torchArgs, '--forward-only'], 'forward_seconds') : undefined;
+      const label = { method, generator, size, 'ngf/ndf': `${ngf}/${ndf}` };
       if (!line) {
         const why = /Aborted|out of memory|memory access/i.test(r.stderr) ? 'wasm heap exhausted' : (r.stderr.split('\n').find((l) => /^\s*\w*Error: /.test(l))?.trim() ?? r.stderr.trim().split('\n').pop() ?? 'failed');
         table.push({ ...label, backend, 'step (s)': why, 'PyTorch step (s)': fmt(torchStep, 2) });
@@ -263,7 +272,7 @@ export async function run(args: string[]): Promise<void> {
         continue;
       }
       const m = JSON.parse(line) as Measured;
-      const gflops = m.gflop / m.stepSeconds;
+      const gflops = m.gflop === null ? Number.NaN : m.gflop / m.stepSeconds;
       table.push({
         ...label,
         backend: m.backend,
@@ -273,13 +282,13 @@ export async function run(args: string[]): Promise<void> {
         'step (s)': fmt(m.stepSeconds, 2),
         'PyTorch step (s)': fmt(torchStep, 2),
         'step ×PyTorch': torchStep ? fmt(m.stepSeconds / torchStep, 2) : 'n/a',
-        'GFLOP/s': fmt(gflops, 1),
-        '% peak': peak ? fmt((100 * gflops) / peak, 0) : 'n/a',
+        'GFLOP/s': Number.isFinite(gflops) ? fmt(gflops, 1) : 'n/a',
+        '% peak': peak && Number.isFinite(gflops) ? fmt((100 * gflops) / peak, 0) : 'n/a',
         'peak RSS (MiB)': fmt(m.peakRssMiB),
         'peak live (MiB)': fmt(m.peakLiveMiB),
         'heap (MiB) step 1 → last': m.heapAfterWarmupMiB == null ? 'n/a' : `${fmt(m.heapAfterWarmupMiB)} → ${fmt(m.heapAfterLastMiB)}`,
       });
-      console.error(`  ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`);
+      console.error(`  ${method} ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`);
     }
   }
   console.log(`machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step${winograd ? '; Winograd on' : ''}`);
