@@ -9,9 +9,12 @@ import sharp from 'sharp';
 import { noise } from '../data/helpers.ts';
 import { readImage } from '../../src/data/image-io.ts';
 import { scratch, saveTinyGenerator } from './helpers.ts';
+import { useBackend } from '../../src/engine/backend.ts';
 
 let work: { dir: string; cleanup: () => Promise<void> };
 before(async () => {
+  // The tiny generator is built in this process: pick the backend first (wasm would need an await).
+  await useBackend('cpu');
   work = await scratch();
 });
 after(() => work.cleanup());

@@ -111,17 +111,22 @@ describe('Ctrl-C and early kills on cpu', () => {
   });
 
   it('SIGINT mid-epoch writes a step checkpoint, and `train --resume` ends bit-identical to an uninterrupted run', async () => {
+    // A 16-step epoch, so the interrupt sent after step 1 lands mid-epoch however fast the steps are.
+    const longData = await writeSyntheticDataset(join(work, 'data-16'), { size: 32, trainA: 16, trainB: 16, seed: 3 });
+    const long = tinyRun({ epochs: 1, seed: 13, saveEvery: 1, saveLatestEvery: 0 });
+    const reference = join(work, 'sigint-reference');
+    await train({ data: longData, out: reference, config: long.config });
     const out = join(work, 'sigint');
-    const child = cyclegan(['--backend', 'cpu', 'train', '--data', data, '--out', out, ...run.flags]);
+    const child = cyclegan(['--backend', 'cpu', 'train', '--data', longData, '--out', out, ...long.flags]);
     assert.ok(await child.started, child.stderr());
     // The progress bar first prints after step 1: interrupt then, mid-epoch.
-    await waitUntil(child, () => /epoch 1\/2 \|/.test(child.stderr()), 'its first step');
+    await waitUntil(child, () => /epoch 1\/1 \|/.test(child.stderr()), 'its first step');
     child.signal('SIGINT');
     const stopped = await child.exited;
     assert.deepEqual(stopped, { code: 0, signal: null }, child.stderr());
     assert.match(child.stdout(), new RegExp(`resume with: cyclegan train --resume ${out}`));
     const checkpoint = await latestName(out);
-    assert.match(checkpoint, /^step-0000000[1-3]$/, 'a mid-epoch step checkpoint');
+    assert.match(checkpoint, /^step-000000(0[1-9]|1[0-5])$/, 'a mid-epoch step checkpoint');
 
     const resumed = cyclegan(['--backend', 'cpu', 'train', '--resume', out]);
     assert.deepEqual(await resumed.exited, { code: 0, signal: null }, resumed.stderr());
