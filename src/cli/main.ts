@@ -139,6 +139,9 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'report folder', 'report')
     .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'))
     .option('--overwrite', 'replace an existing report in --out', false)
+    .option('--no-eval', 'no evaluation figures (KID, class rate) on the report page')
+    .option('--target-class <label>', 'ImageNet class of domain B for the report\'s A→B class rate, e.g. zebra')
+    .option('--source-class <label>', 'ImageNet class of domain A for the report\'s B→A class rate, e.g. sorrel')
     .option('--max-pixels <n>', 'refuse inputs with more pixels than this (default 100 megapixels)', parseInteger('--max-pixels', 1));
 
   add('eval', 'measure a model: KID against real target images and the ImageNet class rate, with floor and ceiling', 'eval')

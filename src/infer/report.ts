@@ -5,6 +5,7 @@
  * (CUT, FastCUT) gets its direction's translations alone: there is nothing to reconstruct with.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { openDataset } from '../data/dataset.ts';
 import { readImage, writeImage } from '../data/image-io.ts';
@@ -162,4 +163,16 @@ ${list
 ${sections.join('\n')}
 </body></html>
 `;
+}
+
+/**
+ * Adds the evaluation figures (the table `cyclegan eval` prints, or why there are none) to a
+ * written report page, before its end; the page is replaced atomically.
+ */
+export async function addEvaluationToReport(index: string, text: string, note?: string): Promise<void> {
+  const html = await readFile(index, 'utf8');
+  const section = `<h2>Evaluation</h2>\n${note ? `<p>${escapeHtml(note)}</p>\n` : ''}<pre>${escapeHtml(text)}</pre>\n`;
+  const at = html.lastIndexOf('</body>');
+  if (at < 0) throw new Error(`${index}: not a report page (no </body>)`);
+  await writeFileAtomic(index, html.slice(0, at) + section + html.slice(at));
 }

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
-import { writeTestReport } from '../../infer/report.ts';
+import { addEvaluationToReport, writeTestReport } from '../../infer/report.ts';
 import type { Engine } from '../../infer/translator.ts';
 import type { GlobalOptions } from '../main.ts';
 
@@ -31,6 +31,29 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
   });
   bar.stop();
   const n = result.rows.AtoB.length + result.rows.BtoA.length;
+  if (opts.eval !== false) await evaluateIntoReport(opts, result.index);
   console.log(`report: ${result.index} (${n} test images${result.failed ? `, ${result.failed} failed` : ''})`);
   return result.failed > 0 ? 1 : 0;
+}
+
+/** The `cyclegan eval` figures of the test images, on the report page (or why there are none). */
+async function evaluateIntoReport(opts: Record<string, unknown>, index: string): Promise<void> {
+  const { evaluateModel } = await import('../../eval/evaluate.ts');
+  const { formatReport } = await import('../../eval/report.ts');
+  try {
+    const report = await evaluateModel({
+      model: opts.model as string,
+      data: opts.data as string,
+      split: 'test',
+      targetClass: opts.targetClass as string | undefined,
+      sourceClass: opts.sourceClass as string | undefined,
+    });
+    const text = formatReport(report);
+    await addEvaluationToReport(index, text, 'KID against the real test images of the target domain and the ImageNet class rate, each beside its floor (untranslated) and ceiling (real images); see the README\'s Evaluation section.');
+    console.log(text);
+  } catch (error) {
+    const why = (error as Error).message.split('\n')[0]!;
+    await addEvaluationToReport(index, why, 'No evaluation figures for these test images:');
+    console.warn(`warning: no evaluation figures: ${why}`);
+  }
 }
