@@ -7,6 +7,11 @@
 #   scripts/shipped-model-run.sh start COMMIT   new run (or resume, if the run folder exists),
 #                                               validating every 600 steps (log.jsonl, checkpoints/best)
 #   scripts/shipped-model-run.sh status         step, epoch, last log line
+#   scripts/shipped-model-run.sh compare METHOD COMMIT
+#                                               the recipe comparison's run of METHOD (cut, fastcut)
+#                                               on the same data, seed, generator and crops, one
+#                                               thread, so two of them can share the machine
+#   scripts/shipped-model-run.sh compare-stop   stop the comparison runs (checkpoint first)
 #
 # Environment: CYCLEGAN_RUNS (default ~/.cache/cyclegan), H2Z (default ../shared/data/horse2zebra).
 set -euo pipefail
@@ -59,10 +64,38 @@ case "${1:-}" in
     # SIGINT: the trainer finishes its step and writes a checkpoint before it exits.
     pkill -INT -f 'cyclegan.js --threads 2 train' && echo "stopping (a checkpoint is written first)" || echo "no trainer running"
     ;;
+  compare)
+    method=${2:?usage: compare METHOD COMMIT}
+    commit=${3:?usage: compare METHOD COMMIT}
+    tree=$home/trainer-$commit
+    if [ ! -d "$tree" ]; then
+      git -C "$repo" worktree add --detach "$tree" "$commit"
+      cp -al "$repo/node_modules" "$tree/node_modules"
+    fi
+    (cd "$repo" && make_data)
+    crun=$home/runs/h2z-$method-resnet6-ngf32-128
+    validate=(--eval-every 600 --eval-class-b zebra)
+    if [ -f "$crun/checkpoints/latest" ]; then args=(--resume "$crun" "${validate[@]}"); else
+      args=(--out "$crun" --data "$data" --method "$method" --generator resnet6 --ngf 32 --ndf 32
+            --load-size 286 --crop-size 128 --seed 1 --save-every 1 --keep 1000 --save-latest-every 200
+            "${validate[@]}")
+    fi
+    cd "$tree"
+    nohup nice -n 19 node bin/cyclegan.js --threads 1 train "${args[@]}" >> "$home/runs/h2z-$method-trainer.log" 2>&1 &
+    echo "$method trainer pid $! (log $home/runs/h2z-$method-trainer.log)"
+    ;;
+  compare-stop)
+    pkill -INT -f 'cyclegan.js --threads 1 train' && echo "stopping (a checkpoint is written first)" || echo "no comparison run"
+    ;;
   status)
     cat "$run/checkpoints/latest" 2>/dev/null || echo "no checkpoint yet"
     tail -n 2 "$run/log.jsonl" 2>/dev/null || true
     tail -c 400 "$home/runs/h2z-trainer.log" 2>/dev/null | tr '\r' '\n' | tail -n 2
+    for m in cut fastcut; do
+      [ -d "$home/runs/h2z-$m-resnet6-ngf32-128" ] || continue
+      echo "-- $m: $(cat "$home/runs/h2z-$m-resnet6-ngf32-128/checkpoints/latest" 2>/dev/null || echo 'no checkpoint yet')"
+      tail -c 300 "$home/runs/h2z-$m-trainer.log" 2>/dev/null | tr '\r' '\n' | tail -n 1
+    done
     ;;
-  *) sed -n 2,12p "$0"; exit 2 ;;
+  *) sed -n 2,16p "$0"; exit 2 ;;
 esac
