@@ -1,0 +1,31 @@
+// `npm run build`: the library and CLI compiled to dist/ (tsc with tsconfig.build.json, plus the
+// data files src/ reads at run time), and the browser page built to web/dist/ (Vite), which
+// `cyclegan serve` serves from an installed package. Runs before `npm pack` (prepack).
+import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const root = new URL('..', import.meta.url).pathname;
+
+function run(bin, args) {
+  const result = spawnSync(process.execPath, [require.resolve(bin), ...args], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+/** Every file under src/ that is not TypeScript (split lists, schemas) is copied beside the code that reads it. */
+function copyData(dir) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) copyData(path);
+    else if (!name.endsWith('.ts')) cpSync(path, join(root, 'dist', relative(join(root, 'src'), path)));
+  }
+}
+
+rmSync(join(root, 'dist'), { recursive: true, force: true });
+run('typescript/bin/tsc', ['-p', 'tsconfig.build.json']);
+copyData(join(root, 'src'));
+const vite = await import('vite');
+await vite.build({ configFile: join(root, 'web', 'vite.config.ts'), logLevel: 'warn' });
+console.log('built dist/ and web/dist/');
