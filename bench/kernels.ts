@@ -48,7 +48,7 @@ function time(repeats: number, fn: () => tf.Tensor | tf.Tensor[]): Timing {
     tf.dispose(out);
   }
   times.sort((a, b) => a - b);
-  return { min: times[0], median: times[Math.floor(times.length / 2)] };
+  return { min: times[0] ?? NaN, median: times[Math.floor(times.length / 2)] ?? NaN };
 }
 
 /** Multiply-adds of a convolution, counted as 2 FLOPs each, from its (forward) output size. */

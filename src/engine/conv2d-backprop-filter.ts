@@ -4,7 +4,7 @@
  */
 import { BatchMatMul, Conv2DBackpropFilter, Transpose, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { convGeometry, float32Only, floorDiv, type BackpropFilterAttrs } from './kernel-common.ts';
+import { convGeometry, float32Only, floorDiv, shape4, type BackpropFilterAttrs } from './kernel-common.ts';
 import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
 
 /**
@@ -79,7 +79,7 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
                 dst.set(src.subarray(srcRow + w0, srcRow + w0 + (endJ - firstJ)), dstRow + firstJ);
               } else {
                 for (let j = firstJ; j < endJ; j++) {
-                  dst[dstRow + j] = src[srcRow + j * strideWidth + colPhase - padLeft];
+                  dst[dstRow + j] = src[srcRow + j * strideWidth + colPhase - padLeft]!;
                 }
               }
             }
@@ -133,7 +133,7 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
 
 /** dy zero-extended to [N*height*width, Co] (bottom rows and right columns), or null when no extension is needed. */
 function zeroExtendDy(backend: BackendWasm, dy: TensorInfo, height: number, width: number): TensorInfo | null {
-  const [batch, dyHeight, dyWidth, channels] = dy.shape;
+  const [batch, dyHeight, dyWidth, channels] = shape4(dy);
   if (height === dyHeight && width === dyWidth) return null;
   const padded = allocate(backend, [batch * height * width, channels]);
   const src = heapView(backend, dy);

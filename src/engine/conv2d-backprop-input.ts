@@ -13,6 +13,7 @@ import {
   floorDiv,
   positiveMod,
   runStock,
+  shape4,
   stockKernels,
   transposeMatrix,
   wasmKernelTuning,
@@ -86,7 +87,7 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
 
   const dxShape = [batchSize, inHeight, inWidth, inChannels];
   const only = phases[0];
-  if (strideHeight === 1 && strideWidth === 1 && phases.length === 1 && only.result) {
+  if (strideHeight === 1 && strideWidth === 1 && phases.length === 1 && only?.result) {
     return { dataId: only.result.dataId, shape: dxShape, dtype: 'float32' };
   }
 
@@ -103,7 +104,7 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
   for (const { rowPhase, colPhase, result } of phases) {
     if (!result) continue;
     const values = heapView(backend, result);
-    const [, phaseHeight, phaseWidth] = result.shape;
+    const [, phaseHeight, phaseWidth] = shape4(result);
     let from = 0;
     for (let n = 0; n < batchSize; n++) {
       for (let i = 0; i < phaseHeight; i++) {
@@ -113,7 +114,7 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
           if (inChannels >= 16) {
             dxValues.set(values.subarray(from, from + inChannels), to);
           } else {
-            for (let c = 0; c < inChannels; c++) dxValues[to + c] = values[from + c];
+            for (let c = 0; c < inChannels; c++) dxValues[to + c] = values[from + c]!;
           }
           from += inChannels;
         }
@@ -217,7 +218,7 @@ function subFilterFor(
   const key = `${rows.firstTap},${rows.taps},${strideHeight};${cols.firstTap},${cols.taps},${strideWidth}`;
   const hit = cachedDerived(filter, key);
   if (hit) return { subFilter: hit[0]!, owned: false };
-  const [, filterWidth, inChannels, outChannels] = filter.shape;
+  const [, filterWidth, inChannels, outChannels] = shape4(filter);
   const blockSize = inChannels * outChannels;
   const subFilter = allocate(backend, [rows.taps, cols.taps, outChannels, inChannels]);
   const src = heapView(backend, filter);
@@ -280,7 +281,7 @@ function cropRowsCols(
   colBegin: number,
   colEnd: number,
 ): TensorInfo | null {
-  const [batch, height, width, channels] = dy.shape;
+  const [batch, height, width, channels] = shape4(dy);
   if (rowBegin === 0 && rowEnd === height && colBegin === 0 && colEnd === width) return null;
   const cropped = allocate(backend, [batch, rowEnd - rowBegin, colEnd - colBegin, channels]);
   const src = heapView(backend, dy);

@@ -83,6 +83,15 @@ export function positiveMod(a: number, b: number): number {
   return ((a % b) + b) % b;
 }
 
+/** The four dimensions of an NHWC (or HWIO) tensor; every kernel here works on rank 4 only. */
+export function shape4(info: TensorInfo): [number, number, number, number] {
+  const [a, b, c, d] = info.shape;
+  if (info.shape.length !== 4 || a === undefined || b === undefined || c === undefined || d === undefined) {
+    throw new Error(`expected a rank-4 tensor, got shape [${info.shape}]`);
+  }
+  return [a, b, c, d];
+}
+
 export function byteSize(info: TensorInfo): number {
   return 4 * info.shape.reduce((a, b) => a * b, 1);
 }
@@ -153,7 +162,7 @@ export function transposeMatrix(
       const cEnd = Math.min(cols, c0 + TILE);
       for (let r = r0; r < rEnd; r++) {
         const srcRow = srcOffset + r * cols;
-        for (let c = c0; c < cEnd; c++) dst[dstOffset + c * rows + r] = src[srcRow + c];
+        for (let c = c0; c < cEnd; c++) dst[dstOffset + c * rows + r] = src[srcRow + c]!;
       }
     }
   }

@@ -50,7 +50,10 @@ function computeAll(c: Case): Record<string, Float32Array> {
       tf.fused.conv2d({ x: input as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad: c.pad, bias: b, activation: 'relu' });
     const [dx, df] = tf.grads((input: tf.Tensor, f: tf.Tensor) => tf.conv2d(input as tf.Tensor4D, f as tf.Tensor4D, 1, c.pad).mul(weights).sum())([x, filter]);
     const [fusedDx, fusedDf, fusedDb] = tf.grads((input: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => fused(input, f, b).mul(weights).sum())([x, filter, bias]);
-    const values = (t: tf.Tensor) => t.dataSync() as Float32Array;
+    const values = (t: tf.Tensor | undefined) => {
+      assert.ok(t, 'tf.grads returned fewer gradients than inputs');
+      return t.dataSync() as Float32Array;
+    };
     return {
       'conv2d y': values(y),
       'fused y': values(fused(x, filter, bias)),

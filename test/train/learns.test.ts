@@ -25,7 +25,7 @@ it('a tiny run learns: the cycle loss falls and smooth images translate toward s
     data,
     out,
     config: { preset: 'paper', generator: 'resnet6', ngf: 8, ndf: 8, cropSize: 32, loadSize: 36, epochs: 16, epochsDecay: 0, saveEvery: 16, seed: 1 },
-    onProgress: (p) => steps.push(p.losses.cycle),
+    onProgress: (p) => steps.push(p.losses.cycle ?? NaN),
   });
   assert.equal(steps.length, 256);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

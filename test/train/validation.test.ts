@@ -19,7 +19,7 @@ let net: FeatureNetwork;
 
 async function generatorWeights(runDir: string): Promise<number[][]> {
   const ckpt = await loadCheckpoint(runDir);
-  const out = ckpt.models.genAtoB.getWeights().map((w) => Array.from(w.dataSync()));
+  const out = ckpt.models.genAtoB!.getWeights().map((w) => Array.from(w.dataSync()));
   for (const m of Object.values(ckpt.models)) m.dispose();
   return out;
 }
