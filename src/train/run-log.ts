@@ -5,9 +5,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic.ts';
-import type { TrainMethod } from './config.ts';
+import { TRAIN_METHODS, type TrainMethod } from './config.ts';
 import { lossNames, methodLabel } from './model.ts';
-import { writeChartPanels, type Series } from './plot.ts';
+import { writeChartPng } from './plot.ts';
+import { plotData, plotSpec } from './plot-spec.ts';
 
 export type LogLine = Record<string, unknown> & { globalStep?: number; epoch?: number; type?: string };
 
@@ -49,24 +50,15 @@ export async function repairLog(logFile: string, checkpointStep: number, warn: (
   await writeFileAtomic(logFile, kept.map((l) => `${JSON.stringify(l)}\n`).join(''));
 }
 
-/** The loss curves (epoch means) and, when the run validates, the validation KID against steps. */
-export async function plotLosses(logFile: string, out: string, method: TrainMethod): Promise<void> {
+/**
+ * Writes `out`, the run's figure: the loss curves (epoch means over the global step, with the epoch
+ * ends marked) and, when the run validates, the validation KID×1000 and class rates per direction
+ * against their floors and ceilings. A log with no lines yet gives a figure that says so. Returns
+ * the PNG's size.
+ */
+export async function plotLosses(logFile: string, out: string, method: TrainMethod): Promise<{ width: number; height: number }> {
   const { lines } = await readLog(logFile);
-  const epochs = lines.filter((l) => l.type === undefined && l.epoch !== undefined);
-  const value = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
-  const panels: { series: Series[]; title: string; xLabel: string }[] = [
-    { series: lossNames(method).map((name) => ({ name, values: epochs.map((l) => value(l[name])) })), title: `${methodLabel(method)} losses (epoch means)`, xLabel: 'epoch' },
-  ];
-  const evals = lines.filter((l) => l.type === 'eval');
-  if (evals.length > 0) {
-    const kid = (d: string) => evals.map((l) => value((l[d] as { kid?: { mean?: number } } | undefined)?.kid?.mean));
-    // A one-direction model (CUT) has no B→A figures to plot.
-    const series = [{ name: 'KID×1000 A→B', values: kid('AtoB') }, { name: 'KID×1000 B→A', values: kid('BtoA') }].filter((s) => s.values.some(Number.isFinite));
-    panels.push({
-      series,
-      title: `validation KID×1000 (every ${evals.length > 1 ? value(evals[1]!.globalStep) - value(evals[0]!.globalStep) : value(evals[0]!.globalStep)} steps)`,
-      xLabel: 'validation',
-    });
-  }
-  await writeChartPanels(out, panels);
+  // The run's method's loss names first; the others' too, so that a log's own names are what shows.
+  const known = [...lossNames(method), ...TRAIN_METHODS.flatMap((m) => lossNames(m))];
+  return writeChartPng(out, plotSpec(plotData(lines, methodLabel(method), known)));
 }
