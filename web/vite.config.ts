@@ -17,6 +17,8 @@ export default defineConfig({
     // The .wasm binaries must stay files (setWasmPaths points at them), never inlined.
     assetsInlineLimit: 0,
   },
+  // The page imports the library's browser-safe entry by its package name, as a user's page would.
+  resolve: { alias: { 'cyclegan/web': resolve(webDir, '..', 'src', 'web.ts') } },
   server: {
     // The page imports the shared model code from ../src.
     fs: { allow: [resolve(webDir, '..')] },
