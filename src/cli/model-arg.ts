@@ -3,8 +3,8 @@
  * export, model.json, .onnx), the name of an embedded model, or — when omitted — the embedded
  * default model.
  */
-import { existsSync } from 'node:fs';
 import { defaultModel, embeddedModel, embeddedModelsDir } from '../infer/embedded.ts';
+import { looksLikeModelPath } from '../infer/model-folder.ts';
 import { UserError } from './errors.ts';
 
 /**
@@ -13,7 +13,7 @@ import { UserError } from './errors.ts';
  */
 export async function resolveModelArg(model: string | undefined, optional = false): Promise<string | undefined> {
   if (model !== undefined) {
-    if (existsSync(model) || /:best$/.test(model) || /[\\/]/.test(model) || model.endsWith('.onnx')) return model;
+    if (looksLikeModelPath(model)) return model;
     try {
       return (await embeddedModel(model)).path;
     } catch (error) {

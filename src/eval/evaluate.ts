@@ -3,11 +3,9 @@
  * DirectionEvaluator per direction, and the model's generators measured against them. Without
  * a model it reports only the floors and ceilings, the baselines every model is compared with.
  */
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { chooseDirections, openModel, type ModelFolder } from '../infer/model-folder.ts';
 import { loadTranslator, type Translator } from '../infer/translator.ts';
-import { noGenerator, readModelManifest } from '../infer/manifest.ts';
-import { resolveCheckpointDir } from '../train/checkpoint.ts';
 import { DirectionEvaluator, translatorFn, type Direction, type DirectionReport } from './evaluator.ts';
 import { FeatureNetwork } from './feature-net.ts';
 import { evalImageSets, loadEvalImages, type EvalSplit } from './images.ts';
@@ -49,19 +47,13 @@ export interface EvalReport {
 }
 
 /**
- * The model's generators and the folder to load them from. A bare model.json (or a folder with
- * only one) has no direction of its own: it is taken as A→B unless --direction says otherwise.
+ * The model's generators and where to load them from. A bare model.json (or a folder with only
+ * one) has no direction of its own: it is taken as A→B unless --direction says otherwise.
  */
-export async function modelDirections(path: string, only?: Direction): Promise<{ location: string; directions: Direction[] }> {
-  const full = resolve(path);
-  const bare = existsSync(full) && (statSync(full).isFile() || (existsSync(join(full, 'model.json')) && !existsSync(join(full, 'cyclegan.json'))));
-  if (bare) return { location: path, directions: [only ?? 'AtoB'] };
+export async function modelDirections(path: string, only?: Direction): Promise<{ model: ModelFolder; directions: Direction[] }> {
   // RUN:best and run folders resolve to one checkpoint, so both directions come from the same one.
-  const dir = await resolveCheckpointDir(path);
-  const manifest = await readModelManifest(dir);
-  const has = (['AtoB', 'BtoA'] as const).filter((d) => manifest.directions[d]);
-  if (only && !has.includes(only)) throw new Error(`${join(dir, 'cyclegan.json')}: ${noGenerator(only, manifest.method)}`);
-  return { location: dir, directions: only ? [only] : has };
+  const model = await openModel(path);
+  return { model, directions: chooseDirections(model, only, ['AtoB']) };
 }
 
 export async function evaluateModel(options: EvaluateOptions): Promise<EvalReport> {
@@ -87,7 +79,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvalRepor
     }
     // Loaded before the slow part, so a broken generator file fails in the first second.
     for (const direction of model?.directions ?? []) {
-      translators.set(direction, await loadTranslator(model!.location, { direction, engine: 'tfjs' }));
+      translators.set(direction, await loadTranslator(model!.model, { direction, engine: 'tfjs' }));
     }
     say(`loading ${sets.A.length} A and ${sets.B.length} B images at ${size}x${size}`);
     const images = { A: await loadEvalImages(sets.A, size), B: await loadEvalImages(sets.B, size) };

@@ -11,13 +11,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { tensorToImage, type RgbImage } from '../data/image-io.ts';
+import type { Direction } from '../infer/manifest.ts';
 import type { Translator } from '../infer/translator.ts';
 import { Rng } from '../util/rng.ts';
 import { classRate, type ClassRate } from './class-rate.ts';
 import type { FeatureNetwork, ImageStats } from './feature-net.ts';
 import { kernelInceptionDistance, type FeatureSet, type KidOptions } from './kid.ts';
 
-export type Direction = 'AtoB' | 'BtoA';
+export type { Direction };
 
 /** [1,h,w,3] in [-1, 1] → [1,h,w,3] in [-1, 1]. The input is disposed by the caller, the output by the evaluator. */
 export type TranslateFn = (image: tf.Tensor4D) => tf.Tensor4D | Promise<tf.Tensor4D>;

@@ -9,9 +9,8 @@
 import { join } from 'node:path';
 import { writeDirAtomic, writeFileSynced } from '../util/atomic.ts';
 import { loadLayersModel, saveLayersModel, type WeightQuantization } from '../models/io.ts';
-import { readMeta, resolveCheckpointDir } from '../train/checkpoint.ts';
-import { EXPORT_FORMAT, noGenerator, type ExportManifest } from '../infer/manifest.ts';
-import type { Direction } from '../infer/translator.ts';
+import { EXPORT_FORMAT, noGenerator, type Direction, type ExportManifest } from '../infer/manifest.ts';
+import { readCheckpointMeta as readMeta, resolveCheckpointDir } from '../infer/model-folder.ts';
 
 /** The export manifest, with where it came from. */
 export interface ExportedManifest extends ExportManifest {

@@ -14,7 +14,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readModelManifest, type ExportManifest } from './manifest.ts';
+import type { ExportManifest } from './manifest.ts';
+import { readManifest } from './model-folder.ts';
 
 /** What a model card says. Every field but the title is optional: a card says what is known. */
 export interface ModelCard {
@@ -65,9 +66,9 @@ export async function listEmbeddedModels(): Promise<EmbeddedModel[]> {
   const entries = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.'));
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const path = join(root, entry.name);
-    const manifest = await readModelManifest(path);
-    const raw = JSON.parse(await readFile(join(path, 'cyclegan.json'), 'utf8')) as { card?: Partial<ModelCard> };
-    const card: ModelCard = { ...raw.card, title: typeof raw.card?.title === 'string' ? raw.card.title : entry.name };
+    const { raw, manifest } = await readManifest(path);
+    const given = (raw.card && typeof raw.card === 'object' ? raw.card : {}) as Partial<ModelCard>;
+    const card: ModelCard = { ...given, title: typeof given.title === 'string' ? given.title : entry.name };
     models.push({ name: entry.name, path, manifest, card, sizeBytes: await folderBytes(path), isDefault: entry.name === defaultName });
   }
   if (defaultName && !models.some((m) => m.isDefault)) {

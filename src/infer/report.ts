@@ -10,7 +10,9 @@ import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { openDataset } from '../data/dataset.ts';
 import { readImage, writeImage } from '../data/image-io.ts';
 import { ensureDir, writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
-import { imageToPixels, loadTranslator, modelDirectionsOf, pixelsToImage, type Direction, type Engine, type Translator } from './translator.ts';
+import type { Direction } from './manifest.ts';
+import { directionsOf, openModel } from './model-folder.ts';
+import { imageToPixels, loadTranslator, pixelsToImage, type Engine, type Translator, type TranslatorOptions } from './translator.ts';
 
 export interface ReportRow {
   input: string;
@@ -52,6 +54,8 @@ export async function writeTestReport(options: {
   data: string;
   out: string;
   engine?: Engine;
+  /** For engine 'onnx' with a tfjs model (see TranslatorOptions). */
+  toOnnx?: TranslatorOptions['toOnnx'];
   title?: string;
   /** Replace a report already in `out` (default false: an existing report is an error, nothing is written). */
   overwrite?: boolean;
@@ -78,14 +82,15 @@ export async function writeTestReport(options: {
   await ensureDir(options.out);
   const engine = options.engine ?? 'tfjs';
   // A bare model (no manifest) serves both directions, as it always has.
-  const has = (await modelDirectionsOf(options.model)) ?? ['AtoB', 'BtoA'];
+  const model = await openModel(options.model);
+  const has = directionsOf(model) ?? ['AtoB', 'BtoA'];
   const translators: Partial<Record<Direction, Translator>> = {};
   let total = 0;
   let done = 0;
   let failed = 0;
   const rows: ReportResult['rows'] = { AtoB: [], BtoA: [] };
   try {
-    for (const d of has) translators[d] = await loadTranslator(options.model, { direction: d, engine });
+    for (const d of has) translators[d] = await loadTranslator(model, { direction: d, engine, toOnnx: options.toOnnx });
     const plan = (
       [
         ['AtoB', testA, translators.AtoB, translators.BtoA],

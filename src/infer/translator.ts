@@ -3,13 +3,13 @@
  * folder, a bare tfjs model folder or an .onnx file — and translating images of any size with it,
  * on tfjs or ONNX Runtime.
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
 import { floatToImage, type RgbImage } from '../data/image-io.ts';
 import { loadLayersModel } from '../models/io.ts';
+import type { Direction } from './manifest.ts';
+import { generatorFile, openModel, type ModelFolder } from './model-folder.ts';
 import type { OnnxGenerator } from './onnx-engine.ts';
-import { resolveCheckpointDir } from '../train/checkpoint.ts';
-import { noGenerator, readModelManifest } from './manifest.ts';
 import {
   generatorGeometry,
   geometryFromShape,
@@ -20,12 +20,19 @@ import {
   type TranslateOptions,
 } from './translate-core.ts';
 
-export type Direction = 'AtoB' | 'BtoA';
+export type { Direction };
+// TEMPORARY re-export for src/cli/commands/export.ts and src/index.ts, removed at integration
+export { locateGenerator, modelDirectionsOf } from './model-folder.ts';
 export type Engine = 'tfjs' | 'onnx';
 
 export interface TranslatorOptions extends TranslateOptions {
   direction?: Direction;
   engine?: Engine;
+  /**
+   * Converts a tfjs generator to ONNX, for engine 'onnx' with a tfjs model (exportGeneratorToOnnx
+   * of src/export/onnx.ts, which this layer does not import).
+   */
+  toOnnx?: (model: tf.LayersModel) => Uint8Array | Promise<Uint8Array>;
 }
 
 export interface Translator {
@@ -39,43 +46,6 @@ export interface Translator {
   /** 8-bit RGB → 8-bit RGB of the same size. */
   translate(image: RgbImage): Promise<RgbImage>;
   dispose(): void;
-}
-
-/** Finds the tfjs model.json of the generator for `direction` under `path`. */
-export async function locateGenerator(path: string, direction: Direction): Promise<string> {
-  const full = resolve(path);
-  if (!existsSync(full) && /:best$/.test(path)) return generatorIn(await resolveCheckpointDir(path), direction);
-  if (!existsSync(full)) throw new Error(`${path}: no such file or folder`);
-  if (statSync(full).isFile()) {
-    if (full.endsWith('model.json')) return full;
-    throw new Error(`${path}: expected a run, checkpoint or export folder, a model.json or an .onnx file`);
-  }
-  if (existsSync(join(full, 'model.json')) && !existsSync(join(full, 'cyclegan.json'))) return join(full, 'model.json');
-  let dir: string;
-  try {
-    dir = await resolveCheckpointDir(full);
-  } catch {
-    throw new Error(`${path}: not a model (no cyclegan.json, model.json or checkpoints/latest inside)`);
-  }
-  return generatorIn(dir, direction);
-}
-
-async function generatorIn(dir: string, direction: Direction): Promise<string> {
-  const manifest = await readModelManifest(dir);
-  const rel = manifest.directions[direction];
-  if (!rel) throw new Error(`${join(dir, 'cyclegan.json')}: ${noGenerator(direction, manifest.method)}`);
-  return join(dir, rel);
-}
-
-/**
- * The directions a model's manifest lists (a CUT model: AtoB only); null for a bare model.json or
- * .onnx file, which has no manifest: its one generator serves whichever direction is asked for.
- */
-export async function modelDirectionsOf(path: string): Promise<Direction[] | null> {
-  const full = resolve(path);
-  if (existsSync(full) && (statSync(full).isFile() || (existsSync(join(full, 'model.json')) && !existsSync(join(full, 'cyclegan.json'))))) return null;
-  const manifest = await readModelManifest(await resolveCheckpointDir(path));
-  return (['AtoB', 'BtoA'] as const).filter((d) => manifest.directions[d]);
 }
 
 /** A generator behind a `run` function (tfjs or ONNX Runtime), driven by the shared pad/tile plan. */
@@ -115,34 +85,37 @@ export function pixelsToImage(p: Pixels): RgbImage {
 
 /**
  * Loads the generator for `direction` from a run folder, checkpoint, export folder, model.json or
- * .onnx file. With engine 'onnx' and a tfjs model, the model is converted to ONNX in memory.
+ * .onnx file (a path, or what openModel made of one). With engine 'onnx' and a tfjs model, the
+ * model is converted to ONNX in memory by `options.toOnnx`.
  */
-export async function loadTranslator(path: string, options: TranslatorOptions = {}): Promise<Translator> {
+export async function loadTranslator(path: string | ModelFolder, options: TranslatorOptions = {}): Promise<Translator> {
+  const model = typeof path === 'string' ? await openModel(path) : path;
   const direction = options.direction ?? 'AtoB';
-  const engine = options.engine ?? (path.endsWith('.onnx') ? 'onnx' : 'tfjs');
+  const engine = options.engine ?? (model.kind === 'onnx' ? 'onnx' : 'tfjs');
   const loadOnnx = async (source: string | Uint8Array) => (await import('./onnx-engine.ts')).OnnxGenerator.load(source);
   const onnxTranslator = (session: OnnxGenerator, geometry: GeneratorGeometry, source: string) =>
     new GeneratorTranslator('onnx', (x) => session.run(x.data, x.height, x.width), () => void session.dispose(), geometry, direction, source, options);
-  if (path.endsWith('.onnx')) {
-    if (engine !== 'onnx') throw new Error(`${path}: an ONNX file needs --engine onnx`);
-    const session = await loadOnnx(resolve(path));
-    return onnxTranslator(session, geometryFromShape(session.fixedSize, session.fixedSize), resolve(path));
+  if (model.kind === 'onnx') {
+    if (engine !== 'onnx') throw new Error(`${model.path}: an ONNX file needs --engine onnx`);
+    const session = await loadOnnx(model.location);
+    return onnxTranslator(session, geometryFromShape(session.fixedSize, session.fixedSize), model.location);
   }
-  const modelJson = await locateGenerator(path, direction);
-  const model = await loadLayersModel(dirname(modelJson));
+  const modelJson = generatorFile(model, direction);
+  const layers = await loadLayersModel(dirname(modelJson));
   let geometry: GeneratorGeometry;
   let bytes: Uint8Array;
   try {
-    geometry = generatorGeometry(model);
+    geometry = generatorGeometry(layers);
     if (engine === 'tfjs') {
-      return new GeneratorTranslator('tfjs', (x) => runLayersModel(model, x), () => model.dispose(), geometry, direction, modelJson, options);
+      return new GeneratorTranslator('tfjs', (x) => runLayersModel(layers, x), () => layers.dispose(), geometry, direction, modelJson, options);
     }
-    const { exportGeneratorToOnnx } = await import('../export/onnx.ts');
-    bytes = exportGeneratorToOnnx(model);
+    // TEMPORARY fallback until src/cli/commands/translate.ts and test.ts pass toOnnx; removed at integration.
+    const toOnnx = options.toOnnx ?? (await import('../export/onnx.ts')).exportGeneratorToOnnx;
+    bytes = await toOnnx(layers);
   } catch (error) {
-    model.dispose();
+    layers.dispose();
     throw error;
   }
-  model.dispose();
+  layers.dispose();
   return onnxTranslator(await loadOnnx(bytes), geometry, modelJson);
 }

@@ -11,13 +11,22 @@
  *
  * Which networks there are is whatever the model's networks() returns, recorded in `networks`
  * (key → folder); `generators` always lists the generator folders, which is all that the
- * translator, the exports, eval and the web page read.
+ * translator, the exports, eval and the web page read. Finding a checkpoint from a run folder or
+ * RUN:best and reading its cyclegan.json for that is src/infer/model-folder.ts's; this file writes
+ * checkpoints and loads all of one (networks, optimizer state, pools) to resume or warm-start.
  */
-import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { PipelineState } from '../data/pipeline.ts';
+import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, MANIFEST_FILE } from '../infer/manifest.ts';
+import {
+  isCheckpointName,
+  LATEST_POINTER,
+  readCheckpointMeta,
+  resolveCheckpointDir,
+  type CheckpointHeader,
+} from '../infer/model-folder.ts';
 import { loadLayersModel, saveLayersModel } from '../models/io.ts';
 import { writeDirAtomic, writeFileAtomic, writeFileSynced } from '../util/atomic.ts';
 import type { RngState } from '../util/rng.ts';
@@ -25,8 +34,9 @@ import type { AdamState } from './adam.ts';
 import type { TrainConfig } from './config.ts';
 import type { Losses, TrainModel } from './model.ts';
 
-export const CHECKPOINT_FORMAT = 'cyclegan-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+// TEMPORARY re-export for src/cli/commands/serve.ts, test/train/validation.test.ts and src/index.ts, removed at integration
+export { BEST_CHECKPOINT, resolveCheckpointDir } from '../infer/model-folder.ts';
+
 /** The folders of the networks both methods share; any other network is stored under its key. */
 const NETWORK_DIRS: Record<string, string> = {
   genAtoB: 'G_AtoB',
@@ -38,9 +48,6 @@ const NETWORK_DIRS: Record<string, string> = {
 const LEGACY_NETWORKS: Record<string, string> = { ...NETWORK_DIRS };
 /** A network folder: one plain name inside the checkpoint. */
 const SAFE_DIR = /^[A-Za-z0-9_-]+$/;
-
-/** The checkpoint with the best validation KID so far (`--model RUN:best`); never pruned. */
-export const BEST_CHECKPOINT = 'best';
 
 /** Where a run stands; everything needed to continue it exactly. */
 export interface RunPosition {
@@ -70,16 +77,12 @@ interface BlobEntry {
   shape?: number[] | null;
 }
 
-export interface CheckpointMeta {
-  format: typeof CHECKPOINT_FORMAT;
-  version: number;
-  createdAt: string;
+/** A checkpoint's cyclegan.json (what model-folder.ts reads of it, and what only training needs). */
+export interface CheckpointMeta extends CheckpointHeader {
   config: TrainConfig;
   position: RunPosition;
   /** Network key (as the model's networks() names it) → its folder; absent in older checkpoints (CycleGAN's four). */
   networks?: Record<string, string>;
-  /** The generators' model.json files (a CUT checkpoint has AtoB only). */
-  generators: { AtoB: string; BtoA?: string };
   discriminators: { A?: string; B?: string };
   /** Optimizer key (as the model's optimizerRecord() names it) → its step count. */
   optimizers: Record<string, { step: number }>;
@@ -154,9 +157,9 @@ export async function saveCheckpoint(runDir: string, name: string, model: TrainM
       offset += a.length;
     }
     await writeFileSynced(join(tmp, 'state.bin'), new Uint8Array(bin.buffer));
-    await writeFileSynced(join(tmp, 'cyclegan.json'), JSON.stringify(meta, null, 1));
+    await writeFileSynced(join(tmp, MANIFEST_FILE), JSON.stringify(meta, null, 1));
   });
-  if (options.latest !== false) await writeFileAtomic(join(runDir, 'checkpoints', 'latest'), `${name}\n`);
+  if (options.latest !== false) await writeFileAtomic(join(runDir, 'checkpoints', LATEST_POINTER), `${name}\n`);
   return dir;
 }
 
@@ -166,8 +169,8 @@ export async function saveCheckpoint(runDir: string, name: string, model: TrainM
  */
 export async function pruneCheckpoints(runDir: string, keep: number): Promise<void> {
   const root = join(runDir, 'checkpoints');
-  const latest = (await readFile(join(root, 'latest'), 'utf8').catch(() => '')).trim();
-  const names = (await readdir(root).catch(() => [] as string[])).filter((n) => /^(epoch|step)-\d+$/.test(n)).sort();
+  const latest = (await readFile(join(root, LATEST_POINTER), 'utf8').catch(() => '')).trim();
+  const names = (await readdir(root).catch(() => [] as string[])).filter(isCheckpointName).sort();
   const epochs = names.filter((n) => n.startsWith('epoch-'));
   const doomed = new Set(epochs.slice(0, Math.max(0, epochs.length - keep)));
   for (const n of names) if (n.startsWith('step-') && n !== latest) doomed.add(n);
@@ -181,51 +184,9 @@ export async function pruneCheckpoints(runDir: string, keep: number): Promise<vo
   for (const n of doomed) await rm(join(root, n), { recursive: true, force: true });
 }
 
-/**
- * Finds the checkpoint folder a user meant: a checkpoint folder itself, or a run folder (its
- * latest checkpoint). Throws one clear line otherwise.
- */
-export async function resolveCheckpointDir(path: string): Promise<string> {
-  const best = /^(.*):best$/.exec(path);
-  if (best && !existsSync(resolve(path))) {
-    const dir = join(resolve(best[1]!), 'checkpoints', BEST_CHECKPOINT);
-    if (!existsSync(join(dir, 'cyclegan.json'))) {
-      throw new Error(`${path}: ${best[1]} has no best checkpoint (it is written by train --eval-every)`);
-    }
-    return dir;
-  }
-  const full = resolve(path);
-  if (!existsSync(full)) throw new Error(`${path}: no such file or folder`);
-  if (!(await stat(full)).isDirectory()) throw new Error(`${path}: expected a checkpoint or run folder, found a file`);
-  if (existsSync(join(full, 'cyclegan.json'))) return full;
-  const pointer = join(full, 'checkpoints', 'latest');
-  if (existsSync(pointer)) {
-    const name = (await readFile(pointer, 'utf8')).trim();
-    const dir = join(full, 'checkpoints', name);
-    if (!/^(epoch|step)-\d+$/.test(name) || !existsSync(join(dir, 'cyclegan.json'))) {
-      throw new Error(`${pointer}: points to '${name}', which is not a complete checkpoint`);
-    }
-    return dir;
-  }
-  throw new Error(`${path}: not a checkpoint (no cyclegan.json) and not a run folder (no checkpoints/latest)`);
-}
-
+/** A checkpoint's cyclegan.json, format and version checked. */
 export async function readMeta(dir: string): Promise<CheckpointMeta> {
-  const file = join(dir, 'cyclegan.json');
-  let meta: CheckpointMeta;
-  try {
-    meta = JSON.parse(await readFile(file, 'utf8')) as CheckpointMeta;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${file}: not found` : `${file}: corrupt JSON (${(error as Error).message})`);
-  }
-  if (meta.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${file}: format is ${JSON.stringify(meta.format)}, expected '${CHECKPOINT_FORMAT}'`);
-  }
-  if (meta.version !== CHECKPOINT_VERSION) {
-    throw new Error(`${file}: checkpoint version ${meta.version} is not supported (this build reads ${CHECKPOINT_VERSION})`);
-  }
-  return meta;
+  return readCheckpointMeta<CheckpointMeta>(dir);
 }
 
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
@@ -246,7 +207,7 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
     byName.set(blob.name, { data: floats.subarray(offset, offset + blob.length), shape: blob.shape });
     offset += blob.length;
   }
-  const file = join(dir, 'cyclegan.json');
+  const file = join(dir, MANIFEST_FILE);
   const networks = meta.networks ?? LEGACY_NETWORKS;
   for (const [key, sub] of Object.entries(networks)) {
     if (typeof sub !== 'string' || !SAFE_DIR.test(sub)) throw new Error(`${file}: network ${key} has folder ${JSON.stringify(sub)}, expected a plain name`);

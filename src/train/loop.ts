@@ -10,13 +10,13 @@ import * as tf from '@tensorflow/tfjs';
 import { util } from '@tensorflow/tfjs';
 import { openDataset } from '../data/dataset.ts';
 import { loadSplit, splitDataset } from '../data/splits.ts';
-import { locateGenerator, modelDirectionsOf, type Direction } from '../infer/translator.ts';
+import type { Direction } from '../infer/manifest.ts';
+import { BEST_CHECKPOINT, locateGenerator, modelDirectionsOf } from '../infer/model-folder.ts';
 import { loadLayersModel } from '../models/io.ts';
 import { floatToImage, writeImage } from '../data/image-io.ts';
 import { loadTestImage, UnpairedPipeline } from '../data/pipeline.ts';
 import { Rng } from '../util/rng.ts';
 import {
-  BEST_CHECKPOINT,
   checkpointName,
   loadCheckpoint,
   pruneCheckpoints,

@@ -5,19 +5,12 @@
 import * as tf from '@tensorflow/tfjs';
 // Registers the custom layers (InstanceNormalization, ReflectionPadding2D, SeededDropout).
 import './layers.ts';
-import { generatorGeometry, type GeneratorGeometry } from '../../src/infer/translate-core.ts';
+// The library's browser-safe entry (src/web.ts): the one manifest parser, the generators' geometry.
+import { DIRECTIONS, EXPORT_FORMAT, generatorGeometry, parseModelManifest, type Direction, type ExportManifest, type GeneratorGeometry } from 'cyclegan/web';
 
-export type Direction = 'AtoB' | 'BtoA';
-export const DIRECTIONS: readonly Direction[] = ['AtoB', 'BtoA'];
-
-export interface ModelManifest {
-  format: string;
-  version?: number;
-  generator?: string;
-  size?: number;
-  domains?: { A?: string; B?: string };
-  directions: Partial<Record<Direction, string>>;
-}
+export { DIRECTIONS, type Direction };
+/** The export view of a cyclegan.json (an export folder's or a training checkpoint's). */
+export type ModelManifest = ExportManifest;
 
 export interface Generator {
   model: tf.LayersModel;
@@ -34,36 +27,16 @@ export interface LoadedModel {
 /** A problem the user can fix (shown as is, without a stack). */
 export class UserError extends Error {}
 
-/** Validates a parsed cyclegan.json (export or training checkpoint) and returns the export view. */
+/**
+ * Validates a parsed cyclegan.json (export or training checkpoint) and returns the export view:
+ * the rules of src/infer/manifest.ts, the one parser, with its errors shown to the user as they are.
+ */
 export function parseManifest(raw: unknown, where: string): ModelManifest {
-  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new UserError(`${where} is not a CycleGAN model description (expected a JSON object).`);
+  try {
+    return parseModelManifest(raw, where);
+  } catch (err) {
+    throw new UserError(`${(err as Error).message}.`);
   }
-  const obj = raw as Record<string, unknown>;
-  let directions: unknown;
-  if (obj.format === 'cyclegan-generators') directions = obj.directions;
-  else if (obj.format === 'cyclegan-checkpoint') directions = obj.generators;
-  else {
-    throw new UserError(
-      `${where} has format ${JSON.stringify(obj.format)}; expected "cyclegan-generators" (made by \`cyclegan export\`).`,
-    );
-  }
-  const out: Partial<Record<Direction, string>> = {};
-  if (directions && typeof directions === 'object') {
-    for (const d of DIRECTIONS) {
-      const p = (directions as Record<string, unknown>)[d];
-      if (typeof p === 'string' && p.length > 0) out[d] = p;
-    }
-  }
-  if (!out.AtoB && !out.BtoA) throw new UserError(`${where} lists no generator directions (AtoB / BtoA).`);
-  return {
-    format: 'cyclegan-generators',
-    version: typeof obj.version === 'number' ? obj.version : 1,
-    generator: typeof obj.generator === 'string' ? obj.generator : undefined,
-    size: typeof obj.size === 'number' ? obj.size : undefined,
-    domains: obj.domains && typeof obj.domains === 'object' ? (obj.domains as ModelManifest['domains']) : undefined,
-    directions: out,
-  };
 }
 
 function checkGenerator(model: tf.LayersModel, label: string): Generator {
@@ -183,7 +156,7 @@ export async function loadModelFromFiles(fileList: FileList | File[]): Promise<L
       );
     }
     base = dirOf(modelPath);
-    manifest = { format: 'cyclegan-generators', version: 1, directions: { AtoB: modelPath.slice(base ? base.length + 1 : 0) } };
+    manifest = { format: EXPORT_FORMAT, version: 1, directions: { AtoB: modelPath.slice(base ? base.length + 1 : 0) } };
   }
 
   const generators: Partial<Record<Direction, Generator>> = {};
