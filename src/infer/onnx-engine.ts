@@ -1,10 +1,24 @@
 /**
  * ONNX Runtime (onnxruntime-node, CPU execution provider) as a generator engine: runs an .onnx
  * file written by src/export/onnx.ts (NHWC float32 'input' [1, H, W, C] → NHWC 'output').
- * Node-only.
+ * Node-only. onnxruntime-node (a native addon) is loaded by the first OnnxGenerator.load, not when
+ * this module or the library is imported.
  */
 import { stat } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
+
+type OrtModule = typeof Ort;
+
+let ortModule: Promise<OrtModule> | null = null;
+
+/** onnxruntime-node, imported on first use (once). */
+async function loadOrt(): Promise<OrtModule> {
+  ortModule ??= import('onnxruntime-node').catch((error: unknown) => {
+    ortModule = null;
+    throw new Error(`cannot load onnxruntime-node: ${(error as Error).message}`, { cause: error });
+  });
+  return ortModule;
+}
 
 export interface OnnxGeneratorOptions {
   /** Threads ONNX Runtime uses inside one op. Default 2. */
@@ -31,13 +45,16 @@ export class OnnxGenerator {
   private readonly outputName: string;
 
   private constructor(
-    private session: ort.InferenceSession | null,
+    private readonly ort: OrtModule,
+    private session: Ort.InferenceSession | null,
     readonly source: string,
   ) {
     const input = session!.inputMetadata[0];
     const output = session!.outputMetadata[0];
     if (session!.inputNames.length !== 1 || session!.outputNames.length !== 1 || !input || !output) {
-      throw new Error(`${source}: expected an ONNX model with one input and one output, got ${session!.inputNames.length} and ${session!.outputNames.length}`);
+      throw new Error(
+        `${source}: expected an ONNX model with one input and one output, got ${session!.inputNames.length} and ${session!.outputNames.length}`,
+      );
     }
     if (!input.isTensor || input.type !== 'float32' || input.shape.length !== 4) {
       throw new Error(`${source}: expected a float32 NHWC input, got ${JSON.stringify(input)}`);
@@ -61,27 +78,28 @@ export class OnnxGenerator {
         const info = await stat(pathOrBytes);
         if (!info.isFile()) throw new Error('not a file');
       } catch (err) {
-        throw new Error(`cannot load ONNX model ${source}: ${(err as Error).message}`);
+        throw new Error(`cannot load ONNX model ${source}: ${(err as Error).message}`, { cause: err });
       }
     }
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
+    const ort = await loadOrt();
+    const sessionOptions: Ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],
       intraOpNumThreads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel,
     };
-    let session: ort.InferenceSession;
+    let session: Ort.InferenceSession;
     try {
       session =
         typeof pathOrBytes === 'string'
           ? await ort.InferenceSession.create(pathOrBytes, sessionOptions)
           : await ort.InferenceSession.create(pathOrBytes, sessionOptions);
     } catch (err) {
-      throw new Error(`cannot load ONNX model ${source} (corrupt or not an ONNX file?): ${(err as Error).message}`);
+      throw new Error(`cannot load ONNX model ${source} (corrupt or not an ONNX file?): ${(err as Error).message}`, { cause: err });
     }
     try {
-      return new OnnxGenerator(session, source);
+      return new OnnxGenerator(ort, session, source);
     } catch (err) {
       await session.release();
       throw err;
@@ -98,10 +116,13 @@ export class OnnxGenerator {
     if (nhwc.length !== h * w * this.channels) {
       throw new Error(`${this.source}: expected ${h}x${w}x${this.channels} = ${h * w * this.channels} values, got ${nhwc.length}`);
     }
-    if ((typeof this.inputHeight === 'number' && h !== this.inputHeight) || (typeof this.inputWidth === 'number' && w !== this.inputWidth)) {
+    if (
+      (typeof this.inputHeight === 'number' && h !== this.inputHeight) ||
+      (typeof this.inputWidth === 'number' && w !== this.inputWidth)
+    ) {
       throw new Error(`${this.source}: this model takes ${this.inputHeight}x${this.inputWidth} images, got ${h}x${w}`);
     }
-    const input = new ort.Tensor('float32', nhwc, [1, h, w, this.channels]);
+    const input = new this.ort.Tensor('float32', nhwc, [1, h, w, this.channels]);
     const results = await session.run({ [this.inputName]: input });
     const out = results[this.outputName];
     if (!out || out.type !== 'float32') throw new Error(`${this.source}: the model produced no float32 '${this.outputName}'`);

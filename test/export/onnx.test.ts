@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -9,10 +9,30 @@ import { buildResnetGenerator, buildUnetGenerator } from '../../src/models/index
 import { InstanceNormalization } from '../../src/models/layers/instance-norm.ts';
 import { ReflectionPadding2D } from '../../src/models/layers/reflection-padding.ts';
 import { SeededDropout } from '../../src/models/layers/seeded-dropout.ts';
-import { exportGeneratorToOnnx, ModelProto } from '../../src/export/onnx.ts';
+import { exportGeneratorToOnnx, generatorToOnnx, loadOnnxSchema } from '../../src/export/onnx.ts';
+import { ONNX_PROTO_URL } from '../../src/export/onnx-schema.ts';
 import { OnnxGenerator } from '../../src/infer/onnx-engine.ts';
 
 await useBackend('cpu');
+const { ModelProto } = await loadOnnxSchema();
+
+interface DecodedValueInfo {
+  name: string;
+  type: { tensor_type: { shape: { dim: { dim_value?: number; dim_param?: string }[] } } };
+}
+/** The fields of a decoded ModelProto these tests read (onnx.proto names). */
+interface DecodedModel {
+  ir_version: number;
+  opset_import: { domain: string; version: number }[];
+  metadata_props: { key: string; value: string }[];
+  graph: {
+    node: { op_type: string; output: string[] }[];
+    initializer: { name: string; dims?: number[]; data_type: number; raw_data: Uint8Array }[];
+    input: DecodedValueInfo[];
+    output: DecodedValueInfo[];
+  };
+}
+const decode = (bytes: Uint8Array) => ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, defaults: false }) as DecodedModel;
 
 const root = await mkdtemp(join(tmpdir(), 'cyclegan-onnx-test-'));
 test.after(() => rm(root, { recursive: true, force: true }));
@@ -21,7 +41,7 @@ const TOLERANCE = 1e-4;
 
 /** Exports `model`, runs it in ONNX Runtime and in tfjs on random h×w images; returns the max |diff|. */
 async function compare(model: tf.LayersModel, sizes: [number, number][], opset?: number): Promise<number> {
-  const bytes = exportGeneratorToOnnx(model, opset === undefined ? {} : { opset });
+  const bytes = await generatorToOnnx(model, opset === undefined ? {} : { opset });
   const session = await OnnxGenerator.load(bytes);
   let worst = 0;
   try {
@@ -70,16 +90,10 @@ test('full-width generators (ngf 64) at small sizes match tfjs', async () => {
 });
 
 test('affine=false instance norm and innermostNorm=false export', async () => {
-  await check(
-    'ResNet-2 no-affine',
-    buildResnetGenerator({ ngf: 4, nBlocks: 2, norm: 'instance-no-affine', seed: 5 }),
-    [[24, 20]],
-  );
-  await check(
-    'U-Net no-affine',
-    buildUnetGenerator({ size: 16, ngf: 4, norm: 'instance-no-affine', innermostNorm: false, seed: 6 }),
-    [[16, 16]],
-  );
+  await check('ResNet-2 no-affine', buildResnetGenerator({ ngf: 4, nBlocks: 2, norm: 'instance-no-affine', seed: 5 }), [[24, 20]]);
+  await check('U-Net no-affine', buildUnetGenerator({ size: 16, ngf: 4, norm: 'instance-no-affine', innermostNorm: false, seed: 6 }), [
+    [16, 16],
+  ]);
 });
 
 test('fully convolutional ResNet on sizes not divisible by 4 (odd stride-2 inputs) matches tfjs', async () => {
@@ -93,9 +107,18 @@ test('fully convolutional ResNet on sizes not divisible by 4 (odd stride-2 input
 /** Every supported layer kind with tfjs's default (glorot) weights, which are far from 0.02 std. */
 function layerZoo(shape: [number | null, number | null]): tf.LayersModel {
   const input = tf.input({ shape: [...shape, 3] });
-  const a = tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]] }).apply(input) as tf.SymbolicTensor;
+  const a = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 2],
+        [0, 1],
+      ],
+    })
+    .apply(input) as tf.SymbolicTensor;
   const b = tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: 'same', dilationRate: 2, activation: 'relu' }).apply(a);
-  const c = tf.layers.conv2d({ filters: 6, kernelSize: [3, 5], strides: [2, 1], padding: 'same', biasInitializer: 'randomNormal' }).apply(b);
+  const c = tf.layers
+    .conv2d({ filters: 6, kernelSize: [3, 5], strides: [2, 1], padding: 'same', biasInitializer: 'randomNormal' })
+    .apply(b);
   const d = new InstanceNormalization({ epsilon: 1e-3 }).apply(c);
   const e = tf.layers.leakyReLU({ alpha: 0.2 }).apply(d);
   const f = tf.layers.conv2dTranspose({ filters: 4, kernelSize: 4, strides: 2, padding: 'same', biasInitializer: 'randomNormal' }).apply(e);
@@ -103,7 +126,12 @@ function layerZoo(shape: [number | null, number | null]): tf.LayersModel {
   const h = tf.layers.conv2dTranspose({ filters: 4, kernelSize: 1, strides: 2, padding: 'same' }).apply(e);
   const sum = tf.layers.add().apply([f, g, h] as tf.SymbolicTensor[]);
   const r = tf.layers.reLU({ maxValue: 0.5 }).apply(sum);
-  const p = new ReflectionPadding2D({ padding: [[2, 1], [1, 3]] }).apply(r);
+  const p = new ReflectionPadding2D({
+    padding: [
+      [2, 1],
+      [1, 3],
+    ],
+  }).apply(r);
   const q = tf.layers.conv2d({ filters: 3, kernelSize: 4, padding: 'valid' }).apply(p);
   const cat = tf.layers.concatenate().apply([q, new SeededDropout({ rate: 0.5 }).apply(q)] as tf.SymbolicTensor[]);
   const v = tf.layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'valid', activation: 'tanh' }).apply(cat);
@@ -126,11 +154,11 @@ test('exported model has the tfjs interface: NHWC input/output, symbolic sizes w
   const resnet = buildResnetGenerator({ ngf: 4, nBlocks: 1 });
   try {
     const dims = (bytes: Uint8Array, which: 'input' | 'output') => {
-      const m = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, defaults: false }) as any;
-      assert.equal(m.opset_import[0].version, 17);
-      const info = m.graph[which][0];
+      const m = decode(bytes);
+      assert.equal(m.opset_import[0]!.version, 17);
+      const info = m.graph[which][0]!;
       assert.equal(info.name, which);
-      return info.type.tensor_type.shape.dim.map((d: any) => d.dim_value ?? d.dim_param);
+      return info.type.tensor_type.shape.dim.map((d) => d.dim_value ?? d.dim_param);
     };
     const u = exportGeneratorToOnnx(unet);
     assert.deepEqual(dims(u, 'input'), [1, 16, 16, 3]);
@@ -152,17 +180,52 @@ test('exported model has the tfjs interface: NHWC input/output, symbolic sizes w
   }
 });
 
-test('unsupported layers and options are refused with the layer class and name', () => {
+test('unsupported layers and options are refused with the layer class and name', async () => {
   const input = tf.input({ shape: [8, 8, 3] });
   const up = tf.layers.upSampling2d({ size: [2, 2], name: 'my_upsample' }).apply(input) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: up });
   assert.throws(() => exportGeneratorToOnnx(model), /UpSampling2D.*'my_upsample'/);
+  await assert.rejects(generatorToOnnx(model), /UpSampling2D.*'my_upsample'/);
   const elu = tf.input({ shape: [8, 8, 3] });
   const eluOut = tf.layers.conv2d({ filters: 2, kernelSize: 1, activation: 'elu', name: 'elu_conv' }).apply(elu) as tf.SymbolicTensor;
   assert.throws(() => exportGeneratorToOnnx(tf.model({ inputs: elu, outputs: eluOut })), /activation 'elu' of layer Conv2D 'elu_conv'/);
   const ok = buildUnetGenerator({ size: 8, ngf: 2 });
   assert.throws(() => exportGeneratorToOnnx(ok, { opset: 9 }), /opset must be an integer from 13/);
+  await assert.rejects(generatorToOnnx(ok, { opset: 23 }), /opset must be an integer from 13 to 22, got 23/);
   ok.dispose();
+});
+
+test('the official onnx.proto encodes the model; the sync and async exports write the same bytes', async () => {
+  // The vendored schema is upstream's whole file, not a subset.
+  const proto = await readFile(ONNX_PROTO_URL, 'utf8');
+  assert.match(proto, /SPDX-License-Identifier: Apache-2\.0/);
+  assert.match(proto, /IR_VERSION = 0x0000000000000008;/);
+  const { root } = await loadOnnxSchema();
+  for (const type of ['onnx.TrainingInfoProto', 'onnx.FunctionProto', 'onnx.SparseTensorProto']) assert.ok(root.lookupType(type), type);
+  assert.equal(await loadOnnxSchema(), await loadOnnxSchema(), 'parsed once');
+
+  const model = buildUnetGenerator({ size: 8, ngf: 2, seed: 9 });
+  try {
+    const sync = exportGeneratorToOnnx(model, { opset: 21 });
+    const async = await generatorToOnnx(model, { opset: 21 });
+    assert.ok(Buffer.from(sync).equals(Buffer.from(async)), 'same bytes');
+    const m = decode(async);
+    assert.equal(ModelProto.verify(m as unknown as Record<string, unknown>), null);
+    assert.equal(m.ir_version, 10);
+    assert.deepEqual(m.opset_import, [{ domain: '', version: 21 }]);
+    assert.deepEqual(
+      m.metadata_props.map((p) => p.key),
+      ['source', 'model_name', 'layout'],
+    );
+    assert.equal(m.graph.node[0]!.op_type, 'Transpose');
+    assert.equal(m.graph.node.at(-1)!.output[0], 'output');
+    for (const t of m.graph.initializer) {
+      const count = (t.dims ?? []).reduce((a, b) => a * b, 1);
+      assert.equal(t.raw_data.length, count * (t.data_type === 1 ? 4 : 8), t.name);
+    }
+  } finally {
+    model.dispose();
+  }
 });
 
 test('corrupt or missing .onnx files are refused naming the file', async () => {

@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../../src/engine/backend.ts';
+import { buildUnetGenerator } from '../../src/models/index.ts';
+import { saveLayersModel } from '../../src/models/io.ts';
+import { exportOnnx, onnxExportPath, type OnnxExportedFile } from '../../src/export/onnx-export.ts';
+import { OnnxGenerator } from '../../src/infer/onnx-engine.ts';
+
+await useBackend('cpu');
+
+const root = await mkdtemp(join(tmpdir(), 'cyclegan-onnx-export-test-'));
+test.after(() => rm(root, { recursive: true, force: true }));
+
+/** A bare tfjs model folder (model.json + weights) holding a tiny U-Net. */
+const bare = join(root, 'bare');
+{
+  const model = buildUnetGenerator({ size: 8, ngf: 2, seed: 3 });
+  await saveLayersModel(model, bare);
+  model.dispose();
+}
+
+test('onnxExportPath: OUT itself for one direction and an .onnx name, else OUT/DIRECTION.onnx', () => {
+  assert.equal(onnxExportPath('a/g.onnx', 'BtoA', 1), 'a/g.onnx');
+  assert.equal(onnxExportPath('a/g.onnx', 'AtoB', 2), join('a/g.onnx', 'AtoB.onnx'));
+  assert.equal(onnxExportPath('out', 'AtoB', 1), join('out', 'AtoB.onnx'));
+});
+
+test('exportOnnx writes one loadable .onnx per direction and reports each as it is written', async () => {
+  const out = join(root, 'both');
+  const seen: OnnxExportedFile[] = [];
+  const written = await exportOnnx(bare, out, undefined, { onExported: (e) => seen.push(e) });
+  // A bare model folder does not say which directions it has: both, from its one generator.
+  assert.deepEqual(
+    written.map((w) => w.direction),
+    ['AtoB', 'BtoA'],
+  );
+  assert.deepEqual(seen, written);
+  assert.deepEqual((await readdir(out)).sort(), ['AtoB.onnx', 'BtoA.onnx']);
+  for (const w of written) {
+    assert.equal(w.file, join(out, `${w.direction}.onnx`));
+    assert.equal(w.source, join(bare, 'model.json'));
+    assert.equal((await stat(w.file)).size, w.bytes);
+  }
+  const g = await OnnxGenerator.load(written[0]!.file);
+  try {
+    assert.equal(g.fixedSize, 8);
+    assert.equal((await g.run(new Float32Array(8 * 8 * 3), 8, 8)).length, 8 * 8 * 3);
+  } finally {
+    await g.dispose();
+  }
+});
+
+test('exportOnnx with one direction and an .onnx path writes that file, at the opset asked', async () => {
+  const file = join(root, 'single', 'generator.onnx');
+  const [w, ...rest] = await exportOnnx(bare, file, ['BtoA'], { opset: 13 });
+  assert.equal(rest.length, 0);
+  assert.equal(w!.file, file);
+  assert.deepEqual(await readdir(join(root, 'single')), ['generator.onnx']);
+  await assert.rejects(
+    exportOnnx(bare, join(root, 'bad-opset'), ['AtoB'], { opset: 12 }),
+    /opset must be an integer from 13 to 22, got 12/,
+  );
+});
+
+test('exportOnnx refuses a generator it cannot map, naming the layer, and writes nothing', async () => {
+  const dir = join(root, 'upsample');
+  const input = tf.input({ shape: [8, 8, 3] });
+  const model = tf.model({
+    inputs: input,
+    outputs: tf.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(input) as tf.SymbolicTensor,
+  });
+  await saveLayersModel(model, dir);
+  model.dispose();
+  const out = join(root, 'upsample-out');
+  await assert.rejects(exportOnnx(dir, out, ['AtoB']), /UpSampling2D.*'up'/);
+  await assert.rejects(stat(out), /ENOENT/);
+});
+
+test('cyclegan export --format onnx prints one line per file written', () => {
+  const out = join(root, 'cli');
+  const cli = spawnSync(
+    process.execPath,
+    ['bin/cyclegan.js', '--backend', 'cpu', 'export', '--model', bare, '--format', 'onnx', '--out', out, '--direction', 'AtoB'],
+    { encoding: 'utf8' },
+  );
+  assert.equal(cli.status, 0, cli.stderr);
+  const file = join(out, 'AtoB.onnx');
+  assert.match(
+    cli.stdout,
+    new RegExp(`^exported AtoB to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(\\d+\\.\\d MB, AtoB\\.onnx\\)$`, 'm'),
+  );
+});
