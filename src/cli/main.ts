@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES } from '../engine/backend.ts';
+import { OptionValueError, parseIntegerText, parseNumberText, TRAIN_OPTION_KEYS, TRAIN_OPTIONS, type TrainOption } from '../train/options.ts';
 import { describeError } from './errors.ts';
 
 export interface GlobalOptions {
@@ -13,28 +14,74 @@ export interface GlobalOptions {
   verbose: boolean;
 }
 
-export function parseInteger(name: string, min = 0) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${value}'`);
-    return n;
+/** A library text parser as a commander argument parser: its OptionValueError becomes commander's usage error. */
+function argParser<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      if (error instanceof OptionValueError) throw new InvalidArgumentError(error.message);
+      throw error;
+    }
   };
 }
 
+export function parseInteger(name: string, min = 0) {
+  return argParser(parseIntegerText(name, min));
+}
+
 export function parseNumber(name: string, min = 0) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}, got '${value}'`);
-    return n;
-  };
+  return argParser(parseNumberText(name, min));
+}
+
+/**
+ * The commander options of one entry of the training options table (two for a --x/--no-x pair).
+ * The first one's long flag is the entry's `flag`, so its attribute is `new Option(spec.flag).attributeName()`.
+ */
+export function trainCommanderOptions(spec: TrainOption): Option[] {
+  switch (spec.kind) {
+    case 'int':
+      return [new Option(`${spec.flag} ${spec.placeholder}`, spec.description).argParser(parseInteger(spec.flag, spec.min))];
+    case 'float':
+      return [new Option(`${spec.flag} ${spec.placeholder}`, spec.description).argParser(parseNumber(spec.flag, spec.min))];
+    case 'choice':
+      return [new Option(`${spec.flag} ${spec.placeholder}`, spec.description).choices(spec.choices)];
+    case 'string':
+    case 'path':
+    case 'split':
+      return [new Option(`${spec.flag} ${spec.placeholder}`, spec.description)];
+    case 'toggle':
+      return [new Option(spec.flag, spec.description), new Option(`--no-${spec.flag.slice(2)}`, spec.negatedDescription)];
+    case 'negation':
+      return [new Option(spec.flag, spec.description)];
+  }
 }
 
 type Action = (opts: Record<string, unknown>, globals: GlobalOptions, args: string[]) => Promise<number | void>;
 
+/**
+ * The command modules, each loaded only when its command runs. Literal specifiers (not a template)
+ * so that tsc's rewriteRelativeImportExtensions rewrites them when the CLI is compiled.
+ */
+const COMMANDS = {
+  download: () => import('./commands/download.ts'),
+  preview: () => import('./commands/preview.ts'),
+  train: () => import('./commands/train.ts'),
+  translate: () => import('./commands/translate.ts'),
+  test: () => import('./commands/test.ts'),
+  eval: () => import('./commands/eval.ts'),
+  export: () => import('./commands/export.ts'),
+  serve: () => import('./commands/serve.ts'),
+  models: () => import('./commands/models.ts'),
+  demo: () => import('./commands/demo.ts'),
+} satisfies Record<string, () => Promise<{ run: Action }>>;
+
+type CommandName = keyof typeof COMMANDS;
+
 /** Loads a command module and runs its `run` export. */
-function lazy(moduleName: string): Action {
+function lazy(name: CommandName): Action {
   return async (opts, globals, args) => {
-    const mod = (await import(`./commands/${moduleName}.ts`)) as { run: Action };
+    const mod = await COMMANDS[name]();
     return mod.run(opts, globals, args);
   };
 }
@@ -42,6 +89,7 @@ function lazy(moduleName: string): Action {
 export function buildProgram(): Command {
   const program = new Command('cyclegan')
     .description('Unpaired image-to-image translation with CycleGAN (horse <-> zebra), on TensorFlow.js')
+    // Global options, not training config: the compute engine for every command.
     .addOption(new Option('--backend <name>', 'compute engine').choices(BACKEND_NAMES as string[]).default('auto'))
     .addOption(new Option('--threads <n>', 'threads for the wasm engine, 1-8 (default: one per core)').argParser(parseInteger('--threads', 1)))
     .option('--verbose', 'print stack traces and engine details', false)
@@ -49,8 +97,8 @@ export function buildProgram(): Command {
     .exitOverride();
 
   /** Commands that read a model: --model defaults to the embedded one (eval may run without any). */
-  const readsModel: Record<string, 'required' | 'optional'> = { translate: 'required', test: 'required', export: 'required', serve: 'required', eval: 'optional' };
-  const add = (name: string, description: string, moduleName: string) => {
+  const readsModel: Partial<Record<CommandName, 'required' | 'optional'>> = { translate: 'required', test: 'required', export: 'required', serve: 'required', eval: 'optional' };
+  const add = (name: CommandName, description: string) => {
     const cmd = program.command(name).description(description).exitOverride();
     cmd.action(async (...actionArgs: unknown[]) => {
       const command = actionArgs[actionArgs.length - 1] as Command;
@@ -61,17 +109,17 @@ export function buildProgram(): Command {
         const { resolveModelArg } = await import('./model-arg.ts');
         opts.model = await resolveModelArg(opts.model as string | undefined, need === 'optional');
       }
-      const code = await lazy(moduleName)(opts, globals, command.args);
+      const code = await lazy(name)(opts, globals, command.args);
       if (typeof code === 'number') process.exitCode = code;
     });
     return cmd;
   };
 
-  add('download', 'download an official CycleGAN dataset (zip) into the cache', 'download')
+  add('download', 'download an official CycleGAN dataset (zip) into the cache')
     .argument('<name>', 'dataset name, e.g. horse2zebra')
     .option('--dir <dir>', 'cache folder (default: $XDG_CACHE_HOME/cyclegan or ~/.cache/cyclegan)');
 
-  add('preview', 'write a PNG grid of samples before and after preprocessing', 'preview')
+  add('preview', 'write a PNG grid of samples before and after preprocessing')
     .requiredOption('--data <root>', 'dataset folder with trainA/ and trainB/')
     .option('--out <file>', 'output PNG', 'preview.png')
     .option('--n <count>', 'samples per domain', parseInteger('--n', 1), 4)
@@ -80,50 +128,19 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed', parseInteger('--seed'), 0)
     .option('--overwrite', 'replace an existing preview file', false);
 
-  add('train', 'train a CycleGAN, CUT or FastCUT (resumable; Ctrl-C saves a checkpoint)', 'train')
+  const train = add('train', 'train a CycleGAN, CUT or FastCUT (resumable; Ctrl-C saves a checkpoint)')
+    // Not config: where the data and the run are, and how long this process runs (train()'s own options).
     .option('--data <root-or-name>', 'dataset folder (trainA/, trainB/, testA/, testB/) or an official dataset name')
     .option('--out <run-dir>', 'run folder: checkpoints, samples, log.jsonl, losses.png')
-    .option('--resume <run-dir>', 'continue the run in this folder exactly where it stopped')
-    .addOption(new Option('--preset <name>', 'starting configuration').choices(['tutorial', 'paper']))
-    .addOption(new Option('--method <name>', 'what to train: CycleGAN (both directions), CUT or FastCUT (A→B only, contrastive; ResNet generator)').choices(['cyclegan', 'cut', 'fastcut']))
-    .option('--lambda-gan <x>', 'CUT: adversarial weight (default 1)', parseNumber('--lambda-gan'))
-    .option('--lambda-nce <x>', 'CUT: PatchNCE weight (default CUT 1, FastCUT 10)', parseNumber('--lambda-nce'))
-    .option('--nce-idt', 'CUT: also PatchNCE on G(B) against B (default on for CUT, off for FastCUT)')
-    .option('--no-nce-idt', 'CUT: no identity PatchNCE')
-    .option('--flip-equivariance', 'CUT: flip the inputs horizontally on half the steps (default off for CUT, on for FastCUT)')
-    .option('--no-flip-equivariance', 'CUT: no flip-equivariance augmentation')
-    .option('--nce-patches <n>', 'CUT: patches sampled per layer (default 256)', parseInteger('--nce-patches', 1))
-    .option('--nce-temperature <x>', 'CUT: PatchNCE softmax temperature (default 0.07)', parseNumber('--nce-temperature'))
-    .addOption(new Option('--generator <arch>', 'generator architecture').choices(['unet', 'resnet9', 'resnet6']))
-    .option('--ngf <n>', 'generator width', parseInteger('--ngf', 1))
-    .option('--ndf <n>', 'discriminator width', parseInteger('--ndf', 1))
-    .option('--n-layers-d <n>', 'discriminator stride-2 layers', parseInteger('--n-layers-d', 1))
-    .addOption(new Option('--gan-loss <kind>', 'adversarial loss').choices(['bce', 'lsgan']))
-    .option('--lambda-cycle <x>', 'cycle-consistency weight', parseNumber('--lambda-cycle'))
-    .option('--lambda-identity <x>', 'identity weight as a fraction of lambda-cycle (0 = off)', parseNumber('--lambda-identity'))
-    .option('--pool-size <n>', 'image pool for the discriminators (0 = off)', parseInteger('--pool-size'))
-    .option('--lr <x>', 'Adam learning rate', parseNumber('--lr'))
-    .option('--beta1 <x>', 'Adam beta1', parseNumber('--beta1'))
-    .option('--epochs <n>', 'epochs at the initial learning rate', parseInteger('--epochs', 0))
-    .option('--epochs-decay <n>', 'epochs of linear decay to zero after --epochs', parseInteger('--epochs-decay', 0))
-    .option('--load-size <px>', 'resize before cropping', parseInteger('--load-size', 8))
-    .option('--crop-size <px>', 'training crop size', parseInteger('--crop-size', 8))
-    .addOption(new Option('--resize <filter>', 'resize filter').choices(['nearest', 'bicubic']))
-    .addOption(new Option('--epoch-length <rule>', 'steps per epoch: shorter (min) or longer (max) domain').choices(['min', 'max']))
-    .option('--no-flip', 'no random horizontal flips')
-    .option('--save-every <n>', 'checkpoint every N epochs', parseInteger('--save-every', 1))
-    .option('--save-latest-every <n>', 'also checkpoint every N steps, replacing the previous step checkpoint (0 = off; default 250)', parseInteger('--save-latest-every', 0))
-    .option('--keep <n>', 'keep the last N epoch checkpoints', parseInteger('--keep', 1))
-    .option('--max-steps <n>', 'stop (with a checkpoint) after N steps in total', parseInteger('--max-steps', 1))
-    .option('--val-split <name-or-file>', 'hold these images out of trainA/trainB for validation (built-in: horse2zebra); default valA/ and valB/ when present')
-    .option('--eval-every <n>', 'evaluate on the validation images every N steps (KID; writes log.jsonl and keeps a best checkpoint; 0 = off)', parseInteger('--eval-every', 0))
-    .option('--eval-size <px>', 'translate the validation images at this size (default 256)', parseInteger('--eval-size', 8))
-    .option('--eval-class-a <label>', 'ImageNet class of domain A for the validation class rate, e.g. sorrel')
-    .option('--eval-class-b <label>', 'ImageNet class of domain B for the validation class rate, e.g. zebra')
-    .option('--init-from <model>', 'start a new run from the generators of this checkpoint, run or export (fresh discriminators and optimizer)')
-    .option('--seed <n>', 'random seed (runs are reproducible on cpu and wasm)', parseInteger('--seed'));
+    .option('--resume <run-dir>', 'continue the run in this folder exactly where it stopped');
+  const maxSteps = new Option('--max-steps <n>', 'stop (with a checkpoint) after N steps in total').argParser(parseInteger('--max-steps', 1));
+  // Every config option comes from the table (src/train/options.ts); --max-steps keeps its place after --keep.
+  for (const key of TRAIN_OPTION_KEYS) {
+    for (const option of trainCommanderOptions(TRAIN_OPTIONS[key])) train.addOption(option);
+    if (key === 'keep') train.addOption(maxSteps);
+  }
 
-  add('translate', 'translate images of any size with a trained generator', 'translate')
+  add('translate', 'translate images of any size with a trained generator')
     .argument('<inputs...>', 'image files, folders or globs')
     .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
     .requiredOption('--out <dir>', 'output folder')
@@ -133,7 +150,7 @@ export function buildProgram(): Command {
     .option('--overwrite', 'replace outputs that already exist (inputs are never overwritten)', false)
     .option('--max-pixels <n>', 'refuse inputs with more pixels than this (default 100 megapixels)', parseInteger('--max-pixels', 1));
 
-  add('test', 'translate and reconstruct every test image; write an HTML report', 'test')
+  add('test', 'translate and reconstruct every test image; write an HTML report')
     .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
     .requiredOption('--data <root>', 'dataset folder with testA/ and testB/')
     .option('--out <dir>', 'report folder', 'report')
@@ -144,7 +161,7 @@ export function buildProgram(): Command {
     .option('--source-class <label>', 'ImageNet class of domain A for the report\'s B→A class rate, e.g. sorrel')
     .option('--max-pixels <n>', 'refuse inputs with more pixels than this (default 100 megapixels)', parseInteger('--max-pixels', 1));
 
-  add('eval', 'measure a model: KID against real target images and the ImageNet class rate, with floor and ceiling', 'eval')
+  add('eval', 'measure a model: KID against real target images and the ImageNet class rate, with floor and ceiling')
     .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model); without any: the floors and ceilings alone')
     .requiredOption('--data <root>', 'dataset folder')
     .addOption(new Option('--split <split>', 'which images: val (valA/valB or --val-split), test (testA/testB) or train').choices(['val', 'test', 'train']).default('val'))
@@ -157,21 +174,21 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed of the KID subsets', parseInteger('--seed'), 0)
     .option('--json', 'print JSON instead of a table', false);
 
-  add('export', 'export generators as a tfjs LayersModel folder or an ONNX file', 'export')
+  add('export', 'export generators as a tfjs LayersModel folder or an ONNX file')
     .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
     .addOption(new Option('--format <format>', 'export format').choices(['tfjs', 'onnx']).default('tfjs'))
     .requiredOption('--out <path>', 'output folder (tfjs) or folder for the .onnx files')
     .addOption(new Option('--direction <dir>', 'export one direction only').choices(['AtoB', 'BtoA']))
     .addOption(new Option('--quantize <kind>', 'tfjs: store weights as float16 (half the size) or uint8 (a quarter)').choices(['float16', 'uint8']));
 
-  add('serve', 'serve the web demo and a model on localhost', 'serve')
+  add('serve', 'serve the web demo and a model on localhost')
     .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
     .option('--port <n>', 'port on 127.0.0.1', parseInteger('--port', 0), 8080);
 
-  add('models', 'list the models embedded in the package (the default first), with their model cards', 'models')
+  add('models', 'list the models embedded in the package (the default first), with their model cards')
     .option('--json', 'print the model cards as JSON', false);
 
-  add('demo', 'offline: the example photos through the embedded model (or, without one, synthetic data, a short training run, a report)', 'demo')
+  add('demo', 'offline: the example photos through the embedded model (or, without one, synthetic data, a short training run, a report)')
     .option('--out <dir>', 'where to write the demo run', 'runs/demo')
     .option('--steps <n>', 'training steps', parseInteger('--steps', 1))
     .option('--synthetic', 'the synthetic pipeline demo (training included) even when a default model is embedded', false)

@@ -2,7 +2,8 @@
  * Downloads the official CycleGAN datasets (the zips of junyanz/pytorch-CycleGAN-and-pix2pix's
  * datasets/download_cyclegan_dataset.sh) into a cache folder, safely:
  *
- * - streams NAME.zip to a temp file in the target folder, reporting progress;
+ * - streams NAME.zip to a temp file in the target folder, reporting progress to the caller's
+ *   `onProgress` (this module never writes to the terminal; the CLI draws the bar, src/cli/progress.ts);
  * - checks the byte count against Content-Length, that the zip opens and holds trainA/ and
  *   trainB/, and the SHA-256 when one is known (given by the caller, or in KNOWN_SHA256); the
  *   SHA-256 computed is recorded in DIR/NAME/.cyclegan-download.json either way;
@@ -69,6 +70,7 @@ export interface DownloadOptions {
   dir?: string;
   /** Default: env CYCLEGAN_DATASET_URL, else DEFAULT_BASE_URL. */
   baseUrl?: string;
+  /** Called with the bytes received so far (and the total when known): once at the start, then per chunk. */
   onProgress?: (p: DownloadProgress) => void;
   fetchImpl?: typeof fetch;
   /** Expected SHA-256 (hex) of the zip; overrides KNOWN_SHA256. */
@@ -356,7 +358,7 @@ export async function extractZip(zipPath: string, dest: string, label = zipPath,
   }
 }
 
-export interface ResolveOptions extends DownloadOptions {}
+export type ResolveOptions = DownloadOptions;
 
 /**
  * `nameOrPath` as a dataset folder: an existing path is used as is; otherwise a known dataset
@@ -368,31 +370,4 @@ export async function resolveData(nameOrPath: string, opts: ResolveOptions = {})
   throw new DownloadError(
     `'${nameOrPath}' is neither an existing folder nor a known dataset name (${DATASET_NAMES.join(', ')})`,
   );
-}
-
-/**
- * A cli-progress bar on stderr for downloadDataset's onProgress; call stop() when done.
- */
-export async function progressBar(label: string): Promise<{ onProgress: (p: DownloadProgress) => void; stop: () => void }> {
-  const { default: cliProgress } = await import('cli-progress');
-  const mb = (n: number) => (n / 1048576).toFixed(1);
-  let bar: InstanceType<typeof cliProgress.SingleBar> | undefined;
-  return {
-    onProgress: ({ received, total }) => {
-      if (!bar) {
-        bar = new cliProgress.SingleBar(
-          {
-            format: `${label} [{bar}] {percentage}% {rx}/{tx} MB {eta_formatted}`,
-            stream: process.stderr,
-            hideCursor: true,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(total ?? 0, 0, { rx: mb(0), tx: total ? mb(total) : '?' });
-      }
-      if (total && bar.getTotal() !== total) bar.setTotal(total);
-      bar.update(received, { rx: mb(received), tx: total ? mb(total) : '?' });
-    },
-    stop: () => bar?.stop(),
-  };
 }

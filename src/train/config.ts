@@ -1,14 +1,22 @@
 /**
  * Training configuration: the two presets, user overrides, validation, and the check that a resumed
- * run or a loaded checkpoint matches the options it was made with.
+ * run or a loaded checkpoint matches the options it was made with. The defaults live here (and in
+ * cut-config.ts for CUT and FastCUT); the flags that override them are described in options.ts.
  */
+import type { EpochLength, ResizeMethod } from '../data/pipeline.ts';
 import { CUT_METHODS, CUT_PRESETS, CUT_TRAIN_DEFAULTS, validateCutConfig, type CutConfig, type CutMethod, type CutOptions } from './cut-config.ts';
 
 export type TrainMethod = 'cyclegan' | CutMethod;
 export const TRAIN_METHODS: readonly TrainMethod[] = ['cyclegan', ...CUT_METHODS];
-export type GeneratorArch = 'unet' | 'resnet9' | 'resnet6';
-export type GanLoss = 'bce' | 'lsgan';
-export type PresetName = 'tutorial' | 'paper';
+/** The allowed values of the options that are a choice (the CLI's --x <choice> lists them). */
+export const GENERATOR_ARCHS = ['unet', 'resnet9', 'resnet6'] as const;
+export type GeneratorArch = (typeof GENERATOR_ARCHS)[number];
+export const GAN_LOSSES = ['bce', 'lsgan'] as const;
+export type GanLoss = (typeof GAN_LOSSES)[number];
+export const PRESET_NAMES = ['tutorial', 'paper'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+export const RESIZE_METHODS: readonly ResizeMethod[] = ['nearest', 'bicubic'];
+export const EPOCH_LENGTHS: readonly EpochLength[] = ['min', 'max'];
 
 /** Every training option; CUT's (cut-config.ts) are carried unused by a CycleGAN run. */
 export interface TrainConfig extends Omit<CutOptions, 'method'> {
@@ -38,9 +46,9 @@ export interface TrainConfig extends Omit<CutOptions, 'method'> {
   epochsDecay: number;
   loadSize: number;
   cropSize: number;
-  resize: 'nearest' | 'bicubic';
+  resize: ResizeMethod;
   flip: boolean;
-  epochLength: 'min' | 'max';
+  epochLength: EpochLength;
   saveEvery: number;
   /** Also write a step checkpoint (replacing the previous one) every N steps; 0 = off. */
   saveLatestEvery: number;
@@ -163,8 +171,8 @@ export function validateConfig(c: TrainConfig): void {
   }
   // First, so that `--method cut --generator unet` gets the one error that names the real problem.
   if (isCutConfig(c)) validateCutConfig(c);
-  if (!['unet', 'resnet9', 'resnet6'].includes(c.generator)) fail('generator', c.generator);
-  if (!['bce', 'lsgan'].includes(c.ganLoss)) fail('ganLoss', c.ganLoss);
+  if (!GENERATOR_ARCHS.includes(c.generator)) fail('generator', c.generator);
+  if (!GAN_LOSSES.includes(c.ganLoss)) fail('ganLoss', c.ganLoss);
   for (const key of ['ngf', 'ndf', 'nLayersD', 'loadSize', 'cropSize', 'saveEvery', 'keep', 'evalSize'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 1) fail(key, c[key]);
   }

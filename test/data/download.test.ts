@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import yazl from 'yazl';
 import { DownloadError, downloadDataset, resolveData, type DownloadProgress } from '../../src/data/download.ts';
 import { tempDir } from './helpers.ts';
+import { makeZip } from '../helpers/zip.ts';
 
 let dir: string;
 let cleanup: () => void;
@@ -16,21 +16,6 @@ let base: string;
 const zips = new Map<string, Buffer>();
 /** Served with a Content-Length of the full zip but cut off halfway. */
 const truncated = new Set<string>();
-
-function makeZip(files: Record<string, string>): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  for (const [name, content] of Object.entries(files)) {
-    if (name.endsWith('/')) zip.addEmptyDirectory(name);
-    else zip.addBuffer(Buffer.from(content), name);
-  }
-  zip.end();
-  return new Promise((ok, fail) => {
-    const chunks: Buffer[] = [];
-    zip.outputStream.on('data', (c: Buffer) => chunks.push(c));
-    zip.outputStream.on('end', () => ok(Buffer.concat(chunks)));
-    zip.outputStream.on('error', fail);
-  });
-}
 
 before(async () => {
   ({ dir, cleanup } = tempDir());

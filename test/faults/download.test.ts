@@ -3,21 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import yazl from 'yazl';
 import { downloadDataset, extractZip } from '../../src/data/download.ts';
+import { makeZip } from '../helpers/zip.ts';
 import { scratch } from './helpers.ts';
-
-function makeZip(files: Record<string, Buffer | string>, compress = false): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  for (const [name, content] of Object.entries(files)) zip.addBuffer(Buffer.from(content), name, { compress });
-  zip.end();
-  return new Promise((ok, fail) => {
-    const chunks: Buffer[] = [];
-    zip.outputStream.on('data', (c: Buffer) => chunks.push(c));
-    zip.outputStream.on('end', () => ok(Buffer.concat(chunks)));
-    zip.outputStream.on('error', fail);
-  });
-}
 
 let work: { dir: string; cleanup: () => Promise<void> };
 before(async () => {
@@ -27,7 +15,7 @@ after(() => work.cleanup());
 
 describe('dataset zip checks', () => {
   it('a corrupted byte in an entry fails its CRC-32 check (sizes alone pass)', async () => {
-    const zip = await makeZip({ 'trainA/a.jpg': 'AAAAAAAAAAAAAAAA', 'trainB/b.jpg': 'BBBBBBBBBBBBBBBB' });
+    const zip = await makeZip({ 'trainA/a.jpg': 'AAAAAAAAAAAAAAAA', 'trainB/b.jpg': 'BBBBBBBBBBBBBBBB' }, { compress: false });
     const at = zip.indexOf('BBBBBBBB');
     zip[at + 3] = 'X'.charCodeAt(0); // stored (not deflated), so the size stays right
     const path = join(work.dir, 'corrupt.zip');
@@ -40,7 +28,7 @@ describe('dataset zip checks', () => {
 
   it('refuses a zip that would unpack past the size cap before writing anything', async () => {
     // A tiny deflated zip of a large run of zeros: what a zip bomb is.
-    const zip = await makeZip({ 'trainA/a.jpg': Buffer.alloc(4 << 20), 'trainB/b.jpg': 'b' }, true);
+    const zip = await makeZip({ 'trainA/a.jpg': Buffer.alloc(4 << 20), 'trainB/b.jpg': 'b' });
     assert.ok(zip.length < 20_000);
     const path = join(work.dir, 'bomb.zip');
     writeFileSync(path, zip);
@@ -54,14 +42,14 @@ describe('dataset zip checks', () => {
     for (let i = 0; i < 30; i++) files[`trainA/${i}.jpg`] = 'x';
     files['trainB/b.jpg'] = 'b';
     const path = join(work.dir, 'many.zip');
-    writeFileSync(path, await makeZip(files));
+    writeFileSync(path, await makeZip(files, { compress: false }));
     await assert.rejects(extractZip(path, join(work.dir, 'many-out'), 'many.zip', { maxEntries: 10 }), /many\.zip: has 31 entries, over the limit of 10/);
     await extractZip(path, join(work.dir, 'many-ok'), 'many.zip', { maxEntries: 31 });
     assert.equal(readdirSync(join(work.dir, 'many-ok', 'trainA')).length, 30);
   });
 
   it('downloadDataset passes the caps on and leaves nothing behind on a refusal', async () => {
-    const zip = await makeZip({ 'mini/trainA/a.jpg': Buffer.alloc(100_000), 'mini/trainB/b.jpg': 'b' }, true);
+    const zip = await makeZip({ 'mini/trainA/a.jpg': Buffer.alloc(100_000), 'mini/trainB/b.jpg': 'b' });
     const fetchImpl = (async () => new Response(new Uint8Array(zip), { headers: { 'content-length': String(zip.length) } })) as typeof fetch;
     const dir = join(work.dir, 'cache');
     await assert.rejects(downloadDataset('mini', { dir, fetchImpl, maxUnpackedBytes: 50_000 }), /mini\.zip: would unpack to 100,001 bytes, over the limit of 50,000/);

@@ -1,9 +1,10 @@
-import { downloadDataset, progressBar } from '../../data/download.ts';
+import { downloadDataset } from '../../data/download.ts';
 import type { GlobalOptions } from '../main.ts';
+import { downloadBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, _globals: GlobalOptions, args: string[]): Promise<number> {
   const name = args[0]!;
-  const bar = await progressBar(name);
+  const bar = downloadBar(name);
   try {
     const result = await downloadDataset(name, { dir: opts.dir as string | undefined, onProgress: bar.onProgress });
     bar.stop();

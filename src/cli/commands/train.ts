@@ -1,25 +1,14 @@
-import { resolve } from 'node:path';
-import cliProgress from 'cli-progress';
 import { resolveData } from '../../data/download.ts';
-import { BUILTIN_SPLITS } from '../../data/splits.ts';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { wasmHeapStats } from '../../engine/heap-stats.ts';
 import type { TrainConfig, TrainMethod } from '../../train/config.ts';
 import { methodLabel, type Losses } from '../../train/model.ts';
 import { train } from '../../train/loop.ts';
+import { Option } from 'commander';
+import { CUT_ONLY_OPTIONS, TRAIN_OPTION_KEYS, TRAIN_OPTIONS, trainConfigFromValues, type TrainOptionKey } from '../../train/options.ts';
 import type { GlobalOptions } from '../main.ts';
 import { UserError } from '../errors.ts';
-
-function formatEta(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
-}
-
-/** The CLI spelling of a config key (nceIdentity's is --nce-idt, as CUT's --nce_idt). */
-const kebab = (key: string) => (key === 'nceIdentity' ? 'nce-idt' : key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+import { downloadBar, trainingBar } from '../progress.ts';
 
 const f3 = (x: number | undefined) => (x ?? Number.NaN).toFixed(3);
 
@@ -37,59 +26,40 @@ export function epochLosses(method: TrainMethod, l: Losses): string {
   return `G ${f3(l.genAtoB)} NCE ${f3(l.nce)} NCE_Y ${f3(l.nceIdentity)} D ${f3(l.discB)}`;
 }
 
+/**
+ * `cyclegan train`'s options (what commander parsed) as the overrides for resolveConfig. main.ts
+ * made each entry's commander option with the entry's flag, so commander stored its value under
+ * that flag's attribute name (`--nce-idt`: nceIdt, `--no-flip`: flip).
+ */
+export function configFromOptions(opts: Record<string, unknown>): Partial<TrainConfig> {
+  const values: Partial<Record<TrainOptionKey, unknown>> = {};
+  for (const key of TRAIN_OPTION_KEYS) values[key] = opts[new Option(TRAIN_OPTIONS[key].flag).attributeName()];
+  return trainConfigFromValues(values);
+}
+
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
   const resume = opts.resume as string | undefined;
   const out = resume ?? (opts.out as string | undefined);
   if (!out) throw new UserError('train needs --out RUN_DIR (or --resume RUN_DIR)');
   if (resume && opts.out && opts.out !== resume) throw new UserError('give either --out or --resume, not both with different folders');
-  const config: Partial<TrainConfig> = {
-    preset: opts.preset as TrainConfig['preset'] | undefined,
-    generator: opts.generator as TrainConfig['generator'] | undefined,
-    ngf: opts.ngf as number | undefined,
-    ndf: opts.ndf as number | undefined,
-    nLayersD: opts.nLayersD as number | undefined,
-    ganLoss: opts.ganLoss as TrainConfig['ganLoss'] | undefined,
-    lambdaCycle: opts.lambdaCycle as number | undefined,
-    lambdaIdentity: opts.lambdaIdentity as number | undefined,
-    poolSize: opts.poolSize as number | undefined,
-    lr: opts.lr as number | undefined,
-    beta1: opts.beta1 as number | undefined,
-    epochs: opts.epochs as number | undefined,
-    epochsDecay: opts.epochsDecay as number | undefined,
-    loadSize: opts.loadSize as number | undefined,
-    cropSize: opts.cropSize as number | undefined,
-    resize: opts.resize as TrainConfig['resize'] | undefined,
-    epochLength: opts.epochLength as TrainConfig['epochLength'] | undefined,
-    // commander's --no-flip sets flip=false; leave it undefined otherwise so a preset decides.
-    flip: opts.flip === false ? false : undefined,
-    saveEvery: opts.saveEvery as number | undefined,
-    saveLatestEvery: opts.saveLatestEvery as number | undefined,
-    keep: opts.keep as number | undefined,
-    seed: opts.seed as number | undefined,
-    valSplit: opts.valSplit === undefined || BUILTIN_SPLITS.includes(opts.valSplit as string) ? (opts.valSplit as string | undefined) : resolve(opts.valSplit as string),
-    evalEvery: opts.evalEvery as number | undefined,
-    evalSize: opts.evalSize as number | undefined,
-    evalClassA: opts.evalClassA as string | undefined,
-    evalClassB: opts.evalClassB as string | undefined,
-    initFrom: opts.initFrom === undefined ? undefined : resolve(opts.initFrom as string),
-    method: opts.method as TrainConfig['method'] | undefined,
-    lambdaGan: opts.lambdaGan as number | undefined,
-    lambdaNce: opts.lambdaNce as number | undefined,
-    // --x/--no-x pairs: undefined unless given, so that the method's preset decides.
-    nceIdentity: opts.nceIdt as boolean | undefined,
-    flipEquivariance: opts.flipEquivariance as boolean | undefined,
-    ncePatches: opts.ncePatches as number | undefined,
-    nceTemperature: opts.nceTemperature as number | undefined,
-  };
+  const config = configFromOptions(opts);
   // A new CycleGAN run would ignore CUT's options: say so instead (a resume checks them against the checkpoint).
-  const cutOptions = ['lambdaGan', 'lambdaNce', 'nceIdentity', 'flipEquivariance', 'ncePatches', 'nceTemperature'] as const;
-  const given = cutOptions.filter((k) => config[k] !== undefined);
+  const given = CUT_ONLY_OPTIONS.filter((k) => config[k] !== undefined);
   if (!resume && (config.method ?? 'cyclegan') === 'cyclegan' && given.length > 0) {
-    throw new UserError(`${given.map((k) => `--${kebab(k)}`).join(', ')}: CUT options, for --method cut or fastcut (this run trains a CycleGAN)`);
+    throw new UserError(`${given.map((k) => TRAIN_OPTIONS[k].flag).join(', ')}: CUT options, for --method cut or fastcut (this run trains a CycleGAN)`);
   }
   await useBackend(globals.backend, { threads: globals.threads });
   const backend = describeBackend();
-  const data = opts.data ? await resolveData(opts.data as string) : undefined;
+  let data: string | undefined;
+  if (typeof opts.data === 'string' && opts.data !== '') {
+    // A dataset name not yet in the cache is downloaded first, with its own bar.
+    const download = downloadBar(opts.data);
+    try {
+      data = await resolveData(opts.data, { onProgress: download.onProgress });
+    } finally {
+      download.stop();
+    }
+  }
 
   const controller = new AbortController();
   const stop = (signal: string) => {
@@ -105,18 +75,7 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
 
-  const interactive = process.stderr.isTTY === true;
-  const bar = new cliProgress.SingleBar(
-    {
-      format: 'epoch {epochLabel} |{bar}| {value}/{total} · {rate} it/s · ETA {eta_run} · {losses}',
-      hideCursor: interactive,
-      noTTYOutput: !interactive,
-      notTTYSchedule: 10_000,
-      etaBuffer: 20,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let barEpoch = -1;
+  const bar = trainingBar();
   // Known once train() has the configuration (a resume reads it from the checkpoint).
   let method: TrainMethod = 'cyclegan';
   try {
@@ -135,22 +94,9 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
           `${resumedFrom ? `resuming ${resumedFrom} at epoch ${position.epoch + 1}, step ${position.stepInEpoch}` : 'new run'} · ${methodLabel(c.method)} · preset ${c.preset} · ${c.generator} ngf ${c.ngf} · ${c.cropSize}px · ${c.ganLoss} · ${stepsPerEpoch} steps/epoch × ${c.epochs + c.epochsDecay} epochs · seed ${c.seed}`,
         );
       },
-      onProgress: (p) => {
-        const fields = {
-          epochLabel: `${p.epoch + 1}/${p.epochs}`,
-          rate: p.rate.toFixed(2),
-          eta_run: formatEta(p.etaSeconds),
-          losses: barLosses(method, p.losses),
-        };
-        if (p.epoch !== barEpoch) {
-          if (barEpoch >= 0) bar.stop();
-          bar.start(p.stepsPerEpoch, p.stepInEpoch, fields);
-          barEpoch = p.epoch;
-        } else bar.update(p.stepInEpoch, fields);
-      },
+      onProgress: (p) => bar.update(p, barLosses(method, p.losses)),
       onEval: (e) => {
         bar.stop();
-        barEpoch = -1;
         const parts = Object.entries(e.figures).map(([direction, f]) => {
           const rate = f.classRate ? ` ${(f.classRate.rate * 100).toFixed(0)}% top-1` : '';
           return `${direction} KID×1000 ${f.kid.mean.toFixed(2)} ± ${f.kid.std.toFixed(2)}${rate}`;
@@ -159,7 +105,6 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
       },
       onEpoch: (s) => {
         bar.stop();
-        barEpoch = -1;
         const l = s.losses;
         // On wasm, how much of the 4 GiB heap the run needs: the figure to watch at large sizes.
         const heap = wasmHeapStats();
