@@ -21,8 +21,8 @@ import {
 } from './translate-core.ts';
 
 export type { Direction };
-// TEMPORARY re-export for src/cli/commands/export.ts and src/index.ts, removed at integration
-export { locateGenerator, modelDirectionsOf } from './model-folder.ts';
+// TEMPORARY re-export for src/cli/commands/export.ts, src/export/onnx-export.ts and src/index.ts, removed at integration
+export { locateGenerator, modelDirectionsOf, readModelManifest } from './model-folder.ts';
 export type Engine = 'tfjs' | 'onnx';
 
 export interface TranslatorOptions extends TranslateOptions {
