@@ -136,10 +136,10 @@ async function runCase(c: Case): Promise<CaseResult> {
 /** Child process (export mode): writes the ONNX model of one generator; returns its byte size. */
 async function exportCase(e: { model: ModelKind; size: number; file: string }): Promise<number> {
   const { useBackend } = await import('../src/engine/backend.ts');
-  const { exportGeneratorToOnnx } = await import('../src/export/onnx.ts');
+  const { generatorToOnnx } = await import('../src/export/onnx.ts');
   await useBackend('cpu');
   const m = await buildModel(e.model, e.size);
-  const bytes = exportGeneratorToOnnx(m);
+  const bytes = await generatorToOnnx(m);
   m.dispose();
   await writeFile(e.file, bytes);
   return bytes.length;

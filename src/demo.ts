@@ -16,7 +16,8 @@ import { exportTfjs } from './export/tfjs.ts';
 import { defaultModel, describeCardEval, type EmbeddedModel } from './infer/embedded.ts';
 import { writeGallery } from './infer/gallery.ts';
 import { writeTestReport } from './infer/report.ts';
-import { imageToPixels, loadTranslator } from './infer/translator.ts';
+import { imageToPixels } from './data/pixels.ts';
+import { loadTranslator } from './infer/translator.ts';
 import type { TrainConfig } from './train/config.ts';
 import { train } from './train/loop.ts';
 

@@ -22,7 +22,6 @@ export {
   reflectPad,
   type GeneratorGeometry,
   type TranslateOptions,
-  type Pixels,
 } from './infer/translate-core.ts';
 export {
   parseManifestText,
@@ -35,4 +34,13 @@ export {
   type Direction,
   type ExportManifest,
 } from './infer/manifest.ts';
-export { imageToTensor, tensorToImage, floatToImage, floatToRgba, type RgbImage } from './data/pixels.ts';
+export {
+  imageToTensor,
+  tensorToImage,
+  imageToPixels,
+  pixelsToImage,
+  floatToImage,
+  floatToRgba,
+  type RgbImage,
+  type Pixels,
+} from './data/pixels.ts';

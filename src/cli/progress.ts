@@ -37,6 +37,34 @@ export function downloadBar(label: string): DownloadBar {
   };
 }
 
+export interface CountBar {
+  /** Sets the count done (and the total, the first time); `item` is shown after the count. */
+  update: (done: number, total: number, item?: string) => void;
+  /** Ends the bar (if it was started); safe to call more than once. */
+  stop: () => void;
+}
+
+/** A bar over a count of items (`label |bar| done/total · item`), a line every 5 s off a terminal. */
+export function countBar(label: string): CountBar {
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} |{bar}| {value}/{total} · {item}`, stream: process.stderr, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 5000 },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update: (done, total, item = '') => {
+      if (!started) {
+        bar.start(total, done, { item });
+        started = true;
+      } else bar.update(done, { item });
+    },
+    stop: () => {
+      if (started) bar.stop();
+      started = false;
+    },
+  };
+}
+
 export function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);

@@ -25,9 +25,6 @@ import * as tf from '@tensorflow/tfjs';
 import { WriteError, writeFileAtomic } from '../util/atomic.ts';
 import { tensorToImage, type RgbImage } from './pixels.ts';
 
-// The pixel conversions are browser-safe and live in pixels.ts; Node callers get them here too.
-export { floatToImage, imageToTensor, tensorToImage, type RgbImage } from './pixels.ts';
-
 
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 

@@ -22,7 +22,8 @@
  * from it re-plans that epoch and continues with exactly the pairs an uninterrupted run gets.
  */
 import { Rng, type RngState } from '../util/rng.ts';
-import { decodeToRgb, DEFAULT_MAX_PIXELS, type RgbImage } from './image-io.ts';
+import { decodeToRgb, DEFAULT_MAX_PIXELS } from './image-io.ts';
+import type { RgbImage } from './pixels.ts';
 
 export type ResizeMethod = 'nearest' | 'bicubic';
 export type EpochLength = 'min' | 'max';

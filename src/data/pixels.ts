@@ -11,6 +11,25 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
+/** HWC float pixels in [-1, 1]: what the generators take and give, without a tensor. */
+export interface Pixels {
+  data: Float32Array;
+  height: number;
+  width: number;
+}
+
+/** 8-bit RGB → float pixels in [-1, 1] (x / 127.5 - 1), the rule imageToTensor follows. */
+export function imageToPixels(img: RgbImage): Pixels {
+  const data = new Float32Array(img.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = img.data[i]! / 127.5 - 1;
+  return { data, height: img.height, width: img.width };
+}
+
+/** Float pixels in [-1, 1] → 8-bit RGB (floatToImage's rounding; a NaN is refused). */
+export function pixelsToImage(p: Pixels): RgbImage {
+  return floatToImage(p.data, p.width, p.height);
+}
+
 /** Converts 8-bit RGB to a float32 [h,w,3] tensor in [-1, 1] (x / 127.5 - 1). */
 export function imageToTensor(img: RgbImage): tf.Tensor3D {
   return tf.tidy(() => {
@@ -64,7 +83,7 @@ export function floatToImage(data: Float32Array, width: number, height: number):
  * Float32 HWC in [-1, 1] → RGBA bytes for a canvas' ImageData (alpha 255), with floatToImage's
  * rounding and its refusal of values that are not numbers.
  */
-export function floatToRgba(data: Float32Array, width: number, height: number): Uint8ClampedArray {
+export function floatToRgba(data: Float32Array, width: number, height: number): Uint8ClampedArray<ArrayBuffer> {
   const rgb = floatToImage(data, width, height).data;
   const rgba = new Uint8ClampedArray(width * height * 4);
   for (let p = 0, q = 0; p < width * height; p++, q += 3) {

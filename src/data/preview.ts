@@ -11,7 +11,8 @@ import sharp from 'sharp';
 import { ensureDir } from '../util/atomic.ts';
 import { Rng } from '../util/rng.ts';
 import { openDataset } from './dataset.ts';
-import { decodeToRgb, floatToImage, writeImage, type RgbImage } from './image-io.ts';
+import { decodeToRgb, writeImage } from './image-io.ts';
+import { floatToImage, type RgbImage } from './pixels.ts';
 import { preprocessTrain, type ResizeMethod } from './pipeline.ts';
 
 export interface PreviewOptions {

@@ -7,7 +7,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng } from '../util/rng.ts';
-import { writeImage, type RgbImage } from './image-io.ts';
+import { writeImage } from './image-io.ts';
+import type { RgbImage } from './pixels.ts';
 
 export interface SyntheticOptions {
   size?: number;

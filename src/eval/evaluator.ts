@@ -10,7 +10,7 @@
  *             halves come from a seeded shuffle). The class-rate ceiling is over all targets.
  */
 import * as tf from '@tensorflow/tfjs';
-import { tensorToImage, type RgbImage } from '../data/image-io.ts';
+import { tensorToImage, type RgbImage } from '../data/pixels.ts';
 import type { Direction } from '../infer/manifest.ts';
 import type { Translator } from '../infer/translator.ts';
 import { Rng } from '../util/rng.ts';

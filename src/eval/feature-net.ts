@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import type { RgbImage } from '../data/image-io.ts';
+import type { RgbImage } from '../data/pixels.ts';
 import { loadLayersModel } from '../models/io.ts';
 import type { FeatureSet } from './kid.ts';
 

@@ -7,7 +7,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { floatToImage, type RgbImage } from '../data/image-io.ts';
+import { floatToImage, type RgbImage } from '../data/pixels.ts';
 import { listImages } from '../data/dataset.ts';
 import { loadTestImage } from '../data/pipeline.ts';
 import { applySplit, loadSplit } from '../data/splits.ts';

@@ -10,7 +10,8 @@
  * any ONNX consumer.
  */
 import { join } from 'node:path';
-import { locateGenerator, modelDirectionsOf, type Direction } from '../infer/translator.ts';
+import type { Direction } from '../infer/manifest.ts';
+import { locateGenerator, modelDirectionsOf } from '../infer/model-folder.ts';
 import { loadLayersModel } from '../models/io.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { generatorToOnnx, type OnnxExportOptions } from './onnx.ts';

@@ -8,9 +8,7 @@
  * while this project uses protobufjs 8; parsing the .proto text keeps one protobufjs and the
  * schema exactly upstream's.
  */
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type * as Protobuf from 'protobufjs';
 
@@ -55,23 +53,4 @@ export async function loadOnnxSchema(): Promise<OnnxSchema> {
     pending = null;
     throw new Error(`cannot load the ONNX schema ${fileURLToPath(ONNX_PROTO_URL)}: ${(error as Error).message}`, { cause: error });
   }
-}
-
-/**
- * The same schema, loaded synchronously (require + readFileSync) when no async load has happened
- * yet: only for the synchronous exportGeneratorToOnnx. Still lazy: nothing is loaded before the
- * first export.
- */
-export function onnxSchemaSync(): OnnxSchema {
-  if (schema) return schema;
-  let protobuf: ProtobufModule;
-  let text: string;
-  try {
-    protobuf = createRequire(import.meta.url)('protobufjs') as ProtobufModule;
-    text = readFileSync(ONNX_PROTO_URL, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot load the ONNX schema ${fileURLToPath(ONNX_PROTO_URL)}: ${(error as Error).message}`, { cause: error });
-  }
-  schema = parse(protobuf, text);
-  return schema;
 }

@@ -15,7 +15,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { GraphBuilder, intsAttr, valueInfo } from './onnx-graph.ts';
 import { convertLayer } from './onnx-layers.ts';
-import { loadOnnxSchema, onnxSchemaSync } from './onnx-schema.ts';
+import { loadOnnxSchema } from './onnx-schema.ts';
 
 export { loadOnnxSchema, type OnnxSchema } from './onnx-schema.ts';
 
@@ -137,11 +137,3 @@ export async function generatorToOnnx(model: tf.LayersModel, opts: OnnxExportOpt
   return ModelProto.encode(proto).finish();
 }
 
-/**
- * generatorToOnnx, synchronous: the first call loads protobufjs and the schema synchronously
- * (require and readFileSync) unless an async export already has. Prefer generatorToOnnx.
- */
-export function exportGeneratorToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}): Uint8Array {
-  const proto = buildModelProto(model, opts);
-  return onnxSchemaSync().ModelProto.encode(proto).finish();
-}

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { readImage, writeImage } from '../data/image-io.ts';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
 import { uniqueStems } from './report.ts';
-import { imageToPixels, loadTranslator, pixelsToImage, type Direction } from './translator.ts';
+import { imageToPixels, pixelsToImage } from '../data/pixels.ts';
+import { loadTranslator, type Direction } from './translator.ts';
 
 export interface GalleryOptions {
   /** Model path (run, checkpoint, export). */

@@ -12,7 +12,8 @@ import { readImage, writeImage } from '../data/image-io.ts';
 import { ensureDir, writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
 import type { Direction } from './manifest.ts';
 import { directionsOf, openModel } from './model-folder.ts';
-import { imageToPixels, loadTranslator, pixelsToImage, type Engine, type Translator, type TranslatorOptions } from './translator.ts';
+import { imageToPixels, pixelsToImage } from '../data/pixels.ts';
+import { loadTranslator, type Engine, type Translator, type TranslatorOptions } from './translator.ts';
 
 export interface ReportRow {
   input: string;

@@ -10,6 +10,7 @@
  * driver and the asynchronous ONNX Runtime one.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Pixels } from '../data/pixels.ts';
 
 export interface GeneratorGeometry {
   /** The only input size the generator accepts (square), or null when it is fully convolutional. */
@@ -61,13 +62,6 @@ function checkOutput(values: Float32Array, height: number, width: number, modelN
       );
     }
   }
-}
-
-/** HWC float pixels in [-1, 1]. */
-export interface Pixels {
-  data: Float32Array;
-  height: number;
-  width: number;
 }
 
 /** Reads the generator's geometry from its input shape. */

@@ -5,7 +5,7 @@
  */
 import { dirname } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { floatToImage, type RgbImage } from '../data/image-io.ts';
+import { imageToPixels, pixelsToImage, type Pixels, type RgbImage } from '../data/pixels.ts';
 import { loadLayersModel } from '../models/io.ts';
 import type { Direction } from './manifest.ts';
 import { generatorFile, openModel, type ModelFolder } from './model-folder.ts';
@@ -16,21 +16,18 @@ import {
   runLayersModel,
   translatePixels,
   type GeneratorGeometry,
-  type Pixels,
   type TranslateOptions,
 } from './translate-core.ts';
 
 export type { Direction };
-// TEMPORARY re-export for src/cli/commands/export.ts, src/export/onnx-export.ts and src/index.ts, removed at integration
-export { locateGenerator, modelDirectionsOf, readModelManifest } from './model-folder.ts';
 export type Engine = 'tfjs' | 'onnx';
 
 export interface TranslatorOptions extends TranslateOptions {
   direction?: Direction;
   engine?: Engine;
   /**
-   * Converts a tfjs generator to ONNX, for engine 'onnx' with a tfjs model (exportGeneratorToOnnx
-   * of src/export/onnx.ts, which this layer does not import).
+   * Converts a tfjs generator to ONNX, for engine 'onnx' with a tfjs model: `generatorToOnnx`
+   * of the export layer, which inference does not import (layers point one way).
    */
   toOnnx?: (model: tf.LayersModel) => Uint8Array | Promise<Uint8Array>;
 }
@@ -73,16 +70,6 @@ class GeneratorTranslator implements Translator {
   }
 }
 
-export function imageToPixels(img: RgbImage): Pixels {
-  const data = new Float32Array(img.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = img.data[i]! / 127.5 - 1;
-  return { data, height: img.height, width: img.width };
-}
-
-export function pixelsToImage(p: Pixels): RgbImage {
-  return floatToImage(p.data, p.width, p.height);
-}
-
 /**
  * Loads the generator for `direction` from a run folder, checkpoint, export folder, model.json or
  * .onnx file (a path, or what openModel made of one). With engine 'onnx' and a tfjs model, the
@@ -109,9 +96,10 @@ export async function loadTranslator(path: string | ModelFolder, options: Transl
     if (engine === 'tfjs') {
       return new GeneratorTranslator('tfjs', (x) => runLayersModel(layers, x), () => layers.dispose(), geometry, direction, modelJson, options);
     }
-    // TEMPORARY fallback until src/cli/commands/translate.ts and test.ts pass toOnnx; removed at integration.
-    const toOnnx = options.toOnnx ?? (await import('../export/onnx.ts')).exportGeneratorToOnnx;
-    bytes = await toOnnx(layers);
+    if (!options.toOnnx) {
+      throw new Error(`${modelJson}: engine 'onnx' with a tfjs model needs options.toOnnx to convert it (pass generatorToOnnx), or give an .onnx file`);
+    }
+    bytes = await options.toOnnx(layers);
   } catch (error) {
     layers.dispose();
     throw error;

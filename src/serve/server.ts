@@ -16,8 +16,6 @@ import type { ExportManifest } from '../infer/manifest.ts';
 import { readModelManifest } from '../infer/model-folder.ts';
 import { ensureWebBuilt, PACKAGE_ROOT } from './build.ts';
 
-export { readModelManifest, type ExportManifest };
-
 export interface ServeOptions {
   /** Export folder or training checkpoint folder (both hold a `cyclegan.json`). */
   modelDir: string;

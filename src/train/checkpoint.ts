@@ -34,9 +34,6 @@ import type { AdamState } from './adam.ts';
 import type { TrainConfig } from './config.ts';
 import type { Losses, TrainModel } from './model.ts';
 
-// TEMPORARY re-export for src/cli/commands/serve.ts, test/train/validation.test.ts and src/index.ts, removed at integration
-export { BEST_CHECKPOINT, resolveCheckpointDir } from '../infer/model-folder.ts';
-
 /** The folders of the networks both methods share; any other network is stored under its key. */
 const NETWORK_DIRS: Record<string, string> = {
   genAtoB: 'G_AtoB',

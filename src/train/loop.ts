@@ -13,7 +13,8 @@ import { loadSplit, splitDataset } from '../data/splits.ts';
 import type { Direction } from '../infer/manifest.ts';
 import { BEST_CHECKPOINT, locateGenerator, modelDirectionsOf } from '../infer/model-folder.ts';
 import { loadLayersModel } from '../models/io.ts';
-import { floatToImage, writeImage } from '../data/image-io.ts';
+import { writeImage } from '../data/image-io.ts';
+import { floatToImage } from '../data/pixels.ts';
 import { loadTestImage, UnpairedPipeline } from '../data/pipeline.ts';
 import { Rng } from '../util/rng.ts';
 import {

@@ -4,15 +4,8 @@ import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import {
-  ImageError,
-  decodeImage,
-  imageToTensor,
-  readImage,
-  tensorToImage,
-  writeImage,
-  type RgbImage,
-} from '../../src/data/image-io.ts';
+import { ImageError, decodeImage, readImage, writeImage } from '../../src/data/image-io.ts';
+import { imageToTensor, tensorToImage, type RgbImage } from '../../src/data/pixels.ts';
 import { makeImage, noise, tempDir } from './helpers.ts';
 
 let dir: string;

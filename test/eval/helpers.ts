@@ -1,6 +1,6 @@
 /** Tiny stand-ins for the evaluation tests: a classifier whose output is known, and flat images. */
 import * as tf from '@tensorflow/tfjs';
-import type { RgbImage } from '../../src/data/image-io.ts';
+import type { RgbImage } from '../../src/data/pixels.ts';
 import { FeatureNetwork } from '../../src/eval/feature-net.ts';
 import { Rng } from '../../src/util/rng.ts';
 

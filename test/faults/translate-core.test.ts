@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { floatToImage } from '../../src/data/image-io.ts';
+import { floatToImage } from '../../src/data/pixels.ts';
 import { useBackend } from '../../src/engine/backend.ts';
-import { translatePixels, translationPlan, type GeneratorGeometry, type Pixels } from '../../src/infer/translate-core.ts';
+import type { Pixels } from '../../src/data/pixels.ts';
+import { translatePixels, translationPlan, type GeneratorGeometry } from '../../src/infer/translate-core.ts';
 import { loadTranslator } from '../../src/infer/translator.ts';
 import { saveTinyGenerator, scratch } from './helpers.ts';
 

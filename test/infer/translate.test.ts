@@ -14,7 +14,8 @@ import { exportTfjs } from '../../src/export/tfjs.ts';
 import { expandInputs, translateFiles } from '../../src/infer/batch.ts';
 import { writeTestReport } from '../../src/infer/report.ts';
 import { reflectPad, translateImage, translatePixels, type GeneratorGeometry } from '../../src/infer/translate-core.ts';
-import { imageToPixels, loadTranslator } from '../../src/infer/translator.ts';
+import { imageToPixels } from '../../src/data/pixels.ts';
+import { loadTranslator } from '../../src/infer/translator.ts';
 import { loadLayersModel } from '../../src/models/io.ts';
 import { train } from '../../src/train/loop.ts';
 

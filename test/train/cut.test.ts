@@ -8,7 +8,7 @@ import { openDataset } from '../../src/data/dataset.ts';
 import { readImage } from '../../src/data/image-io.ts';
 import { stripeEnergy, writeSyntheticDataset } from '../../src/data/synthetic.ts';
 import { useBackend } from '../../src/engine/backend.ts';
-import { imageToPixels } from '../../src/infer/translator.ts';
+import { imageToPixels } from '../../src/data/pixels.ts';
 import { loadLayersModel, saveLayersModel } from '../../src/models/io.ts';
 import { encodePatches, multiLayerPatchNceLoss, samplePatchIdsForTaps } from '../../src/models/patch-nce.ts';
 import type { AdamState } from '../../src/train/adam.ts';

@@ -7,7 +7,8 @@ import { openDataset } from '../../src/data/dataset.ts';
 import { readImage } from '../../src/data/image-io.ts';
 import { stripeEnergy, writeSyntheticDataset } from '../../src/data/synthetic.ts';
 import { useBackend } from '../../src/engine/backend.ts';
-import { imageToPixels, loadTranslator } from '../../src/infer/translator.ts';
+import { imageToPixels } from '../../src/data/pixels.ts';
+import { loadTranslator } from '../../src/infer/translator.ts';
 import { train } from '../../src/train/loop.ts';
 
 let work: string;

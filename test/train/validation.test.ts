@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { writeSyntheticDataset } from '../../src/data/synthetic.ts';
 import { useBackend } from '../../src/engine/backend.ts';
 import { FeatureNetwork } from '../../src/eval/feature-net.ts';
-import { loadCheckpoint, resolveCheckpointDir } from '../../src/train/checkpoint.ts';
+import { resolveCheckpointDir } from '../../src/infer/model-folder.ts';
+import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { train } from '../../src/train/loop.ts';
 import { tinyFeatureNet } from './helpers.ts';
 

@@ -10,7 +10,8 @@ import { connect } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readModelManifest, startServer, type RunningServer } from '../../src/serve/server.ts';
+import { readModelManifest } from '../../src/infer/model-folder.ts';
+import { startServer, type RunningServer } from '../../src/serve/server.ts';
 
 interface Reply {
   status: number;

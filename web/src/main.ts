@@ -4,7 +4,7 @@
  */
 import './style.css';
 import * as tf from '@tensorflow/tfjs';
-import { translateImage } from '../../src/infer/translate-core.ts';
+import { floatToRgba, translateImage } from 'cyclegan/web';
 import { describeBackend, initBackend, type BrowserBackend } from './backend.ts';
 import {
   DIRECTIONS,
@@ -225,11 +225,7 @@ function translate(): Promise<void> {
       }
       const ms = performance.now() - start;
       const [h, w] = result.shape;
-      const rgba = new Uint8ClampedArray(w * h * 4);
-      for (let p = 0, q = 0; p < w * h; p++, q += 3) {
-        for (let k = 0; k < 3; k++) rgba[p * 4 + k] = Math.min(255, Math.max(0, Math.round((values[q + k]! + 1) * 127.5)));
-        rgba[p * 4 + 3] = 255;
-      }
+      const rgba = floatToRgba(values, w, h);
       sizeCanvas(ui.output, w, h);
       ui.output.getContext('2d')!.putImageData(new ImageData(rgba, w, h), 0, 0);
       ui.outputSize.textContent = `${w}×${h}`;

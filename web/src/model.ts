@@ -3,9 +3,8 @@
  * from the server (`./model/`) or from a folder the user picked.
  */
 import * as tf from '@tensorflow/tfjs';
-// Registers the custom layers (InstanceNormalization, ReflectionPadding2D, SeededDropout).
-import './layers.ts';
-// The library's browser-safe entry (src/web.ts): the one manifest parser, the generators' geometry.
+// The library's browser-safe entry (src/web.ts): importing it registers the generators' custom
+// layers with tfjs serialization; the one manifest parser, the generators' geometry.
 import { DIRECTIONS, EXPORT_FORMAT, generatorGeometry, parseModelManifest, type Direction, type ExportManifest, type GeneratorGeometry } from 'cyclegan/web';
 
 export { DIRECTIONS, type Direction };

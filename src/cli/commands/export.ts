@@ -1,7 +1,8 @@
 import { basename } from 'node:path';
 import { useBackend } from '../../engine/backend.ts';
 import { exportTfjs } from '../../export/tfjs.ts';
-import { modelDirectionsOf, type Direction } from '../../infer/translator.ts';
+import type { Direction } from '../../infer/manifest.ts';
+import { modelDirectionsOf } from '../../infer/model-folder.ts';
 import type { WeightQuantization } from '../../models/io.ts';
 import type { GlobalOptions } from '../main.ts';
 

@@ -1,5 +1,5 @@
 import { startServer } from '../../serve/server.ts';
-import { resolveCheckpointDir } from '../../train/checkpoint.ts';
+import { resolveCheckpointDir } from '../../infer/model-folder.ts';
 import type { GlobalOptions } from '../main.ts';
 
 export async function run(opts: Record<string, unknown>, _globals: GlobalOptions): Promise<number> {

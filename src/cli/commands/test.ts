@@ -1,19 +1,15 @@
-import cliProgress from 'cli-progress';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { addEvaluationToReport, writeTestReport } from '../../infer/report.ts';
 import type { Engine } from '../../infer/translator.ts';
 import type { GlobalOptions } from '../main.ts';
+import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
   if (opts.engine === 'tfjs') {
     await useBackend(globals.backend, { threads: globals.threads });
     console.log(`backend: ${describeBackend()}`);
   }
-  const bar = new cliProgress.SingleBar(
-    { format: 'test |{bar}| {value}/{total}', noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 5000 },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
+  const bar = countBar('test');
   const result = await writeTestReport({
     model: opts.model as string,
     data: opts.data as string,
@@ -21,13 +17,8 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     engine: opts.engine as Engine,
     overwrite: opts.overwrite === true,
     maxPixels: opts.maxPixels as number | undefined,
-    onProgress: (done, total) => {
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
-      bar.update(done);
-    },
+    toOnnx: opts.engine === 'onnx' ? (await import('../../export/onnx.ts')).generatorToOnnx : undefined,
+    onProgress: (done, total) => bar.update(done, total),
   });
   bar.stop();
   const n = result.rows.AtoB.length + result.rows.BtoA.length;

@@ -1,9 +1,9 @@
-import cliProgress from 'cli-progress';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { expandInputs, translateFiles } from '../../infer/batch.ts';
 import { loadTranslator, type Direction, type Engine } from '../../infer/translator.ts';
 import { ensureDir } from '../../util/atomic.ts';
 import type { GlobalOptions } from '../main.ts';
+import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions, args: string[]): Promise<number> {
   const engine = opts.engine as Engine;
@@ -15,18 +15,16 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions,
   const files = await expandInputs(args, (m) => console.warn(`warning: ${m}`));
   // A bad --out fails now, not after the model is loaded and the progress bar started.
   await ensureDir(opts.out as string);
-  const translator = await loadTranslator(opts.model as string, { direction: opts.direction as Direction, engine });
-  const bar = new cliProgress.SingleBar(
-    { format: 'translate |{bar}| {value}/{total} · {file}', noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 5000 },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(files.length, 0, { file: '' });
+  const toOnnx = engine === 'onnx' ? (await import('../../export/onnx.ts')).generatorToOnnx : undefined;
+  const translator = await loadTranslator(opts.model as string, { direction: opts.direction as Direction, engine, toOnnx });
+  const bar = countBar('translate');
+  bar.update(0, files.length);
   try {
     const result = await translateFiles(translator, files, opts.out as string, {
       format: opts.format as 'png' | 'jpg' | undefined,
       overwrite: opts.overwrite === true,
       maxPixels: opts.maxPixels as number | undefined,
-      onProgress: (done, file) => bar.update(done, { file }),
+      onProgress: (done, file) => bar.update(done, files.length, file),
     });
     bar.stop();
     for (const s of result.skipped) console.log(`skipped: ${s.input}: ${s.reason}`);
