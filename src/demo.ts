@@ -110,7 +110,8 @@ export async function runSynthetic(options: DemoOptions = {}): Promise<{ report:
     onEpoch: (s) => {
       if (Date.now() - lastPrinted > 5000 || s.checkpoint) {
         lastPrinted = Date.now();
-        log(`epoch ${s.epoch}: cycle ${s.losses.cycle.toFixed(3)} · G ${s.losses.genAtoB.toFixed(3)} · D_B ${s.losses.discB.toFixed(3)} · ${((Date.now() - started) / 1000).toFixed(0)}s`);
+        const loss = (name: string) => s.losses[name]?.toFixed(3) ?? '?';
+        log(`epoch ${s.epoch}: cycle ${loss('cycle')} · G ${loss('genAtoB')} · D_B ${loss('discB')} · ${((Date.now() - started) / 1000).toFixed(0)}s`);
       }
     },
   });

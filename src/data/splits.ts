@@ -49,7 +49,7 @@ export async function loadSplit(nameOrFile: string): Promise<ValidationSplit> {
   try {
     parsed = JSON.parse(await readFile(file, 'utf8'));
   } catch (error) {
-    throw new Error(`${file}: not a JSON validation split (${(error as Error).message})`);
+    throw new Error(`${file}: not a JSON validation split (${(error as Error).message})`, { cause: error });
   }
   const split = parsed as Partial<ValidationSplit>;
   for (const key of ['valA', 'valB'] as const) {

@@ -94,7 +94,7 @@ export class FeatureNetwork {
     try {
       labels = JSON.parse(await readFile(labelsFile, 'utf8'));
     } catch (error) {
-      throw new Error(`${labelsFile}: cannot read the class names (${(error as Error).message.split('\n')[0]})`);
+      throw new Error(`${labelsFile}: cannot read the class names (${(error as Error).message.split('\n')[0]})`, { cause: error });
     }
     if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new Error(`${labelsFile}: expected a JSON list of class names`);
     const model = await loadLayersModel(dir);

@@ -151,14 +151,14 @@ export async function loadLayersModel(path: string, options: { strict?: boolean 
     text = await readFile(join(root, MODEL_JSON), 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new Error(`${jsonPath}: not found`);
-    throw new Error(`${jsonPath}: cannot read (${(err as Error).message})`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new Error(`${jsonPath}: not found`, { cause: err });
+    throw new Error(`${jsonPath}: cannot read (${(err as Error).message})`, { cause: err });
   }
   let modelJson: tf.io.ModelJSON;
   try {
     modelJson = JSON.parse(text) as tf.io.ModelJSON;
   } catch (err) {
-    throw new Error(`${jsonPath}: corrupt JSON (${(err as Error).message})`);
+    throw new Error(`${jsonPath}: corrupt JSON (${(err as Error).message})`, { cause: err });
   }
   if (modelJson == null || typeof modelJson !== 'object' || modelJson.modelTopology == null) {
     throw new Error(`${jsonPath}: not a tfjs layers model (no modelTopology)`);
@@ -182,7 +182,7 @@ export async function loadLayersModel(path: string, options: { strict?: boolean 
         try {
           chunks.push(await readFile(file));
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${join(dir, p)}: not found`);
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${join(dir, p)}: not found`, { cause: err });
           throw err;
         }
       }
@@ -204,6 +204,6 @@ export async function loadLayersModel(path: string, options: { strict?: boolean 
   try {
     return await tf.loadLayersModel(tf.io.fromMemory(artifacts), { strict: options.strict ?? true });
   } catch (err) {
-    throw new Error(`${jsonPath}: ${(err as Error).message}`);
+    throw new Error(`${jsonPath}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -12,7 +12,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createReadStream, promises as fsp } from 'node:fs';
 import { extname, join, resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { ExportManifest } from '../infer/manifest.ts';
 import { readModelManifest } from '../infer/model-folder.ts';
 import { ensureWebBuilt, PACKAGE_ROOT } from './build.ts';
 

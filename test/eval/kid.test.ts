@@ -77,7 +77,12 @@ describe('KID (clean-fid kernel_distance)', () => {
       for (let c = 0; c < a.dim; c++) t += a.data[i * a.dim + c]! * a.data[j * a.dim + c]!;
       return (t / a.dim + 1) ** 3;
     };
-    for (let i = 0; i < a.count; i++) for (let j = 0; j < a.count; j++) i === j ? (diag += k(i, j)) : (off += k(i, j));
+    for (let i = 0; i < a.count; i++) {
+      for (let j = 0; j < a.count; j++) {
+        if (i === j) diag += k(i, j);
+        else off += k(i, j);
+      }
+    }
     const n = a.count;
     const closed = (2 * (off / (n * (n - 1)) - diag / n)) / n;
     assert.ok(Math.abs(self.mean - closed) < 1e-9, `${self.mean} vs ${closed}`);

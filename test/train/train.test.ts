@@ -84,7 +84,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const log = (f: string) => readFile(join(f, 'log.jsonl'), 'utf8').then((t) => t.split('\n').filter(Boolean).map((l) => JSON.parse(l)));
       const [l1, l2] = [await log(straight), await log(split)];
       assert.equal(l1.length, 2);
-      assert.deepEqual(l2.map((l: any) => [l.epoch, l.cycle, l.discA]), l1.map((l: any) => [l.epoch, l.cycle, l.discA]));
+      const key = (l: Record<string, unknown>) => [l.epoch, l.cycle, l.discA];
+      assert.deepEqual(l2.map(key), l1.map(key));
     });
   });
 }
