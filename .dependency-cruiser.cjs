@@ -32,7 +32,16 @@ module.exports = {
       comment: 'cyclegan/web runs in browsers: nothing it reaches may import Node built-ins, sharp, onnxruntime-node or Node-only code',
       severity: 'error',
       from: { path: '^src/web\\.ts$' },
-      to: { reachable: true, path: ['^node:', '^(fs|path|os|url|child_process|worker_threads|crypto|module)$', 'sharp', 'onnxruntime-node', '^src/(util/atomic|serve|cli|export|train|eval)/'] },
+      to: {
+        reachable: true,
+        path: [
+          '^node:',
+          '^(fs|path|os|url|child_process|worker_threads|crypto|module)$',
+          'sharp',
+          'onnxruntime-node',
+          '^src/(util/atomic|serve|cli|export|train|eval)/',
+        ],
+      },
     },
   ],
   options: {

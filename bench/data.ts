@@ -34,7 +34,10 @@ async function makeSynthetic(root: string, perDomain: number): Promise<void> {
       for (let k = 0; k < small.length; k++) small[k] = rng.int(256);
       const noise = Buffer.alloc(256 * 256 * 3);
       for (let k = 0; k < noise.length; k++) noise[k] = rng.int(32);
-      const base = await sharp(small, { raw: { width: 32, height: 32, channels: 3 } }).resize(256, 256, { kernel: 'cubic' }).raw().toBuffer();
+      const base = await sharp(small, { raw: { width: 32, height: 32, channels: 3 } })
+        .resize(256, 256, { kernel: 'cubic' })
+        .raw()
+        .toBuffer();
       for (let k = 0; k < base.length; k++) base[k] = Math.min(255, base[k]! + noise[k]!);
       await sharp(base, { raw: { width: 256, height: 256, channels: 3 } })
         .jpeg({ quality: 90 })

@@ -95,7 +95,13 @@ export async function run(args: string[]): Promise<void> {
     const op = () => tf.conv2dTranspose(x, filter, outShape, 2, 'same');
     const baseline = withBaseline ? withOriginalBackpropInput(() => time(1, op)) : undefined;
     rows.push(row(`${name} (tensor filter)`, time(repeats, op), flops, baseline));
-    rows.push(row(`${name} (variable filter)`, time(repeats, () => tf.conv2dTranspose(x, variableFilter, outShape, 2, 'same')), flops));
+    rows.push(
+      row(
+        `${name} (variable filter)`,
+        time(repeats, () => tf.conv2dTranspose(x, variableFilter, outShape, 2, 'same')),
+        flops,
+      ),
+    );
     tf.dispose([x, filter, variableFilter]);
   }
 
@@ -110,16 +116,26 @@ export async function run(args: string[]): Promise<void> {
     const x = tf.randomNormal([1, size, size, inChannels]) as tf.Tensor4D;
     const outSize = Math.ceil(size / stride);
     const dy = tf.randomNormal([1, outSize, outSize, outChannels]) as tf.Tensor4D;
-    const timing = time(repeats, () =>
-      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
-        strides: stride,
-        pad: 'same',
-        dataFormat: 'NHWC',
-        filterShape: [kernel, kernel, inChannels, outChannels],
-      }) as tf.Tensor,
+    const timing = time(
+      repeats,
+      () =>
+        tf.engine().runKernel(
+          'Conv2DBackpropFilter',
+          { x, dy },
+          {
+            strides: stride,
+            pad: 'same',
+            dataFormat: 'NHWC',
+            filterShape: [kernel, kernel, inChannels, outChannels],
+          },
+        ) as tf.Tensor,
     );
     rows.push(
-      row(`Conv2DBackpropFilter ${kernel}x${kernel} s${stride} ${size}px ${inChannels}->${outChannels}`, timing, convFlops(1, outSize, outSize, kernel, inChannels, outChannels)),
+      row(
+        `Conv2DBackpropFilter ${kernel}x${kernel} s${stride} ${size}px ${inChannels}->${outChannels}`,
+        timing,
+        convFlops(1, outSize, outSize, kernel, inChannels, outChannels),
+      ),
     );
     tf.dispose([x, dy]);
   }
@@ -137,7 +153,12 @@ export async function run(args: string[]): Promise<void> {
     // A real copy each call (clone() shares the buffer on wasm); the copy's cost is in both timings.
     const fresh = () => {
       const filter = tf.tidy(() => weights.mul(1)) as tf.Tensor4D;
-      const y = tf.conv2d(x, filter, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+      const y = tf.conv2d(x, filter, 2, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]);
       filter.dispose();
       return y;
     };
@@ -153,7 +174,14 @@ export async function run(args: string[]): Promise<void> {
       }
     }
     const out = size / 2;
-    rows.push(row(`conv2d 4x4 s2 ${size}->${out}px ${inChannels}->${outChannels}, new filter each call`, timing, convFlops(1, out, out, 4, inChannels, outChannels), baseline));
+    rows.push(
+      row(
+        `conv2d 4x4 s2 ${size}->${out}px ${inChannels}->${outChannels}, new filter each call`,
+        timing,
+        convFlops(1, out, out, 4, inChannels, outChannels),
+        baseline,
+      ),
+    );
     tf.dispose([x, weights]);
   }
 
@@ -196,7 +224,9 @@ export async function run(args: string[]): Promise<void> {
     };
     const name = `3x3 s1 ${size}px ${channels}->${channels}`;
     rows.push(row(`conv2d ${name} (Winograd)`, winograd(forward), flops, withBaseline ? direct(forward) : undefined));
-    rows.push(row(`Conv2DBackpropInput ${name} (Winograd)`, winograd(inputGradient), flops, withBaseline ? direct(inputGradient) : undefined));
+    rows.push(
+      row(`Conv2DBackpropInput ${name} (Winograd)`, winograd(inputGradient), flops, withBaseline ? direct(inputGradient) : undefined),
+    );
     tf.dispose([x, filter, dy, bias]);
   }
 
@@ -209,7 +239,15 @@ export async function run(args: string[]): Promise<void> {
     { kind: 'deconv', kernel: 4, stride: 2, inChannels: 64, outChannels: 3 },
   ];
   const filters = layers.map((l, i) =>
-    tf.variable(tf.randomNormal([l.kernel, l.kernel, l.kind === 'conv' ? l.inChannels : l.outChannels, l.kind === 'conv' ? l.outChannels : l.inChannels], 0, 0.05), true, `bench_filter_${i}`),
+    tf.variable(
+      tf.randomNormal(
+        [l.kernel, l.kernel, l.kind === 'conv' ? l.inChannels : l.outChannels, l.kind === 'conv' ? l.outChannels : l.inChannels],
+        0,
+        0.05,
+      ),
+      true,
+      `bench_filter_${i}`,
+    ),
   );
   const image = tf.randomNormal([1, stackSize, stackSize, 3]) as tf.Tensor4D;
   let flops = 0;

@@ -77,7 +77,8 @@ interface Row {
 export function benchRows(args: string[]): Row[] {
   const given = ['generators', 'sizes', 'ngf', 'ndf'].some((name) => args.includes(`--${name}`));
   const sizes = option(args, 'sizes', '64,128,256').split(',').map(Number);
-  for (const size of sizes) if (!Number.isInteger(size) || size < 8) throw new Error(`--sizes needs integers of at least 8, got '${option(args, 'sizes', '')}'`);
+  for (const size of sizes)
+    if (!Number.isInteger(size) || size < 8) throw new Error(`--sizes needs integers of at least 8, got '${option(args, 'sizes', '')}'`);
   const generators = option(args, 'generators', 'unet,resnet9').split(',') as GeneratorArch[];
   for (const g of generators) if (!GENERATORS.includes(g)) throw new Error(`unknown generator '${g}' (expected ${GENERATORS.join(', ')})`);
   const ngf = positiveInt(args, 'ngf', 64);
@@ -140,7 +141,13 @@ function referenceNumber(args: string[], key: string): number | undefined {
 }
 
 /** Measures one configuration in this process; prints one JSON line. */
-async function measure({ method, generator, size, ngf, ndf }: Row, backend: string, steps: number, threads: number | undefined, winograd: boolean): Promise<void> {
+async function measure(
+  { method, generator, size, ngf, ndf }: Row,
+  backend: string,
+  steps: number,
+  threads: number | undefined,
+  winograd: boolean,
+): Promise<void> {
   // The name goes through unchecked, so engines useBackend gains are benchmarked without changes here.
   await useBackend(backend as BackendName, { threads });
   wasmKernelTuning.winograd = winograd;
@@ -229,15 +236,25 @@ export async function run(args: string[]): Promise<void> {
   const steps = positiveInt(args, 'steps', 3);
   if (one) {
     const [generator, size, backend, ngf, ndf, method = 'cyclegan'] = one.split(',');
-    await measure({ method: method as TrainMethod, generator: generator as GeneratorArch, size: Number(size), ngf: Number(ngf), ndf: Number(ndf) }, backend!, steps, threads, winograd);
+    await measure(
+      { method: method as TrainMethod, generator: generator as GeneratorArch, size: Number(size), ngf: Number(ngf), ndf: Number(ndf) },
+      backend!,
+      steps,
+      threads,
+      winograd,
+    );
     return;
   }
   const self = fileURLToPath(new URL('./index.ts', import.meta.url));
   const child = (extra: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', self, 'train', ...extra, ...(threads ? ['--threads', String(threads)] : []), ...(winograd ? ['--winograd'] : [])], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 26,
-    });
+    spawnSync(
+      process.execPath,
+      ['--import', 'tsx', self, 'train', ...extra, ...(threads ? ['--threads', String(threads)] : []), ...(winograd ? ['--winograd'] : [])],
+      {
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+      },
+    );
   if (args.includes('--wasm-peak')) {
     await wasmPeak(threads);
     return;
@@ -248,7 +265,9 @@ export async function run(args: string[]): Promise<void> {
   let peak = torchPeak;
   let peakSource = 'PyTorch/OpenBLAS float32 GEMM 2048³, 2 threads';
   if (peak === undefined) {
-    const line = child(['--wasm-peak']).stdout.split('\n').find((l) => l.startsWith('{'));
+    const line = child(['--wasm-peak'])
+      .stdout.split('\n')
+      .find((l) => l.startsWith('{'));
     peak = line ? (JSON.parse(line) as { peakGflops: number }).peakGflops : undefined;
     peakSource = 'tfjs-wasm matMul 2048³';
   }
@@ -262,11 +281,19 @@ export async function run(args: string[]): Promise<void> {
       const r = child(['--one', `${generator},${size},${backend},${ngf},${ndf},${method}`, '--steps', String(steps)]);
       const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
       const torchArgs = ['--generator', generator, '--size', String(size), '--ngf', String(ngf), '--ndf', String(ndf)];
-      const torchStep = method === 'cyclegan' ? referenceNumber([...torchArgs, '--steps', String(Math.min(steps, 3))], 'step_seconds') : undefined;
+      const torchStep =
+        method === 'cyclegan' ? referenceNumber([...torchArgs, '--steps', String(Math.min(steps, 3))], 'step_seconds') : undefined;
       const torchForward = method === 'cyclegan' ? referenceNumber([...torchArgs, '--forward-only'], 'forward_seconds') : undefined;
       const label = { method, generator, size, 'ngf/ndf': `${ngf}/${ndf}` };
       if (!line) {
-        const why = /Aborted|out of memory|memory access/i.test(r.stderr) ? 'wasm heap exhausted' : (r.stderr.split('\n').find((l) => /^\s*\w*Error: /.test(l))?.trim() ?? r.stderr.trim().split('\n').pop() ?? 'failed');
+        const why = /Aborted|out of memory|memory access/i.test(r.stderr)
+          ? 'wasm heap exhausted'
+          : (r.stderr
+              .split('\n')
+              .find((l) => /^\s*\w*Error: /.test(l))
+              ?.trim() ??
+            r.stderr.trim().split('\n').pop() ??
+            'failed');
         table.push({ ...label, backend, 'step (s)': why, 'PyTorch step (s)': fmt(torchStep, 2) });
         console.error(`  ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${backend}: ${why}`);
         continue;
@@ -288,9 +315,13 @@ export async function run(args: string[]): Promise<void> {
         'peak live (MiB)': fmt(m.peakLiveMiB),
         'heap (MiB) step 1 → last': m.heapAfterWarmupMiB == null ? 'n/a' : `${fmt(m.heapAfterWarmupMiB)} → ${fmt(m.heapAfterLastMiB)}`,
       });
-      console.error(`  ${method} ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`);
+      console.error(
+        `  ${method} ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`,
+      );
     }
   }
-  console.log(`machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step${winograd ? '; Winograd on' : ''}`);
+  console.log(
+    `machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step${winograd ? '; Winograd on' : ''}`,
+  );
   console.table(table);
 }

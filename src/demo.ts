@@ -59,7 +59,10 @@ export async function runMainJob(model: EmbeddedModel, options: DemoOptions = {}
   log(`backend: ${describeBackend()}`);
   log(`model: ${model.name} · ${model.card.title}`);
   for (const line of figures) log(`  ${line}`);
-  const files = (await readdir(EXAMPLES_DIR)).filter((f) => /\.(webp|jpe?g|png)$/i.test(f)).sort().map((f) => join(EXAMPLES_DIR, f));
+  const files = (await readdir(EXAMPLES_DIR))
+    .filter((f) => /\.(webp|jpe?g|png)$/i.test(f))
+    .sort()
+    .map((f) => join(EXAMPLES_DIR, f));
   const gallery = await writeGallery({
     model: model.path,
     files,
@@ -91,12 +94,21 @@ export const DEMO_CONFIG: Partial<TrainConfig> = {
 };
 
 /** The synthetic pipeline demo: data, a short training run, a report, an export. */
-export async function runSynthetic(options: DemoOptions = {}): Promise<{ report: string; losses: string; exportDir: string; stripeGain: number }> {
+export async function runSynthetic(
+  options: DemoOptions = {},
+): Promise<{ report: string; losses: string; exportDir: string; stripeGain: number }> {
   const log = options.log ?? console.log;
   const out = resolve(options.out ?? 'runs/demo');
   await useBackend(options.backend ?? 'auto', { threads: options.threads });
   log(`backend: ${describeBackend()}`);
-  const data = await writeSyntheticDataset(join(out, 'data'), { size: 32, trainA: 24, trainB: 24, testA: 6, testB: 6, seed: options.seed ?? 0 });
+  const data = await writeSyntheticDataset(join(out, 'data'), {
+    size: 32,
+    trainA: 24,
+    trainB: 24,
+    testA: 6,
+    testB: 6,
+    seed: options.seed ?? 0,
+  });
   log(`synthetic dataset: ${data} (A: smooth scenes, B: striped scenes)`);
   const runDir = join(out, 'run');
   await rm(runDir, { recursive: true, force: true });
@@ -111,7 +123,9 @@ export async function runSynthetic(options: DemoOptions = {}): Promise<{ report:
       if (Date.now() - lastPrinted > 5000 || s.checkpoint) {
         lastPrinted = Date.now();
         const loss = (name: string) => s.losses[name]?.toFixed(3) ?? '?';
-        log(`epoch ${s.epoch}: cycle ${loss('cycle')} · G ${loss('genAtoB')} · D_B ${loss('discB')} · ${((Date.now() - started) / 1000).toFixed(0)}s`);
+        log(
+          `epoch ${s.epoch}: cycle ${loss('cycle')} · G ${loss('genAtoB')} · D_B ${loss('discB')} · ${((Date.now() - started) / 1000).toFixed(0)}s`,
+        );
       }
     },
   });
@@ -135,7 +149,9 @@ export async function runSynthetic(options: DemoOptions = {}): Promise<{ report:
   }
   translator.dispose();
   const stripeGain = afterSum / Math.max(1e-9, before);
-  log(`stripe energy of test A images: ${(before / (dataset.testA?.length ?? 1)).toFixed(3)} before, ${(afterSum / (dataset.testA?.length ?? 1)).toFixed(3)} after translation (×${stripeGain.toFixed(2)})`);
+  log(
+    `stripe energy of test A images: ${(before / (dataset.testA?.length ?? 1)).toFixed(3)} before, ${(afterSum / (dataset.testA?.length ?? 1)).toFixed(3)} after translation (×${stripeGain.toFixed(2)})`,
+  );
   log(`report:      ${report.index}`);
   log(`loss curve:  ${join(runDir, 'losses.png')}`);
   log(`samples:     ${join(runDir, 'samples')}`);

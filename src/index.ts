@@ -12,10 +12,49 @@ export { defaultWasmThreads } from './engine/wasm-threads.ts';
 export { registerWasmKernels } from './engine/wasm-kernels.ts';
 
 // Data
-export { readImage, decodeImage, decodeToRgb, writeImage, ImageError, DEFAULT_MAX_PIXELS, type ReadOptions, type DecodeOptions, type WriteOptions, type ResizeKernel } from './data/image-io.ts';
-export { imageToTensor, tensorToImage, imageToPixels, pixelsToImage, floatToImage, floatToRgba, type RgbImage, type Pixels } from './data/pixels.ts';
-export { openDataset, listImages, isImageFile, IMAGE_EXTENSIONS, DatasetError, type Dataset, type Split, type OpenDatasetOptions } from './data/dataset.ts';
-export { UnpairedPipeline, preprocessTrain, cropFlipScale, loadTestImage, type PipelineOptions, type PipelineState, type PipelinePair, type ResizeMethod, type EpochLength } from './data/pipeline.ts';
+export {
+  readImage,
+  decodeImage,
+  decodeToRgb,
+  writeImage,
+  ImageError,
+  DEFAULT_MAX_PIXELS,
+  type ReadOptions,
+  type DecodeOptions,
+  type WriteOptions,
+  type ResizeKernel,
+} from './data/image-io.ts';
+export {
+  imageToTensor,
+  tensorToImage,
+  imageToPixels,
+  pixelsToImage,
+  floatToImage,
+  floatToRgba,
+  type RgbImage,
+  type Pixels,
+} from './data/pixels.ts';
+export {
+  openDataset,
+  listImages,
+  isImageFile,
+  IMAGE_EXTENSIONS,
+  DatasetError,
+  type Dataset,
+  type Split,
+  type OpenDatasetOptions,
+} from './data/dataset.ts';
+export {
+  UnpairedPipeline,
+  preprocessTrain,
+  cropFlipScale,
+  loadTestImage,
+  type PipelineOptions,
+  type PipelineState,
+  type PipelinePair,
+  type ResizeMethod,
+  type EpochLength,
+} from './data/pipeline.ts';
 export {
   downloadDataset,
   resolveData,
@@ -41,8 +80,24 @@ export { SeededDropout, setDropoutSeed, type SeededDropoutOptions } from './mode
 export { NORM_TYPES, type NormType, type SeedSource } from './models/norm.ts';
 export { buildUnetGenerator, buildResnetGenerator, type UnetGeneratorOptions, type ResnetGeneratorOptions } from './models/generators.ts';
 export { buildPatchDiscriminator, type PatchDiscriminatorOptions } from './models/discriminator.ts';
-export { adversarialLoss, discriminatorLoss, generatorAdversarialLoss, cycleLoss, identityLoss, ADVERSARIAL_LOSS_KINDS, type AdversarialLossKind } from './models/losses.ts';
-export { patchNceLoss, multiLayerPatchNceLoss, buildFeatureTaps, buildProjectionHeads, samplePatchIds, CUT_TAP_LAYERS, type FeatureTaps } from './models/patch-nce.ts';
+export {
+  adversarialLoss,
+  discriminatorLoss,
+  generatorAdversarialLoss,
+  cycleLoss,
+  identityLoss,
+  ADVERSARIAL_LOSS_KINDS,
+  type AdversarialLossKind,
+} from './models/losses.ts';
+export {
+  patchNceLoss,
+  multiLayerPatchNceLoss,
+  buildFeatureTaps,
+  buildProjectionHeads,
+  samplePatchIds,
+  CUT_TAP_LAYERS,
+  type FeatureTaps,
+} from './models/patch-nce.ts';
 export { saveLayersModel, loadLayersModel, quantizeWeights, type SaveOptions, type WeightQuantization } from './models/io.ts';
 
 // Model folders and manifests
@@ -77,14 +132,30 @@ export {
   type GanLoss,
 } from './train/config.ts';
 export { CUT_METHODS, CUT_PRESETS, type CutMethod, type CutOptions, type CutConfig } from './train/cut-config.ts';
-export { TRAIN_OPTIONS, trainConfigFromValues, optionFlags, OptionValueError, type TrainOption, type TrainOptionKey, type TrainOptionSpec } from './train/options.ts';
+export {
+  TRAIN_OPTIONS,
+  trainConfigFromValues,
+  optionFlags,
+  OptionValueError,
+  type TrainOption,
+  type TrainOptionKey,
+  type TrainOptionSpec,
+} from './train/options.ts';
 export { Adam, type AdamOptions, type AdamState } from './train/adam.ts';
 export { ImagePool } from './train/image-pool.ts';
 export { CycleGan, buildGenerator, backwardPerTerm, LOSS_NAMES, type StepLosses } from './train/cyclegan.ts';
 export { Cut, resolveCutConfig, CUT_LOSS_NAMES, type CutLosses, type CutNetworks } from './train/cut.ts';
 export { buildModel, lossNames, methodLabel, hasBtoA, type TrainModel, type Losses } from './train/model.ts';
 export { variableGradsFrugal } from './train/gradients.ts';
-export { saveCheckpoint, loadCheckpoint, pruneCheckpoints, checkpointName, type CheckpointMeta, type LoadedCheckpoint, type RunPosition } from './train/checkpoint.ts';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  pruneCheckpoints,
+  checkpointName,
+  type CheckpointMeta,
+  type LoadedCheckpoint,
+  type RunPosition,
+} from './train/checkpoint.ts';
 export { train, type TrainOptions, type TrainProgress, type TrainResult, type EpochSummary, type EvalSummary } from './train/loop.ts';
 export { readLog, repairLog, plotLosses, type LogLine, type LogLines } from './train/run-log.ts';
 export { RunValidation, type ValidationOptions, type ValidationResult } from './train/validation.ts';
@@ -98,15 +169,39 @@ export { evaluateModel, type EvaluateOptions, type EvalReport } from './eval/eva
 export { formatReport } from './eval/report.ts';
 
 // Inference
-export { translateImage, translatePixels, translationPlan, generatorGeometry, geometryFromShape, runLayersModel, type GeneratorGeometry, type TranslateOptions } from './infer/translate-core.ts';
+export {
+  translateImage,
+  translatePixels,
+  translationPlan,
+  generatorGeometry,
+  geometryFromShape,
+  runLayersModel,
+  type GeneratorGeometry,
+  type TranslateOptions,
+} from './infer/translate-core.ts';
 export { loadTranslator, type Translator, type TranslatorOptions, type Engine } from './infer/translator.ts';
 export { translateFiles, expandInputs, planOutputs, type BatchOptions, type BatchResult } from './infer/batch.ts';
 export { writeTestReport, addEvaluationToReport, type ReportRow, type ReportResult } from './infer/report.ts';
 export { writeGallery, type GalleryOptions, type GalleryResult } from './infer/gallery.ts';
-export { listEmbeddedModels, defaultModel, embeddedModel, embeddedModelsDir, type EmbeddedModel, type ModelCard } from './infer/embedded.ts';
+export {
+  listEmbeddedModels,
+  defaultModel,
+  embeddedModel,
+  embeddedModelsDir,
+  type EmbeddedModel,
+  type ModelCard,
+} from './infer/embedded.ts';
 export { OnnxGenerator, type OnnxGeneratorOptions } from './infer/onnx-engine.ts';
 
 // Export
 export { exportTfjs, type ExportedManifest, type ExportTfjsOptions } from './export/tfjs.ts';
 export { exportOnnx, onnxExportPath, type ExportOnnxOptions, type OnnxExportedFile } from './export/onnx-export.ts';
-export { generatorToOnnx, loadOnnxSchema, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET, type OnnxExportOptions, type OnnxSchema } from './export/onnx.ts';
+export {
+  generatorToOnnx,
+  loadOnnxSchema,
+  DEFAULT_OPSET,
+  MIN_OPSET,
+  MAX_OPSET,
+  type OnnxExportOptions,
+  type OnnxSchema,
+} from './export/onnx.ts';

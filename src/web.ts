@@ -5,10 +5,7 @@
  * and the direction types. Nothing here imports Node modules, sharp or the training code;
  * `npm run lint` (dependency-cruiser) checks that.
  */
-export {
-  InstanceNormalization,
-  type InstanceNormalizationOptions,
-} from './models/layers/instance-norm.ts';
+export { InstanceNormalization, type InstanceNormalizationOptions } from './models/layers/instance-norm.ts';
 export { ReflectionPadding2D, type ReflectionPadding2DOptions, type Padding2D } from './models/layers/reflection-padding.ts';
 export { SeededDropout, type SeededDropoutOptions } from './models/layers/seeded-dropout.ts';
 export { buildResnetGenerator, buildUnetGenerator, type ResnetGeneratorOptions, type UnetGeneratorOptions } from './models/generators.ts';

@@ -4,7 +4,14 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES } from '../engine/backend.ts';
-import { OptionValueError, parseIntegerText, parseNumberText, TRAIN_OPTION_KEYS, TRAIN_OPTIONS, type TrainOption } from '../train/options.ts';
+import {
+  OptionValueError,
+  parseIntegerText,
+  parseNumberText,
+  TRAIN_OPTION_KEYS,
+  TRAIN_OPTIONS,
+  type TrainOption,
+} from '../train/options.ts';
 import { describeError } from './errors.ts';
 
 export interface GlobalOptions {
@@ -91,13 +98,21 @@ export function buildProgram(): Command {
     .description('Unpaired image-to-image translation with CycleGAN (horse <-> zebra), on TensorFlow.js')
     // Global options, not training config: the compute engine for every command.
     .addOption(new Option('--backend <name>', 'compute engine').choices(BACKEND_NAMES as string[]).default('auto'))
-    .addOption(new Option('--threads <n>', 'threads for the wasm engine, 1-8 (default: one per core)').argParser(parseInteger('--threads', 1)))
+    .addOption(
+      new Option('--threads <n>', 'threads for the wasm engine, 1-8 (default: one per core)').argParser(parseInteger('--threads', 1)),
+    )
     .option('--verbose', 'print stack traces and engine details', false)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
   /** Commands that read a model: --model defaults to the embedded one (eval may run without any). */
-  const readsModel: Partial<Record<CommandName, 'required' | 'optional'>> = { translate: 'required', test: 'required', export: 'required', serve: 'required', eval: 'optional' };
+  const readsModel: Partial<Record<CommandName, 'required' | 'optional'>> = {
+    translate: 'required',
+    test: 'required',
+    export: 'required',
+    serve: 'required',
+    eval: 'optional',
+  };
   const add = (name: CommandName, description: string) => {
     const cmd = program.command(name).description(description).exitOverride();
     cmd.action(async (...actionArgs: unknown[]) => {
@@ -133,7 +148,9 @@ export function buildProgram(): Command {
     .option('--data <root-or-name>', 'dataset folder (trainA/, trainB/, testA/, testB/) or an official dataset name')
     .option('--out <run-dir>', 'run folder: checkpoints, samples, log.jsonl, losses.png')
     .option('--resume <run-dir>', 'continue the run in this folder exactly where it stopped');
-  const maxSteps = new Option('--max-steps <n>', 'stop (with a checkpoint) after N steps in total').argParser(parseInteger('--max-steps', 1));
+  const maxSteps = new Option('--max-steps <n>', 'stop (with a checkpoint) after N steps in total').argParser(
+    parseInteger('--max-steps', 1),
+  );
   // Every config option comes from the table (src/train/options.ts); --max-steps keeps its place after --keep.
   for (const key of TRAIN_OPTION_KEYS) {
     for (const option of trainCommanderOptions(TRAIN_OPTIONS[key])) train.addOption(option);
@@ -142,29 +159,42 @@ export function buildProgram(): Command {
 
   add('translate', 'translate images of any size with a trained generator')
     .argument('<inputs...>', 'image files, folders or globs')
-    .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
+    .option(
+      '--model <path>',
+      'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)',
+    )
     .requiredOption('--out <dir>', 'output folder')
     .addOption(new Option('--direction <dir>', 'which generator').choices(['AtoB', 'BtoA']).default('AtoB'))
     .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'))
-    .addOption(new Option('--format <ext>', 'output format (default: the input\'s)').choices(['png', 'jpg']))
+    .addOption(new Option('--format <ext>', "output format (default: the input's)").choices(['png', 'jpg']))
     .option('--overwrite', 'replace outputs that already exist (inputs are never overwritten)', false)
     .option('--max-pixels <n>', 'refuse inputs with more pixels than this (default 100 megapixels)', parseInteger('--max-pixels', 1));
 
   add('test', 'translate and reconstruct every test image; write an HTML report')
-    .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
+    .option(
+      '--model <path>',
+      'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)',
+    )
     .requiredOption('--data <root>', 'dataset folder with testA/ and testB/')
     .option('--out <dir>', 'report folder', 'report')
     .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'))
     .option('--overwrite', 'replace an existing report in --out', false)
     .option('--no-eval', 'no evaluation figures (KID, class rate) on the report page')
-    .option('--target-class <label>', 'ImageNet class of domain B for the report\'s A→B class rate, e.g. zebra')
-    .option('--source-class <label>', 'ImageNet class of domain A for the report\'s B→A class rate, e.g. sorrel')
+    .option('--target-class <label>', "ImageNet class of domain B for the report's A→B class rate, e.g. zebra")
+    .option('--source-class <label>', "ImageNet class of domain A for the report's B→A class rate, e.g. sorrel")
     .option('--max-pixels <n>', 'refuse inputs with more pixels than this (default 100 megapixels)', parseInteger('--max-pixels', 1));
 
   add('eval', 'measure a model: KID against real target images and the ImageNet class rate, with floor and ceiling')
-    .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model); without any: the floors and ceilings alone')
+    .option(
+      '--model <path>',
+      'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model); without any: the floors and ceilings alone',
+    )
     .requiredOption('--data <root>', 'dataset folder')
-    .addOption(new Option('--split <split>', 'which images: val (valA/valB or --val-split), test (testA/testB) or train').choices(['val', 'test', 'train']).default('val'))
+    .addOption(
+      new Option('--split <split>', 'which images: val (valA/valB or --val-split), test (testA/testB) or train')
+        .choices(['val', 'test', 'train'])
+        .default('val'),
+    )
     .option('--val-split <name-or-file>', 'validation list held out of trainA/trainB (built-in: horse2zebra)')
     .addOption(new Option('--direction <dir>', 'evaluate one direction only').choices(['AtoB', 'BtoA']))
     .option('--target-class <label>', 'ImageNet class of domain B, e.g. zebra (for A→B)')
@@ -175,18 +205,29 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON instead of a table', false);
 
   add('export', 'export generators as a tfjs LayersModel folder or an ONNX file')
-    .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
+    .option(
+      '--model <path>',
+      'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)',
+    )
     .addOption(new Option('--format <format>', 'export format').choices(['tfjs', 'onnx']).default('tfjs'))
     .requiredOption('--out <path>', 'output folder (tfjs) or folder for the .onnx files')
     .addOption(new Option('--direction <dir>', 'export one direction only').choices(['AtoB', 'BtoA']))
-    .addOption(new Option('--quantize <kind>', 'tfjs: store weights as float16 (half the size) or uint8 (a quarter)').choices(['float16', 'uint8']));
+    .addOption(
+      new Option('--quantize <kind>', 'tfjs: store weights as float16 (half the size) or uint8 (a quarter)').choices(['float16', 'uint8']),
+    );
 
   add('serve', 'serve the web demo and a model on localhost')
-    .option('--model <path>', 'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)')
+    .option(
+      '--model <path>',
+      'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)',
+    )
     .option('--port <n>', 'port on 127.0.0.1', parseInteger('--port', 0), 8080);
 
-  add('models', 'list the models embedded in the package (the default first), with their model cards')
-    .option('--json', 'print the model cards as JSON', false);
+  add('models', 'list the models embedded in the package (the default first), with their model cards').option(
+    '--json',
+    'print the model cards as JSON',
+    false,
+  );
 
   add('demo', 'offline: the example photos through the embedded model (or, without one, synthetic data, a short training run, a report)')
     .option('--out <dir>', 'where to write the demo run', 'runs/demo')

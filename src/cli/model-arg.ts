@@ -23,5 +23,7 @@ export async function resolveModelArg(model: string | undefined, optional = fals
   const found = await defaultModel();
   if (found) return found.path;
   if (optional) return undefined;
-  throw new UserError(`no --model given and no embedded default model in ${embeddedModelsDir()} (train one with \`cyclegan train\`, then pass --model RUN)`);
+  throw new UserError(
+    `no --model given and no embedded default model in ${embeddedModelsDir()} (train one with \`cyclegan train\`, then pass --model RUN)`,
+  );
 }

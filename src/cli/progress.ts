@@ -47,7 +47,12 @@ export interface CountBar {
 /** A bar over a count of items (`label |bar| done/total · item`), a line every 5 s off a terminal. */
 export function countBar(label: string): CountBar {
   const bar = new cliProgress.SingleBar(
-    { format: `${label} |{bar}| {value}/{total} · {item}`, stream: process.stderr, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 5000 },
+    {
+      format: `${label} |{bar}| {value}/{total} · {item}`,
+      stream: process.stderr,
+      noTTYOutput: !process.stderr.isTTY,
+      notTTYSchedule: 5000,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

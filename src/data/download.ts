@@ -273,7 +273,10 @@ function unsafeName(name: string): boolean {
 export async function extractZip(zipPath: string, dest: string, label = zipPath, limits: ExtractLimits = {}): Promise<void> {
   const maxBytes = limits.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES;
   const maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES;
-  for (const [what, value] of [['maxUnpackedBytes', maxBytes], ['maxEntries', maxEntries]] as const) {
+  for (const [what, value] of [
+    ['maxUnpackedBytes', maxBytes],
+    ['maxEntries', maxEntries],
+  ] as const) {
     if (!Number.isSafeInteger(value) || value < 1) throw new DownloadError(`${what} must be a positive integer, got ${value}`);
   }
   let zf: yauzl.ZipFile;
@@ -296,11 +299,15 @@ export async function extractZip(zipPath: string, dest: string, label = zipPath,
     // Declared sizes are what yauzl holds each entry to (validateEntrySizes), so their sum bounds
     // what unpacking writes.
     if (entries.length > maxEntries) {
-      throw new DownloadError(`${label}: has ${entries.length.toLocaleString('en-US')} entries, over the limit of ${maxEntries.toLocaleString('en-US')}; refusing it (a zip bomb?)`);
+      throw new DownloadError(
+        `${label}: has ${entries.length.toLocaleString('en-US')} entries, over the limit of ${maxEntries.toLocaleString('en-US')}; refusing it (a zip bomb?)`,
+      );
     }
     const unpacked = entries.reduce((n, e) => n + e.uncompressedSize, 0);
     if (unpacked > maxBytes) {
-      throw new DownloadError(`${label}: would unpack to ${unpacked.toLocaleString('en-US')} bytes, over the limit of ${maxBytes.toLocaleString('en-US')}; refusing it (a zip bomb?)`);
+      throw new DownloadError(
+        `${label}: would unpack to ${unpacked.toLocaleString('en-US')} bytes, over the limit of ${maxBytes.toLocaleString('en-US')}; refusing it (a zip bomb?)`,
+      );
     }
     for (const e of entries) {
       if (unsafeName(e.fileName)) {
@@ -345,12 +352,15 @@ export async function extractZip(zipPath: string, dest: string, label = zipPath,
       try {
         await pipeline(await openEntry(zf, e), check, createWriteStream(out));
       } catch (err) {
-        if (errorCode(err) === 'ENOSPC') throw new DownloadError(`no space left on the device extracting ${label} into ${dest}`, { cause: err });
+        if (errorCode(err) === 'ENOSPC')
+          throw new DownloadError(`no space left on the device extracting ${label} into ${dest}`, { cause: err });
         throw new DownloadError(`${label}: cannot extract '${e.fileName}' (${(err as Error).message}); the zip is corrupt`, { cause: err });
       }
       if (crc >>> 0 !== e.crc32 >>> 0) {
         const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
-        throw new DownloadError(`${label}: '${e.fileName}' failed its CRC-32 check (${hex(crc)}, the zip says ${hex(e.crc32)}); the zip is corrupt: download it again`);
+        throw new DownloadError(
+          `${label}: '${e.fileName}' failed its CRC-32 check (${hex(crc)}, the zip says ${hex(e.crc32)}); the zip is corrupt: download it again`,
+        );
       }
     }
   } finally {
@@ -367,7 +377,5 @@ export type ResolveOptions = DownloadOptions;
 export async function resolveData(nameOrPath: string, opts: ResolveOptions = {}): Promise<string> {
   if (existsSync(nameOrPath)) return resolve(nameOrPath);
   if (isDatasetName(nameOrPath)) return (await downloadDataset(nameOrPath, opts)).path;
-  throw new DownloadError(
-    `'${nameOrPath}' is neither an existing folder nor a known dataset name (${DATASET_NAMES.join(', ')})`,
-  );
+  throw new DownloadError(`'${nameOrPath}' is neither an existing folder nor a known dataset name (${DATASET_NAMES.join(', ')})`);
 }

@@ -25,7 +25,6 @@ import * as tf from '@tensorflow/tfjs';
 import { WriteError, writeFileAtomic } from '../util/atomic.ts';
 import { tensorToImage, type RgbImage } from './pixels.ts';
 
-
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
 /** A failure reading or writing one image; `.file` names it, the message starts with it. */
@@ -86,12 +85,15 @@ function sniffFormat(head: Uint8Array): string | undefined {
   const b = head;
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
   if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
-  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45)
-    return 'webp';
+  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45) return 'webp';
   if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a)))
     return 'tiff';
   if (b.length >= 4 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'gif';
-  if (b.length >= 12 && String.fromCharCode(...b.subarray(4, 8)) === 'ftyp' && /^(avif|avis|mif1)/.test(String.fromCharCode(...b.subarray(8, 12))))
+  if (
+    b.length >= 12 &&
+    String.fromCharCode(...b.subarray(4, 8)) === 'ftyp' &&
+    /^(avif|avis|mif1)/.test(String.fromCharCode(...b.subarray(8, 12)))
+  )
     return 'heif';
   return undefined;
 }
@@ -138,7 +140,11 @@ async function explain(name: string, err: unknown, input: string | Uint8Array, m
   }
   if (head && head.length === 0) return new ImageError(name, 'empty file', { cause: err });
   const fmt = head ? sniffFormat(head) : undefined;
-  const detail = msg.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? 'decode failed';
+  const detail =
+    msg
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)[0] ?? 'decode failed';
   if (fmt) return new ImageError(name, `truncated or corrupt ${FORMAT_NAMES[fmt]} (${detail})`, { cause: err });
   return new ImageError(name, `cannot decode image (${detail})`, { cause: err });
 }
@@ -175,7 +181,10 @@ export async function decodeToRgb(input: string | Uint8Array, name: string, opts
       const meta = metaR.value;
       if (meta.format && REFUSED_FORMATS[meta.format]) throw new ImageError(name, `not accepted: ${REFUSED_FORMATS[meta.format]}`);
       if (meta.format === 'heif' && meta.compression !== 'av1') {
-        throw new ImageError(name, `not accepted: HEIF with ${meta.compression ?? 'unknown'} compression (HEIC photos need a libvips built with HEVC; convert to JPEG first); AVIF is accepted`);
+        throw new ImageError(
+          name,
+          `not accepted: HEIF with ${meta.compression ?? 'unknown'} compression (HEIC photos need a libvips built with HEVC; convert to JPEG first); AVIF is accepted`,
+        );
       }
       if (!meta.format || !ACCEPTED_FORMATS.has(meta.format)) {
         throw new ImageError(name, `not an image (unsupported format${meta.format ? ` '${meta.format}'` : ''})`);

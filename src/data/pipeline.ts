@@ -208,7 +208,10 @@ export class UnpairedPipeline {
     this.prefetch = opts.prefetch ?? 4;
     this.shuffleBuffer = opts.shuffleBuffer ?? null;
     this.maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-    for (const [k, v] of [['loadSize', this.loadSize], ['cropSize', this.cropSize]] as const) {
+    for (const [k, v] of [
+      ['loadSize', this.loadSize],
+      ['cropSize', this.cropSize],
+    ] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new Error(`${k} must be a positive integer, got ${v}`);
     }
     if (this.cropSize > this.loadSize) throw new Error(`cropSize ${this.cropSize} is larger than loadSize ${this.loadSize}`);
@@ -228,7 +231,8 @@ export class UnpairedPipeline {
       const problems: string[] = [];
       if (st.countA !== nA || st.countB !== nB) problems.push(`it has ${st.countA} A / ${st.countB} B images, the data now ${nA} / ${nB}`);
       if (st.epochLength !== this.epochLength) problems.push(`epochLength was '${st.epochLength}', now '${this.epochLength}'`);
-      if ((st.shuffleBuffer ?? null) !== this.shuffleBuffer) problems.push(`shuffleBuffer was ${st.shuffleBuffer}, now ${this.shuffleBuffer}`);
+      if ((st.shuffleBuffer ?? null) !== this.shuffleBuffer)
+        problems.push(`shuffleBuffer was ${st.shuffleBuffer}, now ${this.shuffleBuffer}`);
       if (problems.length > 0) throw new Error(`cannot resume the input pipeline: ${problems.join('; ')}`);
       if (!(st.indexInEpoch >= 0 && st.indexInEpoch <= this.stepsPerEpoch)) {
         throw new Error(`cannot resume the input pipeline: indexInEpoch ${st.indexInEpoch} outside 0..${this.stepsPerEpoch}`);

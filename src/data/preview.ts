@@ -79,7 +79,10 @@ export async function writePreview(root: string, outPath: string, opts: PreviewO
   }
   const rng = new Rng(opts.seed ?? 0);
   const rows: { label: string; tiles: RgbImage[] }[] = [];
-  for (const [domain, list] of [['A', ds.trainA], ['B', ds.trainB]] as const) {
+  for (const [domain, list] of [
+    ['A', ds.trainA],
+    ['B', ds.trainB],
+  ] as const) {
     const picked = rng.shuffle([...list]).slice(0, n);
     const originals: RgbImage[] = [];
     const processed: RgbImage[] = [];

@@ -34,7 +34,10 @@ export function drawSplit(dataset: string, namesA: string[], namesB: string[], c
   const rng = new Rng(seed);
   const pick = (names: string[]) => {
     if (count > names.length) throw new Error(`a split of ${count} images needs at least that many, found ${names.length}`);
-    return rng.shuffle([...names].sort()).slice(0, count).sort();
+    return rng
+      .shuffle([...names].sort())
+      .slice(0, count)
+      .sort();
   };
   return { dataset, seed, valA: pick(namesA), valB: pick(namesB) };
 }

@@ -52,9 +52,7 @@ export async function useBackend(name: BackendName = 'auto', options: BackendOpt
     const native = await loadNativeBinding();
     if (native) target = 'tensorflow';
     else if (name === 'tensorflow') {
-      throw new Error(
-        "backend 'tensorflow' needs @tensorflow/tfjs-node (npm install @tensorflow/tfjs-node); use --backend wasm",
-      );
+      throw new Error("backend 'tensorflow' needs @tensorflow/tfjs-node (npm install @tensorflow/tfjs-node); use --backend wasm");
     } else target = (await hardwareWebGpu()) ? 'webgpu' : 'wasm';
   }
   if (target === 'webgpu') await installWebGpu();

@@ -67,10 +67,7 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
             const rowPhase = paddedRow - i * strideHeight;
             const srcRow = ((c * batchSize + n) * inHeight + h) * inWidth;
             for (let colPhase = 0; colPhase < strideWidth; colPhase++) {
-              const dstRow =
-                c * channelLength +
-                (rowPhase * strideWidth + colPhase) * phaseLength +
-                (n * phaseHeight + i) * phaseWidth;
+              const dstRow = c * channelLength + (rowPhase * strideWidth + colPhase) * phaseLength + (n * phaseHeight + i) * phaseWidth;
               // Columns w with w + padLeft = j*s + colPhase, for j in [0, phaseWidth).
               const firstJ = Math.max(0, Math.ceil((padLeft - colPhase) / strideWidth));
               const endJ = Math.min(phaseWidth, floorDiv(inWidth - 1 + padLeft - colPhase, strideWidth) + 1);
@@ -94,8 +91,7 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
     for (let kh = 0; kh < filterHeight; kh++) {
       for (let kw = 0; kw < filterWidth; kw++) {
         const phase = (kh % strideHeight) * strideWidth + (kw % strideWidth);
-        const offset =
-          phase * phaseLength + floorDiv(kh, strideHeight) * phaseWidth + floorDiv(kw, strideWidth);
+        const offset = phase * phaseLength + floorDiv(kh, strideHeight) * phaseWidth + floorDiv(kw, strideWidth);
         const window = allocate(backend, [inChannels, pixels]);
         {
           const src = heapView(backend, phased);
@@ -143,9 +139,8 @@ function zeroExtendDy(backend: BackendWasm, dy: TensorInfo, height: number, widt
   for (let n = 0; n < batch; n++) {
     for (let h = 0; h < dyHeight; h++) {
       const from = (n * dyHeight + h) * rowLength;
-      dst.set(src.subarray(from, from + rowLength), ((n * height + h) * width) * channels);
+      dst.set(src.subarray(from, from + rowLength), (n * height + h) * width * channels);
     }
   }
   return padded;
 }
-

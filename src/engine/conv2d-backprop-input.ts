@@ -4,7 +4,14 @@
  * into stride phases run as XNNPACK convolutions, or (for small dy) one GEMM reading the filter in
  * place followed by col2im.
  */
-import { backend_util, BatchMatMul, Conv2DBackpropInput, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs';
+import {
+  backend_util,
+  BatchMatMul,
+  Conv2DBackpropInput,
+  type NamedAttrMap,
+  type NamedTensorInfoMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { cacheDerived, cachedDerived } from './filter-cache.ts';
 import {
@@ -61,12 +68,18 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
         let result: TensorInfo;
         try {
           croppedDy = cropRowsCols(backend, dy, rows.dyBegin, rows.dyEnd, cols.dyBegin, cols.dyEnd);
-          result = phaseConvolution(backend, croppedDy ?? dy, subFilter, [
-            [0, 0],
-            [rows.padBefore, rows.padAfter],
-            [cols.padBefore, cols.padAfter],
-            [0, 0],
-          ], !owned);
+          result = phaseConvolution(
+            backend,
+            croppedDy ?? dy,
+            subFilter,
+            [
+              [0, 0],
+              [rows.padBefore, rows.padAfter],
+              [cols.padBefore, cols.padAfter],
+              [0, 0],
+            ],
+            !owned,
+          );
         } finally {
           if (owned) free(backend, subFilter);
           if (croppedDy) free(backend, croppedDy);
@@ -125,13 +138,18 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
   return dx;
 }
 
-
 /**
  * One phase: a stride-1 convolution of dy with the sub-filter. A stride-1 3x3 layer's only phase
  * is a 3x3 stride-1 convolution itself, which goes through Winograd when it applies; its
  * transform is cached under the sub-filter when that is cached (and dies with it).
  */
-function phaseConvolution(backend: BackendWasm, dy: TensorInfo, subFilter: TensorInfo, pad: backend_util.ExplicitPadding, cached: boolean): TensorInfo {
+function phaseConvolution(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  subFilter: TensorInfo,
+  pad: backend_util.ExplicitPadding,
+  cached: boolean,
+): TensorInfo {
   const info = backend_util.computeConv2DInfo(
     dy.shape as [number, number, number, number],
     subFilter.shape as [number, number, number, number],
@@ -143,7 +161,12 @@ function phaseConvolution(backend: BackendWasm, dy: TensorInfo, subFilter: Tenso
     'channelsLast',
   );
   if (winogradApplies(info)) return conv2dWinograd(backend, dy, subFilter, info, { bias: null, relu: false, cacheFilter: cached });
-  return runStock(stockKernels.conv2D, backend, { x: dy, filter: subFilter }, { strides: [1, 1], dilations: [1, 1], pad, dataFormat: 'NHWC' });
+  return runStock(
+    stockKernels.conv2D,
+    backend,
+    { x: dy, filter: subFilter },
+    { strides: [1, 1], dilations: [1, 1], pad, dataFormat: 'NHWC' },
+  );
 }
 
 /**
@@ -234,7 +257,6 @@ function subFilterFor(
   return { subFilter, owned: !cacheDerived(backend, 'subFilter', filter, key, [subFilter]) };
 }
 
-
 interface PhaseAxis {
   /** Output pixels of this phase along the axis. */
   outSize: number;
@@ -249,14 +271,7 @@ interface PhaseAxis {
 }
 
 /** One spatial axis of the phase decomposition of a transposed convolution (see above). */
-function phaseAxis(
-  phase: number,
-  inSize: number,
-  outSize: number,
-  filterSize: number,
-  stride: number,
-  padBefore: number,
-): PhaseAxis {
+function phaseAxis(phase: number, inSize: number, outSize: number, filterSize: number, stride: number, padBefore: number): PhaseAxis {
   const phaseSize = Math.ceil((inSize - phase) / stride);
   const firstTap = positiveMod(phase + padBefore, stride);
   const taps = firstTap < filterSize ? Math.ceil((filterSize - firstTap) / stride) : 0;
@@ -301,4 +316,3 @@ function cropRowsCols(
 export function runStockBackpropInput(args: KernelArgs): TensorInfo {
   return runStock(stockKernels.backpropInput, args.backend as BackendWasm, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
 }
-

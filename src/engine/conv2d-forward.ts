@@ -64,7 +64,6 @@ function conv2dSmallOutput(backend: BackendWasm, x: TensorInfo, filter: TensorIn
   return { ...product, shape: [1, outHeight, outWidth, outChannels] };
 }
 
-
 /** The geometry when the small-output path applies (batch 1, NHWC, no dilation, float32), else null. */
 function smallOutputGeometry(x: TensorInfo, filter: TensorInfo, attrs: ConvAttrs): backend_util.Conv2DInfo | null {
   if (x.shape[0] !== 1) return null;

@@ -70,7 +70,12 @@ export const wasmKernelTuning = {
 export const stockKernels: { conv2D?: KernelConfig; fusedConv2D?: KernelConfig; backpropInput?: KernelConfig } = {};
 
 /** One of the backend's own kernels that a kernel here replaced. */
-export function runStock(config: KernelConfig | undefined, backend: BackendWasm, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
+export function runStock(
+  config: KernelConfig | undefined,
+  backend: BackendWasm,
+  inputs: NamedTensorInfoMap,
+  attrs: NamedAttrMap,
+): TensorInfo {
   if (!config) throw new Error(`the wasm backend has no kernel to fall back to (dataFormat ${String(attrs.dataFormat)})`);
   return runKernel(config, backend, inputs, attrs);
 }
@@ -107,7 +112,16 @@ export function convGeometry(
   dy: TensorInfo,
   attrs: Pick<BackpropInputAttrs, 'strides' | 'pad' | 'dimRoundingMode'>,
 ): backend_util.Conv2DInfo {
-  const info = backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const info = backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const { batchSize, outHeight, outWidth, outChannels } = info;
   if (dy.shape[1] !== outHeight || dy.shape[2] !== outWidth || dy.shape[3] !== outChannels) {
     throw new Error(
@@ -121,7 +135,7 @@ export function convGeometry(
 /** The forward geometry of an NHWC, undilated float32 convolution, or null when it is not one. */
 export function plainConvGeometry(x: TensorInfo, filter: TensorInfo, attrs: ConvAttrs): backend_util.Conv2DInfo | null {
   if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
-  const dilations = typeof attrs.dilations === 'number' ? [attrs.dilations, attrs.dilations] : attrs.dilations ?? [1, 1];
+  const dilations = typeof attrs.dilations === 'number' ? [attrs.dilations, attrs.dilations] : (attrs.dilations ?? [1, 1]);
   if (dilations[0] !== 1 || dilations[1] !== 1) return null;
   const info = backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],

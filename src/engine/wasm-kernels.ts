@@ -15,7 +15,16 @@
  * engine), so nothing they create is seen by the engine: every intermediate is freed before
  * returning.
  */
-import { Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput, FusedConv2D, getKernel, Identity, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
+import {
+  Conv2D,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  FusedConv2D,
+  getKernel,
+  Identity,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInput, runStockBackpropInput } from './conv2d-backprop-input.ts';

@@ -31,8 +31,8 @@ const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|software|microsoft basic r
 
 const INSTALL_HINT =
   process.platform === 'linux'
-    ? 'install the Vulkan loader and a Vulkan driver: your GPU vendor\'s (NVIDIA driver, or mesa-vulkan-drivers for AMD/Intel), or for a software GPU Mesa 25 lavapipe: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1 (Debian 12\'s own Mesa 22 is refused by Dawn)'
-    : 'install your GPU vendor\'s current driver';
+    ? "install the Vulkan loader and a Vulkan driver: your GPU vendor's (NVIDIA driver, or mesa-vulkan-drivers for AMD/Intel), or for a software GPU Mesa 25 lavapipe: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1 (Debian 12's own Mesa 22 is refused by Dawn)"
+    : "install your GPU vendor's current driver";
 
 let probing: Promise<{ gpu: GPU; adapter: GPUAdapter | null }> | null = null;
 let installing: Promise<WebGpuAdapter> | null = null;
@@ -42,8 +42,7 @@ function describeAdapter(adapter: GPUAdapter): WebGpuAdapter {
   const info = adapter.info;
   const name = info.description || info.device || info.vendor || 'unknown adapter';
   const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-  const software =
-    fallback || info.architecture === 'software' || SOFTWARE_NAMES.test(`${info.description} ${info.device} ${info.vendor}`);
+  const software = fallback || info.architecture === 'software' || SOFTWARE_NAMES.test(`${info.description} ${info.device} ${info.vendor}`);
   // llvmpipe's description carries the Mesa build after a colon; the part before is the name.
   return { name: name.replace(/:\s.*$/, ''), vendor: info.vendor, architecture: info.architecture, software };
 }

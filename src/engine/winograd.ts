@@ -45,14 +45,28 @@ export function winogradApplies(info: backend_util.Conv2DInfo): boolean {
 /** s_b = Σ_j Bᵀ[b][j] d_j for the six inputs at i0..i5, written at o0..o5, n channels each. */
 function inputPass(
   src: Float32Array,
-  i0: number, i1: number, i2: number, i3: number, i4: number, i5: number,
+  i0: number,
+  i1: number,
+  i2: number,
+  i3: number,
+  i4: number,
+  i5: number,
   dst: Float32Array,
-  o0: number, o1: number, o2: number, o3: number, o4: number, o5: number,
+  o0: number,
+  o1: number,
+  o2: number,
+  o3: number,
+  o4: number,
+  o5: number,
   n: number,
 ): void {
   for (let c = 0; c < n; c++) {
-    const d0 = src[i0 + c]!, d1 = src[i1 + c]!, d2 = src[i2 + c]!;
-    const d3 = src[i3 + c]!, d4 = src[i4 + c]!, d5 = src[i5 + c]!;
+    const d0 = src[i0 + c]!,
+      d1 = src[i1 + c]!,
+      d2 = src[i2 + c]!;
+    const d3 = src[i3 + c]!,
+      d4 = src[i4 + c]!,
+      d5 = src[i5 + c]!;
     const a = d4 - 4 * d2;
     const b = d3 - 4 * d1;
     const e = d4 - d2;
@@ -69,13 +83,22 @@ function inputPass(
 /** t_b = Σ_k G[b][k] g_k for the three taps at i0..i2, written at o0..o5. */
 function filterPass(
   src: Float32Array,
-  i0: number, i1: number, i2: number,
+  i0: number,
+  i1: number,
+  i2: number,
   dst: Float32Array,
-  o0: number, o1: number, o2: number, o3: number, o4: number, o5: number,
+  o0: number,
+  o1: number,
+  o2: number,
+  o3: number,
+  o4: number,
+  o5: number,
   n: number,
 ): void {
   for (let c = 0; c < n; c++) {
-    const g0 = src[i0 + c]!, g1 = src[i1 + c]!, g2 = src[i2 + c]!;
+    const g0 = src[i0 + c]!,
+      g1 = src[i1 + c]!,
+      g2 = src[i2 + c]!;
     const even = g0 + g2;
     const quarter = g0 / 4 + g2;
     dst[o0 + c] = g0 / 4;
@@ -90,16 +113,28 @@ function filterPass(
 /** y_q = Σ_b Aᵀ[q][b] m_b + bias, clamped below at `low` (0 for relu, else -Infinity). */
 function outputPass(
   src: Float32Array,
-  i0: number, i1: number, i2: number, i3: number, i4: number, i5: number,
+  i0: number,
+  i1: number,
+  i2: number,
+  i3: number,
+  i4: number,
+  i5: number,
   dst: Float32Array,
-  o0: number, o1: number, o2: number, o3: number,
+  o0: number,
+  o1: number,
+  o2: number,
+  o3: number,
   bias: number,
   low: number,
   n: number,
 ): void {
   for (let c = 0; c < n; c++) {
-    const m0 = src[i0 + c]!, m1 = src[i1 + c]!, m2 = src[i2 + c]!;
-    const m3 = src[i3 + c]!, m4 = src[i4 + c]!, m5 = src[i5 + c]!;
+    const m0 = src[i0 + c]!,
+      m1 = src[i1 + c]!,
+      m2 = src[i2 + c]!;
+    const m3 = src[i3 + c]!,
+      m4 = src[i4 + c]!,
+      m5 = src[i5 + c]!;
     const b = src[bias + c]!;
     const sum12 = m1 + m2;
     const diff12 = m1 - m2;
@@ -164,7 +199,13 @@ export interface WinogradOptions {
 }
 
 /** y = conv2d(x, filter) (3x3, stride 1, the padding in `info`) through F(4x4, 3x3). */
-export function conv2dWinograd(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo, options: WinogradOptions): TensorInfo {
+export function conv2dWinograd(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  options: WinogradOptions,
+): TensorInfo {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
@@ -207,13 +248,45 @@ export function conv2dWinograd(backend: BackendWasm, x: TensorInfo, filter: Tens
               }
               const to = temp + i * TILE_IN * inChannels;
               const c = inChannels;
-              inputPass(heap, col[0]!, col[1]!, col[2]!, col[3]!, col[4]!, col[5]!, heap, to, to + c, to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c, c);
+              inputPass(
+                heap,
+                col[0]!,
+                col[1]!,
+                col[2]!,
+                col[3]!,
+                col[4]!,
+                col[5]!,
+                heap,
+                to,
+                to + c,
+                to + 2 * c,
+                to + 3 * c,
+                to + 4 * c,
+                to + 5 * c,
+                c,
+              );
             }
             const at = tile * inChannels;
             for (let b = 0; b < TILE_IN; b++) {
               const from = (i: number) => temp + (i * TILE_IN + b) * inChannels;
               const to = (a: number) => vAt[a * TILE_IN + b]! + at;
-              inputPass(heap, from(0), from(1), from(2), from(3), from(4), from(5), heap, to(0), to(1), to(2), to(3), to(4), to(5), inChannels);
+              inputPass(
+                heap,
+                from(0),
+                from(1),
+                from(2),
+                from(3),
+                from(4),
+                from(5),
+                heap,
+                to(0),
+                to(1),
+                to(2),
+                to(3),
+                to(4),
+                to(5),
+                inChannels,
+              );
             }
           }
         }
@@ -252,7 +325,23 @@ export function conv2dWinograd(backend: BackendWasm, x: TensorInfo, filter: Tens
             for (let a = 0; a < TILE_IN; a++) {
               const from = (b: number) => mAt[a * TILE_IN + b]! + at;
               const to = temp + a * TILE_OUT * c;
-              outputPass(heap, from(0), from(1), from(2), from(3), from(4), from(5), heap, to, to + c, to + 2 * c, to + 3 * c, zero, Number.NEGATIVE_INFINITY, c);
+              outputPass(
+                heap,
+                from(0),
+                from(1),
+                from(2),
+                from(3),
+                from(4),
+                from(5),
+                heap,
+                to,
+                to + c,
+                to + 2 * c,
+                to + 3 * c,
+                zero,
+                Number.NEGATIVE_INFINITY,
+                c,
+              );
             }
             for (let q = 0; q < TILE_OUT; q++) {
               const w = tw * TILE_OUT + q;
@@ -261,7 +350,23 @@ export function conv2dWinograd(backend: BackendWasm, x: TensorInfo, filter: Tens
                 out[p] = h < outHeight && w < outWidth ? yAt + ((n * outHeight + h) * outWidth + w) * c : sink;
               }
               const from = (a: number) => temp + (a * TILE_OUT + q) * c;
-              outputPass(heap, from(0), from(1), from(2), from(3), from(4), from(5), heap, out[0]!, out[1]!, out[2]!, out[3]!, bias, low, c);
+              outputPass(
+                heap,
+                from(0),
+                from(1),
+                from(2),
+                from(3),
+                from(4),
+                from(5),
+                heap,
+                out[0]!,
+                out[1]!,
+                out[2]!,
+                out[3]!,
+                bias,
+                low,
+                c,
+              );
             }
           }
         }

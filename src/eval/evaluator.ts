@@ -103,7 +103,8 @@ export class DirectionEvaluator {
     options: DirectionEvaluatorOptions,
   ): Promise<DirectionEvaluator> {
     if (sources.length < 2) throw new Error(`${options.direction}: KID needs at least 2 source images, got ${sources.length}`);
-    if (targets.length < 4) throw new Error(`${options.direction}: the ceiling needs at least 4 target images (two halves of 2), got ${targets.length}`);
+    if (targets.length < 4)
+      throw new Error(`${options.direction}: the ceiling needs at least 4 target images (two halves of 2), got ${targets.length}`);
     const classIndex = options.targetClass === undefined ? undefined : net.classIndex(options.targetClass);
     const targetStats = await net.analyse(targets);
     const sourceStats = await net.analyse(sources);
@@ -159,7 +160,9 @@ function toKid1000(r: { mean: number; std: number; subsetSize: number }): Kid100
 
 /** One image through `translate`; every tensor made here is released, also when translate throws. */
 async function translateOne(translate: TranslateFn, image: RgbImage): Promise<RgbImage> {
-  const input = tf.tidy(() => tf.sub(tf.div(tf.tensor4d(image.data, [1, image.height, image.width, 3], 'int32').toFloat(), 127.5), 1) as tf.Tensor4D);
+  const input = tf.tidy(
+    () => tf.sub(tf.div(tf.tensor4d(image.data, [1, image.height, image.width, 3], 'int32').toFloat(), 127.5), 1) as tf.Tensor4D,
+  );
   let output: tf.Tensor | undefined;
   try {
     output = await translate(input);

@@ -74,7 +74,10 @@ export class FeatureNetwork {
     }
     let tap = layer.output as tf.SymbolicTensor;
     if (tap.shape.length === 4) tap = tf.layers.globalAveragePooling2d({ name: 'eval_feature_pool' }).apply(tap) as tf.SymbolicTensor;
-    if (tap.shape.length !== 2 || tap.shape[1] == null) throw new Error(`${this.source}: layer '${options.featureLayer}' gives shape ${shapeText(tap.shape)}, expected [null,h,w,c] or [null,c]`);
+    if (tap.shape.length !== 2 || tap.shape[1] == null)
+      throw new Error(
+        `${this.source}: layer '${options.featureLayer}' gives shape ${shapeText(tap.shape)}, expected [null,h,w,c] or [null,c]`,
+      );
     const logits = classifier.outputs[0]!;
     if (logits.shape.length !== 2 || logits.shape[1] !== options.labels.length) {
       throw new Error(`${this.source}: output shape ${shapeText(logits.shape)} does not match ${options.labels.length} labels`);
@@ -89,14 +92,16 @@ export class FeatureNetwork {
   /** Loads a classifier folder (model.json, shards, labels.json); the bundled Darknet by default. */
   static async load(dir: string = DEFAULT_FEATURE_NET_DIR, options: Partial<FeatureNetOptions> = {}): Promise<FeatureNetwork> {
     const labelsFile = join(dir, 'labels.json');
-    if (!existsSync(join(dir, 'model.json'))) throw new Error(`${join(dir, 'model.json')}: not found (the feature network folder needs model.json and labels.json)`);
+    if (!existsSync(join(dir, 'model.json')))
+      throw new Error(`${join(dir, 'model.json')}: not found (the feature network folder needs model.json and labels.json)`);
     let labels: unknown;
     try {
       labels = JSON.parse(await readFile(labelsFile, 'utf8'));
     } catch (error) {
       throw new Error(`${labelsFile}: cannot read the class names (${(error as Error).message.split('\n')[0]})`, { cause: error });
     }
-    if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new Error(`${labelsFile}: expected a JSON list of class names`);
+    if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string'))
+      throw new Error(`${labelsFile}: expected a JSON list of class names`);
     const model = await loadLayersModel(dir);
     try {
       return new FeatureNetwork(model, { featureLayer: DARKNET_FEATURE_LAYER, source: dir, ...options, labels: labels as string[] });
@@ -111,7 +116,9 @@ export class FeatureNetwork {
     const i = this.labels.indexOf(name);
     if (i >= 0) return i;
     const close = closeLabels(name, this.labels);
-    throw new Error(`class '${name}' is not a label of ${this.source}${close.length ? ` (close: ${close.map((c) => `'${c}'`).join(', ')})` : ''}`);
+    throw new Error(
+      `class '${name}' is not a label of ${this.source}${close.length ? ` (close: ${close.map((c) => `'${c}'`).join(', ')})` : ''}`,
+    );
   }
 
   /** Features and class probabilities of 8-bit images of any size. */

@@ -69,7 +69,8 @@ function checkSet(name: string, s: FeatureSet): void {
     throw new Error(`KID: ${name} has ${s.data.length} values for ${s.count} x ${s.dim}`);
   }
   for (let i = 0; i < s.data.length; i++) {
-    if (!Number.isFinite(s.data[i]!)) throw new Error(`KID: ${name} feature ${i % s.dim} of image ${Math.floor(i / s.dim)} is ${s.data[i]}`);
+    if (!Number.isFinite(s.data[i]!))
+      throw new Error(`KID: ${name} feature ${i % s.dim} of image ${Math.floor(i / s.dim)} is ${s.data[i]}`);
   }
 }
 
@@ -146,7 +147,8 @@ export function kernelInceptionDistance(x: FeatureSet, y: FeatureSet, options: K
   const subsets = options.subsets ?? KID_DEFAULTS.subsets;
   const maxSubsetSize = options.maxSubsetSize ?? KID_DEFAULTS.maxSubsetSize;
   if (!Number.isInteger(subsets) || subsets < 1) throw new Error(`KID: subsets must be an integer >= 1, got ${subsets}`);
-  if (!Number.isInteger(maxSubsetSize) || maxSubsetSize < 2) throw new Error(`KID: maxSubsetSize must be an integer >= 2, got ${maxSubsetSize}`);
+  if (!Number.isInteger(maxSubsetSize) || maxSubsetSize < 2)
+    throw new Error(`KID: maxSubsetSize must be an integer >= 2, got ${maxSubsetSize}`);
   checkSet('the first set', x);
   checkSet('the second set', y);
   if (x.dim !== y.dim) throw new Error(`KID: feature sizes differ (${x.dim} vs ${y.dim})`);

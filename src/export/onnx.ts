@@ -136,4 +136,3 @@ export async function generatorToOnnx(model: tf.LayersModel, opts: OnnxExportOpt
   const { ModelProto } = await loadOnnxSchema();
   return ModelProto.encode(proto).finish();
 }
-

@@ -29,7 +29,12 @@ export interface ExportTfjsOptions {
  * Writes the export folder for a checkpoint or run folder; returns its manifest. Without
  * `directions`, every generator the checkpoint has (A→B alone for CUT).
  */
-export async function exportTfjs(checkpoint: string, outDir: string, directions?: Direction[], options: ExportTfjsOptions = {}): Promise<ExportedManifest> {
+export async function exportTfjs(
+  checkpoint: string,
+  outDir: string,
+  directions?: Direction[],
+  options: ExportTfjsOptions = {},
+): Promise<ExportedManifest> {
   const dir = await resolveCheckpointDir(checkpoint);
   const meta = await readMeta(dir);
   const method = meta.config.method ?? 'cyclegan';

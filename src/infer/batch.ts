@@ -75,7 +75,12 @@ interface PlannedOutput {
  * such outputs of another input of this batch (a rerun into the input folder) are not translated
  * again. Existing outputs are kept unless `overwrite`.
  */
-export function planOutputs(files: string[], outDir: string, direction: string, options: Pick<BatchOptions, 'format' | 'overwrite'> = {}): PlannedOutput[] {
+export function planOutputs(
+  files: string[],
+  outDir: string,
+  direction: string,
+  options: Pick<BatchOptions, 'format' | 'overwrite'> = {},
+): PlannedOutput[] {
   const outReal = existsSync(outDir) ? realpathSync(outDir) : resolve(outDir);
   const inOutDir = (f: string) => realpathSync(dirname(f)) === outReal;
   const stemsInOutDir = new Set(files.filter(inOutDir).map((f) => basename(f, extname(f))));
@@ -92,7 +97,8 @@ export function planOutputs(files: string[], outDir: string, direction: string, 
   const used = new Set<string>();
   return files.map((input) => {
     const source = sourceOf(input);
-    if (source !== undefined) return { input, output: input, skip: `the ${direction} output of ${source} from an earlier run, not translated again` };
+    if (source !== undefined)
+      return { input, output: input, skip: `the ${direction} output of ${source} from an earlier run, not translated again` };
     let name = outputName(input, options.format);
     if (isInput(join(outDir, name))) name = outputName(input, options.format, `.${direction}`);
     const base = name;
@@ -107,7 +113,12 @@ export function planOutputs(files: string[], outDir: string, direction: string, 
   });
 }
 
-export async function translateFiles(translator: Translator, files: string[], outDir: string, options: BatchOptions = {}): Promise<BatchResult> {
+export async function translateFiles(
+  translator: Translator,
+  files: string[],
+  outDir: string,
+  options: BatchOptions = {},
+): Promise<BatchResult> {
   await ensureDir(outDir);
   const result: BatchResult = { written: [], failed: [], skipped: [] };
   const plan = planOutputs(files, outDir, translator.direction, options);

@@ -101,7 +101,12 @@ interface CardFigures {
  * figures beside their floor (untranslated) and ceiling (real images).
  */
 export function describeCardEval(card: ModelCard): string[] {
-  const report = card.eval as { split?: string; directions?: { direction: string; targetClass?: string; model?: CardFigures; floor: CardFigures; ceiling: CardFigures }[] } | undefined;
+  const report = card.eval as
+    | {
+        split?: string;
+        directions?: { direction: string; targetClass?: string; model?: CardFigures; floor: CardFigures; ceiling: CardFigures }[];
+      }
+    | undefined;
   if (!report?.directions) return [];
   const arrow = (d: string) => (d === 'AtoB' ? 'A→B' : 'B→A');
   const pct = (f?: CardFigures) => (f?.classRate ? `${(f.classRate.rate * 100).toFixed(0)}%` : '-');

@@ -41,7 +41,13 @@ export async function writeGallery(options: GalleryOptions): Promise<GalleryResu
         const started = Date.now();
         const translated = pixelsToImage(await translator.translatePixels(imageToPixels(image)));
         const seconds = (Date.now() - started) / 1000;
-        const row = { input: `${stems[i]}.png`, translation: `${stems[i]}.${direction}.png`, width: image.width, height: image.height, seconds };
+        const row = {
+          input: `${stems[i]}.png`,
+          translation: `${stems[i]}.${direction}.png`,
+          width: image.width,
+          height: image.height,
+          seconds,
+        };
         await writeImage(join(tmp, row.input), image);
         await writeImage(join(tmp, row.translation), translated);
         rows.push(row);

@@ -69,10 +69,13 @@ export async function writeTestReport(options: {
   const testB = dataset.testB ?? [];
   if (testA.length + testB.length === 0) throw new Error(`${options.data}: no test images (testA/ and testB/ are missing or empty)`);
   const index = join(options.out, 'index.html');
-  if (existsSync(options.out) && !statSync(options.out).isDirectory()) throw new Error(`${options.out}: is a file, expected a folder for the report`);
+  if (existsSync(options.out) && !statSync(options.out).isDirectory())
+    throw new Error(`${options.out}: is a file, expected a folder for the report`);
   const earlier = [index, join(options.out, 'images')].filter((p) => existsSync(p));
   if (earlier.length > 0 && !options.overwrite) {
-    throw new Error(`${options.out}: holds a report of an earlier run (${earlier.map((p) => relative(options.out, p)).join(', ')}); nothing was written: pass --overwrite (overwrite: true) to replace it`);
+    throw new Error(
+      `${options.out}: holds a report of an earlier run (${earlier.map((p) => relative(options.out, p)).join(', ')}); nothing was written: pass --overwrite (overwrite: true) to replace it`,
+    );
   }
   const imagesDir = resolve(options.out, 'images');
   // --overwrite replaces images/ whole: only when it is a report's (AtoB/ and BtoA/ only).
@@ -107,7 +110,11 @@ export async function writeTestReport(options: {
         await ensureDir(dir);
         const stems = uniqueStems(files);
         for (const [i, file] of files.entries()) {
-          const names = { input: `${stems[i]}_input.png`, translation: `${stems[i]}_translation.png`, reconstruction: `${stems[i]}_reconstruction.png` };
+          const names = {
+            input: `${stems[i]}_input.png`,
+            translation: `${stems[i]}_translation.png`,
+            reconstruction: `${stems[i]}_reconstruction.png`,
+          };
           const row: ReportRow = {
             input: join('images', direction, names.input),
             translation: join('images', direction, names.translation),
@@ -140,7 +147,8 @@ function renderHtml(title: string, model: string, rows: ReportResult['rows'], ha
   const section = (name: string, list: ReportRow[]) => {
     const cycle = list.some((r) => r.reconstruction !== undefined);
     const columns = cycle ? 3 : 2;
-    const cell = (src: string | undefined, alt: string) => (src === undefined ? '' : `<td><img src="${escapeHtml(src)}" alt="${alt}"></td>`);
+    const cell = (src: string | undefined, alt: string) =>
+      src === undefined ? '' : `<td><img src="${escapeHtml(src)}" alt="${alt}"></td>`;
     return `
 <h2>${name} <small>(${list.length} images)</small></h2>
 <table>

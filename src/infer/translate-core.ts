@@ -68,7 +68,9 @@ function checkOutput(values: Float32Array, height: number, width: number, modelN
 export function generatorGeometry(model: tf.LayersModel, multiple = 4): GeneratorGeometry {
   const shape = model.inputs[0]!.shape;
   if (model.inputs.length !== 1 || shape.length !== 4 || shape[3] !== 3) {
-    throw new Error(`${model.name || 'the model'} is not an image generator: it takes [${shape.map((d) => d ?? 'any')}], expected [batch, height, width, 3]`);
+    throw new Error(
+      `${model.name || 'the model'} is not an image generator: it takes [${shape.map((d) => d ?? 'any')}], expected [batch, height, width, 3]`,
+    );
   }
   return geometryFromShape(shape[1] ?? null, shape[2] ?? null, multiple);
 }

@@ -81,7 +81,15 @@ export async function loadTranslator(path: string | ModelFolder, options: Transl
   const engine = options.engine ?? (model.kind === 'onnx' ? 'onnx' : 'tfjs');
   const loadOnnx = async (source: string | Uint8Array) => (await import('./onnx-engine.ts')).OnnxGenerator.load(source);
   const onnxTranslator = (session: OnnxGenerator, geometry: GeneratorGeometry, source: string) =>
-    new GeneratorTranslator('onnx', (x) => session.run(x.data, x.height, x.width), () => void session.dispose(), geometry, direction, source, options);
+    new GeneratorTranslator(
+      'onnx',
+      (x) => session.run(x.data, x.height, x.width),
+      () => void session.dispose(),
+      geometry,
+      direction,
+      source,
+      options,
+    );
   if (model.kind === 'onnx') {
     if (engine !== 'onnx') throw new Error(`${model.path}: an ONNX file needs --engine onnx`);
     const session = await loadOnnx(model.location);
@@ -94,10 +102,20 @@ export async function loadTranslator(path: string | ModelFolder, options: Transl
   try {
     geometry = generatorGeometry(layers);
     if (engine === 'tfjs') {
-      return new GeneratorTranslator('tfjs', (x) => runLayersModel(layers, x), () => layers.dispose(), geometry, direction, modelJson, options);
+      return new GeneratorTranslator(
+        'tfjs',
+        (x) => runLayersModel(layers, x),
+        () => layers.dispose(),
+        geometry,
+        direction,
+        modelJson,
+        options,
+      );
     }
     if (!options.toOnnx) {
-      throw new Error(`${modelJson}: engine 'onnx' with a tfjs model needs options.toOnnx to convert it (pass generatorToOnnx), or give an .onnx file`);
+      throw new Error(
+        `${modelJson}: engine 'onnx' with a tfjs model needs options.toOnnx to convert it (pass generatorToOnnx), or give an .onnx file`,
+      );
     }
     bytes = await options.toOnnx(layers);
   } catch (error) {

@@ -5,15 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ReflectionPadding2D } from './layers/reflection-padding.ts';
 import { SeededDropout } from './layers/seeded-dropout.ts';
-import {
-  checkNorm,
-  checkPositiveInt,
-  convInit,
-  normLayer,
-  toRng,
-  type NormType,
-  type SeedSource,
-} from './norm.ts';
+import { checkNorm, checkPositiveInt, convInit, normLayer, toRng, type NormType, type SeedSource } from './norm.ts';
 
 export interface UnetGeneratorOptions {
   /** Input and output height = width; a power of two ≥ 8 (the U-Net halves it down to 1×1). */
@@ -54,8 +46,7 @@ export interface UnetGeneratorOptions {
  * `channels` with tanh. 54,414,979 parameters at size 256, ngf 64.
  */
 export function buildUnetGenerator(options: UnetGeneratorOptions): tf.LayersModel {
-  const { size, ngf = 64, channels = 3, norm = 'instance', leakySlope = 0.3, dropout = 0.5, innermostNorm = true } =
-    options;
+  const { size, ngf = 64, channels = 3, norm = 'instance', leakySlope = 0.3, dropout = 0.5, innermostNorm = true } = options;
   const name = options.name ?? 'unet_generator';
   if (!(typeof size === 'number' && Number.isInteger(size) && size >= 8 && (size & (size - 1)) === 0)) {
     throw new Error(`U-Net generator size must be a power of two ≥ 8, got ${JSON.stringify(size)}`);
@@ -163,8 +154,7 @@ export function buildResnetGenerator(options: ResnetGeneratorOptions = {}): tf.L
       kernelInitializer: convInit(rng),
       name: layerName,
     });
-  const apply = (layer: tf.layers.Layer, t: tf.SymbolicTensor | tf.SymbolicTensor[]) =>
-    layer.apply(t) as tf.SymbolicTensor;
+  const apply = (layer: tf.layers.Layer, t: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(t) as tf.SymbolicTensor;
 
   const input = tf.input({ shape: [size ?? null, size ?? null, channels], name: 'input_image' });
   let x = apply(new ReflectionPadding2D({ padding: 3, name: 'stem_pad' }), input);

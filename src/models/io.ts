@@ -34,7 +34,8 @@ export function quantizeWeights(
   specs: tf.io.WeightsManifestEntry[],
   kind: WeightQuantization,
 ): { weights: Uint8Array; specs: tf.io.WeightsManifestEntry[] } {
-  if (kind !== 'float16' && kind !== 'uint8') throw new Error(`unknown weight quantization ${JSON.stringify(kind)} (expected float16 or uint8)`);
+  if (kind !== 'float16' && kind !== 'uint8')
+    throw new Error(`unknown weight quantization ${JSON.stringify(kind)} (expected float16 or uint8)`);
   const parts: Uint8Array[] = [];
   const out: tf.io.WeightsManifestEntry[] = [];
   let offset = 0;

@@ -73,7 +73,8 @@ export function buildFeatureTaps(generator: tf.LayersModel, layers: readonly str
   });
   const channels = outputs.map((o, i) => {
     const c = o.shape[o.shape.length - 1];
-    if (o.shape.length !== 4 || c == null) throw new Error(`tap '${layers[i]}' is not an NHWC feature map with known channels: [${o.shape}]`);
+    if (o.shape.length !== 4 || c == null)
+      throw new Error(`tap '${layers[i]}' is not an NHWC feature map with known channels: [${o.shape}]`);
     return c;
   });
   const input = generator.inputs[0]!;
@@ -126,7 +127,11 @@ export function headName(tap: string): string {
 }
 
 /** One head per tap, seeds drawn from `seed` in tap order. */
-export function buildProjectionHeads(taps: Pick<FeatureTaps, 'layers' | 'channels'>, seed: SeedSource, units = DEFAULT_HEAD_UNITS): tf.LayersModel[] {
+export function buildProjectionHeads(
+  taps: Pick<FeatureTaps, 'layers' | 'channels'>,
+  seed: SeedSource,
+  units = DEFAULT_HEAD_UNITS,
+): tf.LayersModel[] {
   const rng = toRng(seed);
   return taps.layers.map((tap, i) => buildProjectionHead({ inChannels: taps.channels[i]!, units, seed: rng.seed(), name: headName(tap) }));
 }
@@ -227,13 +232,22 @@ export function patchNceLoss(q: tf.Tensor3D, k: tf.Tensor3D, temperature = DEFAU
 }
 
 /** The mean over taps of patchNceLoss (CUT's calculate_NCE_loss before λ). */
-export function multiLayerPatchNceLoss(qs: readonly tf.Tensor3D[], ks: readonly tf.Tensor3D[], temperature = DEFAULT_NCE_TEMPERATURE): tf.Scalar {
-  if (qs.length === 0 || qs.length !== ks.length) throw new Error(`PatchNCE needs as many key as query taps (got ${qs.length} and ${ks.length})`);
+export function multiLayerPatchNceLoss(
+  qs: readonly tf.Tensor3D[],
+  ks: readonly tf.Tensor3D[],
+  temperature = DEFAULT_NCE_TEMPERATURE,
+): tf.Scalar {
+  if (qs.length === 0 || qs.length !== ks.length)
+    throw new Error(`PatchNCE needs as many key as query taps (got ${qs.length} and ${ks.length})`);
   return tf.tidy(() => tf.div(tf.addN(qs.map((q, i) => patchNceLoss(q, ks[i]!, temperature))), qs.length) as tf.Scalar);
 }
 
 /** Sampled, projected, normalised patches of every tap: the q or k side of the loss. */
-export function encodePatches(heads: readonly tf.LayersModel[], features: readonly tf.Tensor4D[], ids: readonly Int32Array[]): tf.Tensor3D[] {
+export function encodePatches(
+  heads: readonly tf.LayersModel[],
+  features: readonly tf.Tensor4D[],
+  ids: readonly Int32Array[],
+): tf.Tensor3D[] {
   if (heads.length !== features.length || ids.length !== features.length) {
     throw new Error(`PatchNCE got ${features.length} taps, ${heads.length} heads and ${ids.length} position sets`);
   }

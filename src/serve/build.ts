@@ -42,7 +42,9 @@ export async function ensureWebBuilt(outDir: string, log: (line: string) => void
   try {
     vite = await import('vite');
   } catch {
-    throw new Error(`the web app is not built (${why}) and Vite is not installed to build it: run \`npm install\` then \`npm run build:web\``);
+    throw new Error(
+      `the web app is not built (${why}) and Vite is not installed to build it: run \`npm install\` then \`npm run build:web\``,
+    );
   }
   log(`building the web page (${why}) …`);
   const started = Date.now();

@@ -66,7 +66,6 @@ class HttpError extends Error {
   }
 }
 
-
 /**
  * Maps a URL path below a root to a file path, refusing anything that could escape it: `..`
  * segments (raw or percent-encoded), backslashes, NUL, and symlinks that resolve outside.
@@ -174,10 +173,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         return;
       }
       const file = await resolveInside(modelDir, rest);
-      const relative = file.slice((await fsp.realpath(modelDir)).length + 1).split(sep).join('/');
-      const allowed = modelFolders.some((folder) =>
-        folder === '' ? !relative.includes('/') : relative.startsWith(`${folder}/`),
-      );
+      const relative = file
+        .slice((await fsp.realpath(modelDir)).length + 1)
+        .split(sep)
+        .join('/');
+      const allowed = modelFolders.some((folder) => (folder === '' ? !relative.includes('/') : relative.startsWith(`${folder}/`)));
       if (!allowed) throw new HttpError(404, 'not found');
       await sendFile(req, res, file, 'no-cache');
       return;

@@ -106,7 +106,13 @@ export function checkpointName(position: RunPosition, stepsPerEpoch: number): st
  * Writes a checkpoint folder atomically and points `latest` at it (unless `latest` is false, as
  * for the `best` checkpoint, which is never what a resume continues from). Returns its path.
  */
-export async function saveCheckpoint(runDir: string, name: string, model: TrainModel, position: RunPosition, options: { latest?: boolean } = {}): Promise<string> {
+export async function saveCheckpoint(
+  runDir: string,
+  name: string,
+  model: TrainModel,
+  position: RunPosition,
+  options: { latest?: boolean } = {},
+): Promise<string> {
   const dir = join(runDir, 'checkpoints', name);
   const blobs: BlobEntry[] = [];
   const arrays: Float32Array[] = [];
@@ -119,7 +125,10 @@ export async function saveCheckpoint(runDir: string, name: string, model: TrainM
       arrays.push(m);
     });
   }
-  for (const [label, pool] of [['A', model.poolA], ['B', model.poolB]] as const) {
+  for (const [label, pool] of [
+    ['A', model.poolA],
+    ['B', model.poolB],
+  ] as const) {
     if (!pool) continue;
     const state = pool.getState();
     state.images.forEach((img, i) => {
@@ -207,7 +216,8 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   const file = join(dir, MANIFEST_FILE);
   const networks = meta.networks ?? LEGACY_NETWORKS;
   for (const [key, sub] of Object.entries(networks)) {
-    if (typeof sub !== 'string' || !SAFE_DIR.test(sub)) throw new Error(`${file}: network ${key} has folder ${JSON.stringify(sub)}, expected a plain name`);
+    if (typeof sub !== 'string' || !SAFE_DIR.test(sub))
+      throw new Error(`${file}: network ${key} has folder ${JSON.stringify(sub)}, expected a plain name`);
   }
   const models: LoadedCheckpoint['models'] = {};
   try {

@@ -4,7 +4,15 @@
  * cut-config.ts for CUT and FastCUT); the flags that override them are described in options.ts.
  */
 import type { EpochLength, ResizeMethod } from '../data/pipeline.ts';
-import { CUT_METHODS, CUT_PRESETS, CUT_TRAIN_DEFAULTS, validateCutConfig, type CutConfig, type CutMethod, type CutOptions } from './cut-config.ts';
+import {
+  CUT_METHODS,
+  CUT_PRESETS,
+  CUT_TRAIN_DEFAULTS,
+  validateCutConfig,
+  type CutConfig,
+  type CutMethod,
+  type CutOptions,
+} from './cut-config.ts';
 
 export type TrainMethod = 'cyclegan' | CutMethod;
 export const TRAIN_METHODS: readonly TrainMethod[] = ['cyclegan', ...CUT_METHODS];
@@ -136,7 +144,17 @@ export const DEFAULT_PRESET: PresetName = 'paper';
  * (the method and CUT's options among them) changes what the run computes, so a resume must keep
  * the checkpoint's value.
  */
-export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'epochsDecay', 'saveEvery', 'saveLatestEvery', 'keep', 'evalEvery', 'evalSize', 'evalClassA', 'evalClassB'];
+export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = [
+  'epochs',
+  'epochsDecay',
+  'saveEvery',
+  'saveLatestEvery',
+  'keep',
+  'evalEvery',
+  'evalSize',
+  'evalClassA',
+  'evalClassB',
+];
 
 export function resolveConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
   const preset = overrides.preset ?? DEFAULT_PRESET;

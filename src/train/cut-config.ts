@@ -30,7 +30,15 @@ export type CutConfig = TrainConfig & CutOptions;
 /** The two modes of cut_model.py's modify_commandline_options. */
 export const CUT_PRESETS: Record<CutMethod, CutOptions> = {
   cut: { method: 'cut', lambdaGan: 1, lambdaNce: 1, nceIdentity: true, flipEquivariance: false, ncePatches: 256, nceTemperature: 0.07 },
-  fastcut: { method: 'fastcut', lambdaGan: 1, lambdaNce: 10, nceIdentity: false, flipEquivariance: true, ncePatches: 256, nceTemperature: 0.07 },
+  fastcut: {
+    method: 'fastcut',
+    lambdaGan: 1,
+    lambdaNce: 10,
+    nceIdentity: false,
+    flipEquivariance: true,
+    ncePatches: 256,
+    nceTemperature: 0.07,
+  },
 };
 
 /**
@@ -43,7 +51,15 @@ export const CUT_TRAIN_DEFAULTS: Record<CutMethod, Partial<TrainConfig>> = {
   fastcut: { poolSize: 0, ganLoss: 'lsgan', lr: 2e-4, beta1: 0.5, beta2: 0.999, adamEpsilon: 1e-8, epochs: 150, epochsDecay: 50 },
 };
 
-export const CUT_OPTION_KEYS: readonly (keyof CutOptions)[] = ['method', 'lambdaGan', 'lambdaNce', 'nceIdentity', 'flipEquivariance', 'ncePatches', 'nceTemperature'];
+export const CUT_OPTION_KEYS: readonly (keyof CutOptions)[] = [
+  'method',
+  'lambdaGan',
+  'lambdaNce',
+  'nceIdentity',
+  'flipEquivariance',
+  'ncePatches',
+  'nceTemperature',
+];
 
 export function validateCutConfig(c: CutConfig): void {
   const fail = (what: string, value: unknown) => {
@@ -55,10 +71,10 @@ export function validateCutConfig(c: CutConfig): void {
       `--method ${c.method} needs the ResNet generator (--generator resnet9 or resnet6): PatchNCE contrasts the features of its encoder, which the U-Net does not have in that form`,
     );
   }
-  if (c.poolSize !== 0) throw new Error(`--method ${c.method} trains without an image pool (CUT's pool_size is 0); got --pool-size ${c.poolSize}`);
+  if (c.poolSize !== 0)
+    throw new Error(`--method ${c.method} trains without an image pool (CUT's pool_size is 0); got --pool-size ${c.poolSize}`);
   for (const key of ['lambdaGan', 'lambdaNce'] as const) if (!(Number.isFinite(c[key]) && c[key] >= 0)) fail(key, c[key]);
   for (const key of ['nceIdentity', 'flipEquivariance'] as const) if (typeof c[key] !== 'boolean') fail(key, c[key]);
   if (!(Number.isInteger(c.ncePatches) && c.ncePatches >= 1)) fail('ncePatches', c.ncePatches);
   if (!(Number.isFinite(c.nceTemperature) && c.nceTemperature > 0)) fail('nceTemperature', c.nceTemperature);
 }
-

@@ -71,7 +71,12 @@ const GPU_BACKENDS = ['webgpu', 'webgl'];
  * GPU backend the sums stay on the device (a read-back per gradient would stall it); elsewhere
  * they are JS arrays, read asynchronously.
  */
-async function accumulate(variables: tf.Variable[], grads: tf.NamedTensorMap, sums: (Float32Array | tf.Tensor)[], reached: Set<string>): Promise<void> {
+async function accumulate(
+  variables: tf.Variable[],
+  grads: tf.NamedTensorMap,
+  sums: (Float32Array | tf.Tensor)[],
+  reached: Set<string>,
+): Promise<void> {
   for (const [i, v] of variables.entries()) {
     const g = grads[v.name];
     if (!g) continue;
@@ -200,7 +205,10 @@ export class Cut {
     const pass = (model: tf.LayersModel, x: tf.Tensor4D) => tf.tidy(() => model.apply(x, training) as tf.Tensor4D);
     let discLoss: tf.Scalar;
     try {
-      const disc = variableGradsFrugal(() => discriminatorLoss(pass(this.discB, realB), pass(this.discB, fakeB), kind), this.optimizers.discB.variables);
+      const disc = variableGradsFrugal(
+        () => discriminatorLoss(pass(this.discB, realB), pass(this.discB, fakeB), kind),
+        this.optimizers.discB.variables,
+      );
       try {
         this.optimizers.discB.applyNamed(disc.grads);
       } catch (error) {
@@ -235,7 +243,11 @@ export class Cut {
     // the same function (instance norm keeps the samples apart) at half the saved activations.
     const terms: (() => tf.Scalar)[] = [
       () => {
-        const { adv, qs } = queries(realA, idsA, (image) => tf.mul(generatorAdversarialLoss(pass(this.discB, image), kind), lambdaGan) as tf.Scalar);
+        const { adv, qs } = queries(
+          realA,
+          idsA,
+          (image) => tf.mul(generatorAdversarialLoss(pass(this.discB, image), kind), lambdaGan) as tf.Scalar,
+        );
         const nce = tf.mul(multiLayerPatchNceLoss(qs, keysA, nceTemperature), lambdaNce) as tf.Scalar;
         parts.adv = tf.keep(adv!);
         parts.nceA = tf.keep(nce);
@@ -287,7 +299,9 @@ export class Cut {
   /** Translates a batch A→B (inference). CUT learns one direction only. */
   translate(images: tf.Tensor4D, direction: 'AtoB' | 'BtoA'): tf.Tensor4D {
     if (direction !== 'AtoB') {
-      throw new Error(`a ${this.config.method === 'fastcut' ? 'FastCUT' : 'CUT'} model translates A→B only (it has no B→A generator); got direction ${JSON.stringify(direction)}`);
+      throw new Error(
+        `a ${this.config.method === 'fastcut' ? 'FastCUT' : 'CUT'} model translates A→B only (it has no B→A generator); got direction ${JSON.stringify(direction)}`,
+      );
     }
     return tf.tidy(() => this.genAtoB.apply(images, { training: false }) as tf.Tensor4D);
   }

@@ -10,12 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildPatchDiscriminator } from '../models/discriminator.ts';
 import { buildResnetGenerator, buildUnetGenerator } from '../models/generators.ts';
 import { setDropoutSeed } from '../models/layers/seeded-dropout.ts';
-import {
-  cycleLoss,
-  discriminatorLoss,
-  generatorAdversarialLoss,
-  identityLoss,
-} from '../models/losses.ts';
+import { cycleLoss, discriminatorLoss, generatorAdversarialLoss, identityLoss } from '../models/losses.ts';
 import { Rng } from '../util/rng.ts';
 import { Adam } from './adam.ts';
 import { variableGradsFrugal } from './gradients.ts';
@@ -42,7 +37,12 @@ const GPU_BACKENDS = ['webgpu', 'webgl'];
 export const LOSS_NAMES: (keyof StepLosses)[] = ['genAtoB', 'genBtoA', 'cycle', 'identity', 'discA', 'discB'];
 
 /** Builds a generator for the configuration; fully convolutional for the ResNet. */
-export function buildGenerator(config: TrainConfig, seed: number | Rng, name: string, size: number | null = config.cropSize): tf.LayersModel {
+export function buildGenerator(
+  config: TrainConfig,
+  seed: number | Rng,
+  name: string,
+  size: number | null = config.cropSize,
+): tf.LayersModel {
   if (config.generator === 'unet') {
     return buildUnetGenerator({ size: size ?? config.cropSize, ngf: config.ngf, seed, name });
   }
@@ -90,8 +90,7 @@ export class CycleGan {
     const init = new Rng(config.seed ^ 0x5eed);
     this.genAtoB = models?.genAtoB ?? buildGenerator(config, init.seed(), 'G_AtoB');
     this.genBtoA = models?.genBtoA ?? buildGenerator(config, init.seed(), 'G_BtoA');
-    const d = (name: string) =>
-      buildPatchDiscriminator({ ndf: config.ndf, nLayers: config.nLayersD, seed: init.seed(), name });
+    const d = (name: string) => buildPatchDiscriminator({ ndf: config.ndf, nLayers: config.nLayersD, seed: init.seed(), name });
     this.discA = models?.discA ?? d('D_A');
     this.discB = models?.discB ?? d('D_B');
     const adam = (m: tf.LayersModel) =>
@@ -140,16 +139,25 @@ export class CycleGan {
     const fakes: { A: tf.Tensor4D | null; B: tf.Tensor4D | null } = { A: null, B: null };
     const parts: Record<'advAtoB' | 'advBtoA' | 'cycle' | 'identity', tf.Scalar[]> = { advAtoB: [], advBtoA: [], cycle: [], identity: [] };
     /** adv(D(forward(real))) + λ·|back(forward(real)) − real|, keeping the fake for the discriminator step. */
-    const cycleTerm = (forward: tf.LayersModel, back: tf.LayersModel, disc: tf.LayersModel, real: tf.Tensor4D, fake: 'A' | 'B', adversarial: 'advAtoB' | 'advBtoA') => () => {
-      const translated = pass(forward, real, training);
-      const cycled = pass(back, translated, training);
-      const adv = generatorAdversarialLoss(pass(disc, translated), kind);
-      const cycle = cycleLoss(real, cycled, lambdaCycle);
-      fakes[fake] = tf.keep(translated);
-      parts[adversarial].push(tf.keep(adv));
-      parts.cycle.push(tf.keep(cycle));
-      return adv.add(cycle) as tf.Scalar;
-    };
+    const cycleTerm =
+      (
+        forward: tf.LayersModel,
+        back: tf.LayersModel,
+        disc: tf.LayersModel,
+        real: tf.Tensor4D,
+        fake: 'A' | 'B',
+        adversarial: 'advAtoB' | 'advBtoA',
+      ) =>
+      () => {
+        const translated = pass(forward, real, training);
+        const cycled = pass(back, translated, training);
+        const adv = generatorAdversarialLoss(pass(disc, translated), kind);
+        const cycle = cycleLoss(real, cycled, lambdaCycle);
+        fakes[fake] = tf.keep(translated);
+        parts[adversarial].push(tf.keep(adv));
+        parts.cycle.push(tf.keep(cycle));
+        return adv.add(cycle) as tf.Scalar;
+      };
     // The generator objective is a sum of three independent terms, in the order their passes run
     // (so dropout draws the same seeds however they are grouped).
     const terms: (() => tf.Scalar)[] = [

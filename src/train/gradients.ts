@@ -106,17 +106,13 @@ function backward(engine: EngineInternals, nodes: TapeNode[], y: tf.Tensor, vari
     }
     return byName;
   });
-
 }
 
 /**
  * Gradients of a scalar `f()` with respect to `variables` (all trainable), keyed by variable name
  * like `tf.variableGrads`. The caller owns `value` and the gradients.
  */
-export function variableGradsFrugal(
-  f: () => tf.Scalar,
-  variables: tf.Variable[],
-): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+export function variableGradsFrugal(f: () => tf.Scalar, variables: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
   if (variables.length === 0) throw new Error('variableGradsFrugal needs at least one variable');
   const engine = engineInternals();
   if (engine.state.gradientDepth !== 0) throw new Error('variableGradsFrugal cannot be nested inside another gradient');

@@ -17,13 +17,7 @@ import { writeImage } from '../data/image-io.ts';
 import { floatToImage } from '../data/pixels.ts';
 import { loadTestImage, UnpairedPipeline } from '../data/pipeline.ts';
 import { Rng } from '../util/rng.ts';
-import {
-  checkpointName,
-  loadCheckpoint,
-  pruneCheckpoints,
-  saveCheckpoint,
-  type RunPosition,
-} from './checkpoint.ts';
+import { checkpointName, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type RunPosition } from './checkpoint.ts';
 import { incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
 import { buildModel, hasBtoA, lossNames, methodLabel, type Losses, type TrainModel } from './model.ts';
 import { plotLosses, readLog, repairLog } from './run-log.ts';
@@ -150,7 +144,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       });
     }
     options.onStart?.({ config, stepsPerEpoch, position, resumedFrom });
-    return await runSteps({ options, gan, config, pipeline, position, runDir, logFile, totalEpochs, stepsPerEpoch, sampleInput, validation });
+    return await runSteps({
+      options,
+      gan,
+      config,
+      pipeline,
+      position,
+      runDir,
+      logFile,
+      totalEpochs,
+      stepsPerEpoch,
+      sampleInput,
+      validation,
+    });
   } finally {
     validation?.dispose();
     pipeline?.close();
@@ -208,7 +214,9 @@ async function warmStart(gan: TrainModel, source: string): Promise<void> {
   const has = await modelDirectionsOf(source);
   const lacking = has && targets.find(([d]) => !has.includes(d));
   if (lacking) {
-    throw new Error(`--init-from ${source}: it has no ${lacking[0] === 'BtoA' ? 'B→A' : 'A→B'} generator, which this ${methodLabel(gan.config.method)} run needs (a CUT model has A→B only)`);
+    throw new Error(
+      `--init-from ${source}: it has no ${lacking[0] === 'BtoA' ? 'B→A' : 'A→B'} generator, which this ${methodLabel(gan.config.method)} run needs (a CUT model has A→B only)`,
+    );
   }
   for (const [direction, target] of targets) {
     const modelJson = await locateGenerator(source, direction);
@@ -345,7 +353,16 @@ async function runSteps(s: RunState): Promise<TrainResult> {
     epochStartedAt = Date.now();
     let checkpoint: string | null = null;
     if (position.epoch % config.saveEvery === 0 || position.epoch === totalEpochs) checkpoint = await save();
-    options.onEpoch?.({ epoch: epochNumber, globalStep: position.globalStep, steps: count, lr, losses: means, seconds, sample, checkpoint });
+    options.onEpoch?.({
+      epoch: epochNumber,
+      globalStep: position.globalStep,
+      steps: count,
+      lr,
+      losses: means,
+      seconds,
+      sample,
+      checkpoint,
+    });
   }
   return { reason: 'finished', checkpoint: await ensureFinalCheckpoint(runDir, position, stepsPerEpoch, save), position, config };
 }
@@ -365,7 +382,12 @@ function computeClock(before: RunPosition['compute']): () => { cpuSeconds: numbe
   };
 }
 
-async function ensureFinalCheckpoint(runDir: string, position: RunPosition, stepsPerEpoch: number, save: () => Promise<string>): Promise<string> {
+async function ensureFinalCheckpoint(
+  runDir: string,
+  position: RunPosition,
+  stepsPerEpoch: number,
+  save: () => Promise<string>,
+): Promise<string> {
   const dir = join(runDir, 'checkpoints', checkpointName(position, stepsPerEpoch));
   return existsSync(join(dir, 'cyclegan.json')) ? dir : save();
 }

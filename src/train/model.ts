@@ -40,7 +40,8 @@ export function buildModel(config: TrainConfig, rng: Rng, models?: Record<string
   if (isCutConfig(config)) return new Cut(config, rng, models);
   if (!models) return new CycleGan(config, rng);
   const missing = CYCLEGAN_NETWORKS.filter((key) => !models[key]);
-  if (missing.length > 0) throw new Error(`CycleGAN networks lack ${missing.map((m) => `'${m}'`).join(', ')} (have ${Object.keys(models).join(', ')})`);
+  if (missing.length > 0)
+    throw new Error(`CycleGAN networks lack ${missing.map((m) => `'${m}'`).join(', ')} (have ${Object.keys(models).join(', ')})`);
   const { genAtoB, genBtoA, discA, discB } = models;
   return new CycleGan(config, rng, { genAtoB: genAtoB!, genBtoA: genBtoA!, discA: discA!, discB: discB! });
 }

@@ -43,7 +43,10 @@ export async function repairLog(logFile: string, checkpointStep: number, warn: (
   const kept = lines.filter((l) => (l.globalStep ?? 0) <= checkpointStep);
   const dropped = lines.length - kept.length;
   if (torn === 0 && dropped === 0) return;
-  const what = [torn > 0 ? `${torn} torn line${torn > 1 ? 's' : ''}` : '', dropped > 0 ? `${dropped} line${dropped > 1 ? 's' : ''} past the checkpoint` : '']
+  const what = [
+    torn > 0 ? `${torn} torn line${torn > 1 ? 's' : ''}` : '',
+    dropped > 0 ? `${dropped} line${dropped > 1 ? 's' : ''} past the checkpoint` : '',
+  ]
     .filter(Boolean)
     .join(' and ');
   warn(`${logFile}: dropped ${what} (the log now ends at the checkpoint's step ${checkpointStep})`);

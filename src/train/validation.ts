@@ -46,8 +46,14 @@ export class RunValidation {
       const common = { subsets: options.subsets };
       const directions = options.directions ?? ['AtoB', 'BtoA'];
       const evaluators: DirectionEvaluator[] = [];
-      if (directions.includes('AtoB')) evaluators.push(await DirectionEvaluator.create(net, a, b, { ...common, direction: 'AtoB', targetClass: options.classB ?? undefined }));
-      if (directions.includes('BtoA')) evaluators.push(await DirectionEvaluator.create(net, b, a, { ...common, direction: 'BtoA', targetClass: options.classA ?? undefined }));
+      if (directions.includes('AtoB'))
+        evaluators.push(
+          await DirectionEvaluator.create(net, a, b, { ...common, direction: 'AtoB', targetClass: options.classB ?? undefined }),
+        );
+      if (directions.includes('BtoA'))
+        evaluators.push(
+          await DirectionEvaluator.create(net, b, a, { ...common, direction: 'BtoA', targetClass: options.classA ?? undefined }),
+        );
       return new RunValidation(evaluators, net, options.featureNet === undefined);
     } catch (error) {
       if (options.featureNet === undefined) net.dispose();

@@ -27,7 +27,12 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'cyclegan-default-model-'));
   data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 2, trainB: 2, testA: 2, testB: 1 });
   const run = join(work, 'run');
-  await train({ data, out: run, config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32 }, maxSteps: 1 });
+  await train({
+    data,
+    out: run,
+    config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32 },
+    maxSteps: 1,
+  });
   models = join(work, 'models');
   await mkdir(models);
   // Two tiny models: DEFAULT names the second, so "the only one" cannot be what picks it.
@@ -41,7 +46,15 @@ before(async () => {
       limits: ['a test model'],
       eval: {
         split: 'val',
-        directions: [{ direction: 'AtoB', targetClass: 'zebra', model: { kid: { mean: 7.125 }, classRate: { rate: 0.61 } }, floor: { kid: { mean: 30.84 }, classRate: { rate: 0 } }, ceiling: { kid: { mean: 0.03 }, classRate: { rate: 0.86 } } }],
+        directions: [
+          {
+            direction: 'AtoB',
+            targetClass: 'zebra',
+            model: { kid: { mean: 7.125 }, classRate: { rate: 0.61 } },
+            floor: { kid: { mean: 30.84 }, classRate: { rate: 0 } },
+            ceiling: { kid: { mean: 0.03 }, classRate: { rate: 0.86 } },
+          },
+        ],
       },
     };
     await writeFile(join(dir, 'cyclegan.json'), JSON.stringify(manifest));
@@ -73,9 +86,18 @@ describe('the embedded default model', () => {
     const lines = r.out.split('\n');
     assert.match(lines[0]!, /^tiny-b \(default\) · Tiny test model tiny-b · AtoB, BtoA · resnet6 · \d+\.\d MiB on disk$/);
     assert.ok(r.out.includes('tiny-a · Tiny test model tiny-a · AtoB · resnet6'));
-    assert.ok(r.out.includes('  A→B on the val split: KID×1000 7.13 (floor 30.84, ceiling 0.03) · zebra top-1 61% (floor 0%, ceiling 86%)'), r.out);
+    assert.ok(
+      r.out.includes('  A→B on the val split: KID×1000 7.13 (floor 30.84, ceiling 0.03) · zebra top-1 61% (floor 0%, ceiling 86%)'),
+      r.out,
+    );
     const json = JSON.parse(cli(['models', '--json']).out) as { name: string; default: boolean; sizeBytes: number }[];
-    assert.deepEqual(json.map((m) => [m.name, m.default]), [['tiny-b', true], ['tiny-a', false]]);
+    assert.deepEqual(
+      json.map((m) => [m.name, m.default]),
+      [
+        ['tiny-b', true],
+        ['tiny-a', false],
+      ],
+    );
     assert.ok(json[0]!.sizeBytes > 1000);
   });
 

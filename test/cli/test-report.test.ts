@@ -18,7 +18,12 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'cyclegan-test-report-'));
   const data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 2, trainB: 2, testA: 4, testB: 4 });
   run = join(work, 'run');
-  await train({ data, out: run, config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32 }, maxSteps: 1 });
+  await train({
+    data,
+    out: run,
+    config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32 },
+    maxSteps: 1,
+  });
 });
 after(async () => {
   await rm(work, { recursive: true, force: true });

@@ -25,8 +25,14 @@ test('lists images per split, sorted, case-insensitive extensions; skips others 
   await makeImage(join(root, 'trainB', 'x.jpeg'), 8, 8);
   const warnings: string[] = [];
   const ds = await openDataset(root, { onWarning: (m) => warnings.push(m) });
-  assert.deepEqual(ds.trainA, ['a.png', 'b.JPG', 'c.webp'].map((n) => join(root, 'trainA', n)));
-  assert.deepEqual(ds.trainB, ['x.jpeg', 'y.gif', 'z.TIFF'].map((n) => join(root, 'trainB', n)));
+  assert.deepEqual(
+    ds.trainA,
+    ['a.png', 'b.JPG', 'c.webp'].map((n) => join(root, 'trainA', n)),
+  );
+  assert.deepEqual(
+    ds.trainB,
+    ['x.jpeg', 'y.gif', 'z.TIFF'].map((n) => join(root, 'trainB', n)),
+  );
   assert.deepEqual(ds.testA, []);
   assert.equal(ds.testB, undefined);
   assert.equal(warnings.length, 1);

@@ -20,7 +20,10 @@ const truncated = new Set<string>();
 before(async () => {
   ({ dir, cleanup } = tempDir());
   // The official layout: NAME/trainA/... at the top of the zip.
-  zips.set('mini', await makeZip({ 'mini/trainA/a1.jpg': 'A1', 'mini/trainA/a2.jpg': 'A2', 'mini/trainB/b1.jpg': 'B1', 'mini/testA/': '' }));
+  zips.set(
+    'mini',
+    await makeZip({ 'mini/trainA/a1.jpg': 'A1', 'mini/trainA/a2.jpg': 'A2', 'mini/trainB/b1.jpg': 'B1', 'mini/testA/': '' }),
+  );
   // trainA at the top.
   zips.set('facades', await makeZip({ 'trainA/x.png': 'X', 'trainB/y.png': 'Y' }));
   zips.set('maps', await makeZip({ 'maps/trainA/x.png': 'X'.repeat(50000), 'maps/trainB/y.png': 'Y'.repeat(50000) }));
@@ -116,7 +119,10 @@ test('truncated zip without Content-Length check (bad archive)', async () => {
   const d = join(dir, 'badzip');
   const body = zips.get('mini')!;
   const fetchImpl = (async () => new Response(new Uint8Array(body.subarray(0, body.length - 30)))) as typeof fetch;
-  await assert.rejects(downloadDataset('grumpifycat', { dir: d, baseUrl: base, fetchImpl }), /grumpifycat\.zip: not a valid zip, probably truncated or corrupt/);
+  await assert.rejects(
+    downloadDataset('grumpifycat', { dir: d, baseUrl: base, fetchImpl }),
+    /grumpifycat\.zip: not a valid zip, probably truncated or corrupt/,
+  );
   assert.deepEqual(leftovers(d), []);
 });
 

@@ -28,7 +28,10 @@ export async function makeImage(path: string, width: number, height: number, see
 /** Makes ROOT/trainA (nA images) and ROOT/trainB (nB images) of seeded noise PNGs. */
 export async function makeDataset(root: string, nA: number, nB: number, size = 40): Promise<void> {
   const { mkdirSync } = await import('node:fs');
-  for (const [split, n, off] of [['trainA', nA, 1000], ['trainB', nB, 2000]] as const) {
+  for (const [split, n, off] of [
+    ['trainA', nA, 1000],
+    ['trainB', nB, 2000],
+  ] as const) {
     mkdirSync(join(root, split), { recursive: true });
     await Promise.all(
       Array.from({ length: n }, (_, i) => makeImage(join(root, split, `img_${String(i).padStart(3, '0')}.png`), size, size, off + i)),

@@ -15,7 +15,9 @@ after(() => cleanup());
 
 test('reads RGB PNG exactly, and JPEG/WebP/TIFF/GIF as 8-bit RGB', async () => {
   const raw = noise(12, 7, 5);
-  await sharp(raw, { raw: { width: 12, height: 7, channels: 3 } }).png().toFile(join(dir, 'n.png'));
+  await sharp(raw, { raw: { width: 12, height: 7, channels: 3 } })
+    .png()
+    .toFile(join(dir, 'n.png'));
   const img = await readImage(join(dir, 'n.png'));
   assert.equal(img.width, 12);
   assert.equal(img.height, 7);
@@ -30,7 +32,10 @@ test('reads RGB PNG exactly, and JPEG/WebP/TIFF/GIF as 8-bit RGB', async () => {
 
 test('grayscale becomes RGB with equal channels', async () => {
   const p = join(dir, 'gray.jpg');
-  await sharp(noise(10, 10, 2), { raw: { width: 10, height: 10, channels: 3 } }).toColourspace('b-w').jpeg().toFile(p);
+  await sharp(noise(10, 10, 2), { raw: { width: 10, height: 10, channels: 3 } })
+    .toColourspace('b-w')
+    .jpeg()
+    .toFile(p);
   assert.equal((await sharp(p).metadata()).channels, 1);
   const img = await readImage(p);
   assert.equal(img.data.length, 300);
@@ -43,7 +48,9 @@ test('grayscale becomes RGB with equal channels', async () => {
 test('alpha is flattened onto white', async () => {
   const p = join(dir, 'alpha.png');
   const rgba = Buffer.from([255, 0, 0, 0, /* transparent red */ 0, 0, 255, 255, /* opaque blue */ 0, 0, 0, 128 /* half black */]);
-  await sharp(rgba, { raw: { width: 3, height: 1, channels: 4 } }).png().toFile(p);
+  await sharp(rgba, { raw: { width: 3, height: 1, channels: 4 } })
+    .png()
+    .toFile(p);
   const img = await readImage(p);
   assert.deepEqual([...img.data.subarray(0, 6)], [255, 255, 255, 0, 0, 255]);
   for (const v of img.data.subarray(6)) assert.ok(Math.abs(v - 127) <= 1, `half black on white ~127, got ${v}`);
@@ -70,7 +77,10 @@ test('16-bit PNG becomes 8-bit', async () => {
 
 test('EXIF orientation 6 is applied (width and height swap)', async () => {
   const p = join(dir, 'rot.jpg');
-  await sharp(noise(40, 20, 3), { raw: { width: 40, height: 20, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toFile(p);
+  await sharp(noise(40, 20, 3), { raw: { width: 40, height: 20, channels: 3 } })
+    .jpeg()
+    .withMetadata({ orientation: 6 })
+    .toFile(p);
   assert.equal((await sharp(p).metadata()).orientation, 6);
   const img = await readImage(p);
   assert.equal(img.width, 20);
@@ -128,7 +138,9 @@ test('non-image, empty and missing files', async () => {
 
 test('decompression-bomb guard', async () => {
   const p = join(dir, 'big.png');
-  await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#000' } }).png().toFile(p);
+  await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#000' } })
+    .png()
+    .toFile(p);
   await assert.rejects(readImage(p, { maxPixels: 1_000_000 }), (e: unknown) => {
     assert.ok(e instanceof ImageError);
     assert.match(e.message, /big\.png: image too large \(3000x2000 = 6,000,000 pixels\): over the limit of 1,000,000 pixels/);
@@ -138,7 +150,9 @@ test('decompression-bomb guard', async () => {
 });
 
 test('decodeImage decodes a buffer', async () => {
-  const buf = await sharp(noise(5, 6, 1), { raw: { width: 5, height: 6, channels: 3 } }).png().toBuffer();
+  const buf = await sharp(noise(5, 6, 1), { raw: { width: 5, height: 6, channels: 3 } })
+    .png()
+    .toBuffer();
   const img = await decodeImage(buf, 'mem.png');
   assert.equal(img.width, 5);
   assert.equal(img.height, 6);

@@ -97,7 +97,10 @@ test("epoch length 'min' and 'max'; every epoch visits each image of the longer 
   const e0 = await take(pmin, 5);
   assert.deepEqual(new Set(e0.map((x) => x.fileA)).size, 5); // each A once
   assert.equal(new Set(e0.map((x) => x.fileB)).size, 5); // 5 distinct Bs out of 7
-  assert.deepEqual(e0.map((x) => x.index), [0, 1, 2, 3, 4]);
+  assert.deepEqual(
+    e0.map((x) => x.index),
+    [0, 1, 2, 3, 4],
+  );
   assert.equal((await pmin.next()).epoch, 1);
   pmin.close();
 
@@ -116,7 +119,12 @@ test("epoch length 'min' and 'max'; every epoch visits each image of the longer 
 test('orders are reshuffled each epoch, A and B independently', async () => {
   const p = new UnpairedPipeline(files, { ...small, epochLength: 'min' });
   const pairs = await take(p, 15);
-  const epochs = [0, 1, 2].map((e) => pairs.filter((x) => x.epoch === e).map((x) => x.fileA).join());
+  const epochs = [0, 1, 2].map((e) =>
+    pairs
+      .filter((x) => x.epoch === e)
+      .map((x) => x.fileA)
+      .join(),
+  );
   assert.ok(new Set(epochs).size > 1, 'A order changes between epochs');
   p.close();
 });
@@ -135,7 +143,10 @@ test('crop and flip on uint8 RGB', () => {
 test('bufferedShuffle is a permutation; buffer 1 keeps the order', () => {
   const items = Array.from({ length: 50 }, (_, i) => i);
   const s = bufferedShuffle(items, 10, new Rng(1));
-  assert.deepEqual([...s].sort((a, b) => a - b), items);
+  assert.deepEqual(
+    [...s].sort((a, b) => a - b),
+    items,
+  );
   assert.notDeepEqual(s, items);
   assert.deepEqual(bufferedShuffle(items, 1, new Rng(1)), items);
   const p = new UnpairedPipeline(files, { ...small, shuffleBuffer: 2 });

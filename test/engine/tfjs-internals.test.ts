@@ -14,7 +14,8 @@ test('the installed tfjs is the version the internals were written for', () => {
 test('another tfjs version fails with both versions named', () => {
   assert.throws(
     () => assertTfjsVersion('4.21.0'),
-    (error: Error) => error.message.includes('written for @tensorflow/tfjs 4.21.0') && error.message.includes(`${TFJS_VERSION_WRITTEN_FOR} is installed`),
+    (error: Error) =>
+      error.message.includes('written for @tensorflow/tfjs 4.21.0') && error.message.includes(`${TFJS_VERSION_WRITTEN_FOR} is installed`),
   );
 });
 

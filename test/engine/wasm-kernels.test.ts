@@ -52,14 +52,20 @@ function computeAll(c: ConvCase): Record<string, Float32Array> {
     const y = tf.conv2d(x, filter, c.stride, c.pad);
     const yWeights = tf.randomUniform(y.shape, -1, 1, 'float32', 13);
     const [convDx, convDf] = tf.grads((input: tf.Tensor, f: tf.Tensor) =>
-      tf.conv2d(input as tf.Tensor4D, f as tf.Tensor4D, c.stride, c.pad).mul(yWeights).sum(),
+      tf
+        .conv2d(input as tf.Tensor4D, f as tf.Tensor4D, c.stride, c.pad)
+        .mul(yWeights)
+        .sum(),
     )([x, filter]);
 
     const transposeInput = tf.randomUniform(y.shape, -1, 1, 'float32', 14) as tf.Tensor4D;
     const transposed = tf.conv2dTranspose(transposeInput, filter, x.shape, c.stride, c.pad);
     const xWeights = tf.randomUniform(x.shape, -1, 1, 'float32', 15);
     const [transposeDy, transposeDf] = tf.grads((input: tf.Tensor, f: tf.Tensor) =>
-      tf.conv2dTranspose(input as tf.Tensor4D, f as tf.Tensor4D, x.shape, c.stride, c.pad).mul(xWeights).sum(),
+      tf
+        .conv2dTranspose(input as tf.Tensor4D, f as tf.Tensor4D, x.shape, c.stride, c.pad)
+        .mul(xWeights)
+        .sum(),
     )([transposeInput, filter]);
 
     const fused = tf.fused.conv2d({ x, filter, strides: c.stride, pad: c.pad });
@@ -99,7 +105,17 @@ const shapes: [number, number, number, number, number][] = [
 for (const [batch, height, width, inChannels, outChannels] of shapes) {
   for (const kernel of [3, 4]) {
     for (const stride of [1, 2] as const) {
-      for (const pad of ['same', 'valid', 1, [[0, 0], [2, 1], [0, 3], [0, 0]]] as Pad[]) {
+      for (const pad of [
+        'same',
+        'valid',
+        1,
+        [
+          [0, 0],
+          [2, 1],
+          [0, 3],
+          [0, 0],
+        ],
+      ] as Pad[]) {
         cases.push({ batch, height, width, inChannels, outChannels, kernel, stride, pad });
       }
     }
@@ -109,7 +125,6 @@ for (const [batch, height, width, inChannels, outChannels] of shapes) {
 cases.push({ batch: 1, height: 7, width: 9, inChannels: 3, outChannels: 2, kernel: 1, stride: 2, pad: 'valid' });
 cases.push({ batch: 1, height: 7, width: 9, inChannels: 3, outChannels: 2, kernel: 3, stride: 2, pad: 3 });
 cases.push({ batch: 1, height: 5, width: 5, inChannels: 2, outChannels: 3, kernel: 5, stride: 1, pad: 'same' });
-
 
 // Conv2DBackpropInput has two paths (stride phases through XNNPACK convolutions, and GEMM + col2im
 // for small dy), and so do Conv2D and FusedConv2D (XNNPACK's own, and a transposed-filter GEMM for
@@ -153,7 +168,16 @@ test('wasm conv kernels leak no tensors or buffers', async () => {
       const tensorsBefore = tf.memory().numTensors;
       const buffersBefore = tf.engine().backend.numDataIds();
       for (const stride of [1, 2] as const) {
-        for (const pad of ['same', 'valid', [[0, 0], [2, 1], [0, 3], [0, 0]]] as Pad[]) {
+        for (const pad of [
+          'same',
+          'valid',
+          [
+            [0, 0],
+            [2, 1],
+            [0, 3],
+            [0, 0],
+          ],
+        ] as Pad[]) {
           computeAll({ ...leakCase, stride, pad });
         }
       }
@@ -213,7 +237,8 @@ test('a wrong dy shape is reported with the shapes involved', async () => {
   const filter = tf.zeros([3, 3, 4, 2]);
   const x = tf.zeros([1, 8, 8, 4]);
   assert.throws(
-    () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 2] }),
+    () =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 2] }),
     /dy shape \[1,3,3,2\]/,
   );
   tf.dispose([dy, filter, x]);

@@ -64,7 +64,10 @@ function assertClose(actual: Float32Array, expected: Float32Array, tolerance: nu
     const d = Math.abs(actual[i]! - expected[i]!);
     if (!(d <= worst)) [worst, at] = [d, i];
   }
-  assert.ok(worst <= tolerance * scale, `${what}: |webgpu - cpu| = ${worst} at ${at} (${actual[at]} vs ${expected[at]}), allowed ${tolerance * scale}`);
+  assert.ok(
+    worst <= tolerance * scale,
+    `${what}: |webgpu - cpu| = ${worst} at ${at} (${actual[at]} vs ${expected[at]}), allowed ${tolerance * scale}`,
+  );
 }
 
 /**
@@ -73,7 +76,14 @@ function assertClose(actual: Float32Array, expected: Float32Array, tolerance: nu
  * be moved up to lr the other way on each step, since Adam normalises the gradient's size away.
  * So: all within 2·lr·steps, and all but 0.1% within `tight`.
  */
-function assertWeightsClose(actual: Float32Array[], expected: Float32Array[], lr: number, steps: number, tight: number, what: string): void {
+function assertWeightsClose(
+  actual: Float32Array[],
+  expected: Float32Array[],
+  lr: number,
+  steps: number,
+  tight: number,
+  what: string,
+): void {
   let loose = 0;
   let total = 0;
   expected.forEach((e, i) => {
@@ -113,11 +123,17 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
     const f = () => {
       const xt = tf.tensor4d(x, [1, 13, 11, 3]);
       const out: tf.Tensor[] = [];
-      for (const [w, k, stride, pad] of [[w3, 3, 1, 'same'], [w4, 4, 2, 'same'], [w3, 3, 2, 'valid']] as const) {
+      for (const [w, k, stride, pad] of [
+        [w3, 3, 1, 'same'],
+        [w4, 4, 2, 'same'],
+        [w3, 3, 2, 'valid'],
+      ] as const) {
         const wt = tf.tensor4d(w, [k, k, 3, 5]);
         const y = tf.conv2d(xt, wt, stride, pad);
         const weight = tf.tensor(r.subarray(0, y.size), y.shape);
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), weight)))([xt, wt]);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), weight)),
+        )([xt, wt]);
         out.push(y, dx!, dw!);
       }
       return out;
@@ -162,13 +178,34 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
 
   it('Adam with its moments on the device follows the host Adam, and its state moves between backends', async () => {
     const shapes = [[3, 3, 2, 4], [4], [7]];
-    const grads = [1, 2, 3].map((step) => shapes.map((s, i) => values(s.reduce((a, b) => a * b), 100 * step + i)));
+    const grads = [1, 2, 3].map((step) =>
+      shapes.map((s, i) =>
+        values(
+          s.reduce((a, b) => a * b),
+          100 * step + i,
+        ),
+      ),
+    );
     const options = { lr: 2e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-7 };
     /** Three steps (gradients as tensors and as arrays); the weights and the saved state. */
     const run = async (backend: 'cpu' | 'webgpu') => {
       await useBackend(backend);
       const before = tf.memory().numTensors;
-      const vars = tf.tidy(() => shapes.map((s, i) => tf.variable(tf.tensor(values(s.reduce((a, b) => a * b), 10 + i), s), true, `adam_${backend}_${i}`)));
+      const vars = tf.tidy(() =>
+        shapes.map((s, i) =>
+          tf.variable(
+            tf.tensor(
+              values(
+                s.reduce((a, b) => a * b),
+                10 + i,
+              ),
+              s,
+            ),
+            true,
+            `adam_${backend}_${i}`,
+          ),
+        ),
+      );
       const adam = new Adam(vars, options);
       for (const [step, g] of grads.entries()) {
         if (step === 1) adam.apply(g);
@@ -254,7 +291,9 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
       // `await` whether trainStep returns its losses or a promise of them.
       const losses = await gan.trainStep(ta, tb);
       tf.dispose([ta, tb]);
-      const weights = await Promise.all([gan.genAtoB, gan.genBtoA, gan.discA, gan.discB].flatMap((m) => m.getWeights().map((x) => x.data() as Promise<Float32Array>)));
+      const weights = await Promise.all(
+        [gan.genAtoB, gan.genBtoA, gan.discA, gan.discB].flatMap((m) => m.getWeights().map((x) => x.data() as Promise<Float32Array>)),
+      );
       gan.dispose();
       assert.equal(tf.memory().numTensors, before, `${backend}: tensors left behind`);
       return { losses, weights };
@@ -294,7 +333,14 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
     assert.deepEqual([...split.keys()], [...straight.keys()]);
     const names = [...straight.keys()];
     const weights = names.filter((n) => n.includes('weight'));
-    assertWeightsClose(weights.map((n) => split.get(n)!), weights.map((n) => straight.get(n)!), resolveConfig(config).lr, 2, 1e-5, 'weight');
+    assertWeightsClose(
+      weights.map((n) => split.get(n)!),
+      weights.map((n) => straight.get(n)!),
+      resolveConfig(config).lr,
+      2,
+      1e-5,
+      'weight',
+    );
     for (const name of names.filter((n) => n.includes('moment'))) assertClose(split.get(name)!, straight.get(name)!, 1e-5, name);
   });
 });

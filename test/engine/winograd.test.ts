@@ -48,8 +48,17 @@ function computeAll(c: Case): Record<string, Float32Array> {
     const weights = tf.randomUniform(y.shape, -1, 1, 'float32', 44);
     const fused = (input: tf.Tensor, f: tf.Tensor, b: tf.Tensor) =>
       tf.fused.conv2d({ x: input as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad: c.pad, bias: b, activation: 'relu' });
-    const [dx, df] = tf.grads((input: tf.Tensor, f: tf.Tensor) => tf.conv2d(input as tf.Tensor4D, f as tf.Tensor4D, 1, c.pad).mul(weights).sum())([x, filter]);
-    const [fusedDx, fusedDf, fusedDb] = tf.grads((input: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => fused(input, f, b).mul(weights).sum())([x, filter, bias]);
+    const [dx, df] = tf.grads((input: tf.Tensor, f: tf.Tensor) =>
+      tf
+        .conv2d(input as tf.Tensor4D, f as tf.Tensor4D, 1, c.pad)
+        .mul(weights)
+        .sum(),
+    )([x, filter]);
+    const [fusedDx, fusedDf, fusedDb] = tf.grads((input: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => fused(input, f, b).mul(weights).sum())([
+      x,
+      filter,
+      bias,
+    ]);
     const values = (t: tf.Tensor | undefined) => {
       assert.ok(t, 'tf.grads returned fewer gradients than inputs');
       return t.dataSync() as Float32Array;
@@ -69,7 +78,13 @@ function computeAll(c: Case): Record<string, Float32Array> {
 /** Every 3x3 stride-1 convolution (forward and input gradient) through Winograd, whatever its size. */
 function forceWinograd(): () => void {
   const saved = { ...wasmKernelTuning };
-  Object.assign(wasmKernelTuning, { winograd: true, winogradMinChannels: 1, winogradMinOutPixels: 0, convGemmMaxOutPixels: 0, gemmMaxDyPixels: 0 });
+  Object.assign(wasmKernelTuning, {
+    winograd: true,
+    winogradMinChannels: 1,
+    winogradMinOutPixels: 0,
+    convGemmMaxOutPixels: 0,
+    gemmMaxDyPixels: 0,
+  });
   return () => Object.assign(wasmKernelTuning, saved);
 }
 
@@ -80,7 +95,22 @@ for (const [batch, height, width, inChannels, outChannels] of [
   [1, 5, 5, 33, 40],
   [2, 10, 11, 16, 8],
 ] as const) {
-  for (const pad of ['same', 'valid', [[0, 0], [1, 1], [1, 1], [0, 0]], [[0, 0], [2, 0], [0, 1], [0, 0]]] as Case['pad'][]) {
+  for (const pad of [
+    'same',
+    'valid',
+    [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+    [
+      [0, 0],
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ],
+  ] as Case['pad'][]) {
     cases.push({ batch, height, width, inChannels, outChannels, pad });
   }
 }
@@ -106,7 +136,9 @@ test('Winograd 3x3 stride-1 convolutions match the cpu backend (values and gradi
       assert.ok(error < TOLERANCE, `${JSON.stringify(c)}: ${key} relative error ${error.toExponential(2)}`);
     }
   }
-  const summary = Object.entries(worst).map(([key, error]) => `${key} ${error.toExponential(2)}`).join(', ');
+  const summary = Object.entries(worst)
+    .map(([key, error]) => `${key} ${error.toExponential(2)}`)
+    .join(', ');
   t.diagnostic(`${cases.length} cases, max relative error: ${summary}`);
   console.log(`winograd: ${cases.length} cases, max relative error: ${summary}`);
 });
@@ -181,7 +213,13 @@ test('Winograd leaks no tensors, buffers or heap bytes (forward, input gradient 
     initial.dispose(); // the variable now holds the buffer alone
     const x = tf.randomUniform([2, 11, 10, 8], -1, 1, 'float32', 62) as tf.Tensor4D;
     const step = () => {
-      const { value, grads } = tf.variableGrads(() => tf.conv2d(tf.conv2d(x, filter as tf.Tensor4D, 1, 'same'), filter as tf.Tensor4D, 1, 'valid').square().sum() as tf.Scalar);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf
+            .conv2d(tf.conv2d(x, filter as tf.Tensor4D, 1, 'same'), filter as tf.Tensor4D, 1, 'valid')
+            .square()
+            .sum() as tf.Scalar,
+      );
       tf.dispose([value, ...Object.values(grads)]);
     };
     step(); // warm-up: the cached transforms of the filter and its sub-filter are not a leak

@@ -62,39 +62,76 @@ function assertFigures(report: EvalReport, withModel: boolean): void {
 describe('evaluateModel', () => {
   it('measures both generators of a run on the test split, with floors and ceilings, and leaks nothing', async () => {
     const before = tf.memory().numTensors;
-    const report = await evaluateModel({ data, split: 'test', model: run, size: 32, subsets: 4, featureNet: net, targetClass: 'blue', sourceClass: 'red' });
+    const report = await evaluateModel({
+      data,
+      split: 'test',
+      model: run,
+      size: 32,
+      subsets: 4,
+      featureNet: net,
+      targetClass: 'blue',
+      sourceClass: 'red',
+    });
     assert.equal(tf.memory().numTensors, before);
-    assert.deepEqual(report.directions.map((d) => [d.direction, d.sources, d.targets, d.targetClass]), [
-      ['AtoB', 4, 5, 'blue'],
-      ['BtoA', 5, 4, 'red'],
-    ]);
+    assert.deepEqual(
+      report.directions.map((d) => [d.direction, d.sources, d.targets, d.targetClass]),
+      [
+        ['AtoB', 4, 5, 'blue'],
+        ['BtoA', 5, 4, 'red'],
+      ],
+    );
     assertFigures(report, true);
     for (const d of report.directions) assert.ok(d.model!.classRate!.rate >= 0 && d.model!.classRate!.rate <= 1);
     // The floor does not depend on the model: the same as without one.
-    const baselines = await evaluateModel({ data, split: 'test', size: 32, subsets: 4, featureNet: net, targetClass: 'blue', sourceClass: 'red' });
+    const baselines = await evaluateModel({
+      data,
+      split: 'test',
+      size: 32,
+      subsets: 4,
+      featureNet: net,
+      targetClass: 'blue',
+      sourceClass: 'red',
+    });
     assertFigures(baselines, false);
-    assert.deepEqual(baselines.directions.map((d) => [d.floor, d.ceiling]), report.directions.map((d) => [d.floor, d.ceiling]));
-    assert.deepEqual(report.directions.map((d) => [d.floor.kid.subsetSize, d.ceiling.kid.subsetSize]), [[4, 2], [4, 2]]);
+    assert.deepEqual(
+      baselines.directions.map((d) => [d.floor, d.ceiling]),
+      report.directions.map((d) => [d.floor, d.ceiling]),
+    );
+    assert.deepEqual(
+      report.directions.map((d) => [d.floor.kid.subsetSize, d.ceiling.kid.subsetSize]),
+      [
+        [4, 2],
+        [4, 2],
+      ],
+    );
     const table = formatReport(report);
     assert.match(table, /^A→B\s+4\s+5\s+-?\d+\.\d\d ± \d+\.\d\d/m);
     assert.match(table, /^B→A\s+5\s+4\s+.*\s+red\s+\d\.\d{3}/m);
   });
 
   it('reads valA/valB, or a --val-split list held out of trainA/trainB, and the same images give the same figures', async () => {
-    const names = { A: (await readdir(join(data, 'trainA'))).sort().slice(0, 4), B: (await readdir(join(data, 'trainB'))).sort().slice(1, 5) };
+    const names = {
+      A: (await readdir(join(data, 'trainA'))).sort().slice(0, 4),
+      B: (await readdir(join(data, 'trainB'))).sort().slice(1, 5),
+    };
     const splitFile = join(work, 'split.json');
     await writeFile(splitFile, JSON.stringify({ dataset: 'tiny', seed: 0, valA: names.A, valB: names.B }));
     const listed = await evaluateModel({ data, valSplit: splitFile, model: run, direction: 'AtoB', size: 32, subsets: 3, featureNet: net });
     assert.match(listed.images, /^split tiny of /);
-    assert.deepEqual(listed.directions.map((d) => [d.direction, d.sources, d.targets]), [['AtoB', 4, 4]]);
+    assert.deepEqual(
+      listed.directions.map((d) => [d.direction, d.sources, d.targets]),
+      [['AtoB', 4, 4]],
+    );
 
     const withVal = join(work, 'with-val');
     await cp(data, withVal, { recursive: true });
-    await Promise.all(['A', 'B'].map(async (s) => {
-      const dir = join(withVal, `val${s}`);
-      await (await import('node:fs/promises')).mkdir(dir);
-      for (const n of names[s as 'A' | 'B']) await cp(join(data, `train${s}`, n), join(dir, n));
-    }));
+    await Promise.all(
+      ['A', 'B'].map(async (s) => {
+        const dir = join(withVal, `val${s}`);
+        await (await import('node:fs/promises')).mkdir(dir);
+        for (const n of names[s as 'A' | 'B']) await cp(join(data, `train${s}`, n), join(dir, n));
+      }),
+    );
     const folders = await evaluateModel({ data: withVal, model: run, direction: 'AtoB', size: 32, subsets: 3, featureNet: net });
     assert.match(folders.images, /valA, .*valB$/);
     assert.deepEqual(folders.directions, listed.directions);
@@ -119,16 +156,41 @@ describe('evaluateModel', () => {
     await rm(join(noTest, 'testB'), { recursive: true });
     await assert.rejects(evaluateModel({ data: noTest, split: 'test', featureNet: net }), /no-test\/testA: no images found/);
     await rm(join(noTest, 'testA'), { recursive: true });
-    await assert.rejects(evaluateModel({ data: noTest, split: 'test', featureNet: net }), /no-test\/testA: no such folder \(--split test reads testA\/ and testB\/\)/);
-    await assert.rejects(evaluateModel({ data, split: 'test', featureNet: net, targetClass: 'purple' }), /class 'purple' is not a label of colourNet/);
-    await assert.rejects(evaluateModel({ data, split: 'test', featureNet: net, model: join(work, 'nowhere') }), /nowhere: no such file or folder/);
+    await assert.rejects(
+      evaluateModel({ data: noTest, split: 'test', featureNet: net }),
+      /no-test\/testA: no such folder \(--split test reads testA\/ and testB\/\)/,
+    );
+    await assert.rejects(
+      evaluateModel({ data, split: 'test', featureNet: net, targetClass: 'purple' }),
+      /class 'purple' is not a label of colourNet/,
+    );
+    await assert.rejects(
+      evaluateModel({ data, split: 'test', featureNet: net, model: join(work, 'nowhere') }),
+      /nowhere: no such file or folder/,
+    );
     await assert.rejects(evaluateModel({ data, valSplit: 'nosuchsplit', featureNet: net }), /validation split 'nosuchsplit': no such file/);
   });
 });
 
 describe('cyclegan eval', () => {
   it('prints a table and JSON with the bundled Darknet-tiny', async () => {
-    const table = await cli('eval', '--data', data, '--split', 'test', '--model', run, '--size', '32', '--subsets', '3', '--target-class', 'zebra', '--source-class', 'sorrel');
+    const table = await cli(
+      'eval',
+      '--data',
+      data,
+      '--split',
+      'test',
+      '--model',
+      run,
+      '--size',
+      '32',
+      '--subsets',
+      '3',
+      '--target-class',
+      'zebra',
+      '--source-class',
+      'sorrel',
+    );
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /features: .*assets\/darknet-tiny-imagenet/);
     assert.match(table.stdout, /^direction\s+sources\s+targets\s+KID×1000 model\s+floor\s+ceiling\s+class\s+top-1 model/m);
@@ -139,7 +201,10 @@ describe('cyclegan eval', () => {
     assert.equal(json.code, 0, json.stderr);
     const report = JSON.parse(json.stdout) as EvalReport;
     assert.equal(report.model, undefined);
-    assert.deepEqual(report.directions.map((d) => d.direction), ['BtoA']);
+    assert.deepEqual(
+      report.directions.map((d) => d.direction),
+      ['BtoA'],
+    );
     assert.equal(report.directions[0]!.floor.kid.subsetSize, 4);
     assert.equal(report.directions[0]!.ceiling.kid.subsetSize, 2);
   });

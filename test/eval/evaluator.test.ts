@@ -23,10 +23,11 @@ const sources = [...[1, 2, 3, 4].map((s) => noisy(RED, s, 32, 20)), flat(BLUE)];
 const targets = [...[5, 6, 7, 8, 9, 10].map((s) => noisy(GREEN, s, 32, 20)), flat(BLUE), noisy(BLUE, 11, 32, 20)];
 
 /** Swaps the red and green channels: red sources become green. */
-const swapRedGreen: TranslateFn = (x) => tf.tidy(() => {
-  const [r, g, b] = tf.split(x, 3, 3);
-  return tf.concat([g!, r!, b!], 3) as tf.Tensor4D;
-});
+const swapRedGreen: TranslateFn = (x) =>
+  tf.tidy(() => {
+    const [r, g, b] = tf.split(x, 3, 3);
+    return tf.concat([g!, r!, b!], 3) as tf.Tensor4D;
+  });
 
 describe('DirectionEvaluator', () => {
   it('reports the class rate and mean probability of translations, floor and ceiling', async () => {
@@ -41,7 +42,10 @@ describe('DirectionEvaluator', () => {
     assert.equal(model.classRate!.rate, 4 / 5);
     const pBlue = flatProbs(BLUE)[1]!;
     assert.ok(model.classRate!.meanProb > (4 * 0.99 + pBlue) / 5 - 0.01 && model.classRate!.meanProb <= 1);
-    assert.ok(model.kid.mean < ev.floor.kid.mean, `translations (${model.kid.mean}) are closer to the targets than the sources (${ev.floor.kid.mean})`);
+    assert.ok(
+      model.kid.mean < ev.floor.kid.mean,
+      `translations (${model.kid.mean}) are closer to the targets than the sources (${ev.floor.kid.mean})`,
+    );
     const report = ev.report(model);
     assert.equal(report.direction, 'AtoB');
     assert.equal(report.targetClass, 'green');
@@ -71,15 +75,27 @@ describe('DirectionEvaluator', () => {
       /generator failed/,
     );
     assert.equal(tf.memory().numTensors, before, 'after a throwing translation');
-    await assert.rejects(ev.evaluate((x) => tf.slice(x, [0, 0, 0, 0], [1, 16, 32, 3])), /returned shape \[1,16,32,3\], expected the same shape/);
-    await assert.rejects(ev.evaluate((x) => tf.mul(x, NaN) as tf.Tensor4D), /non-finite value \(NaN\)/);
+    await assert.rejects(
+      ev.evaluate((x) => tf.slice(x, [0, 0, 0, 0], [1, 16, 32, 3])),
+      /returned shape \[1,16,32,3\], expected the same shape/,
+    );
+    await assert.rejects(
+      ev.evaluate((x) => tf.mul(x, NaN) as tf.Tensor4D),
+      /non-finite value \(NaN\)/,
+    );
     assert.equal(tf.memory().numTensors, before, 'after bad outputs');
   });
 
   it('refuses too few images and unknown classes', async () => {
-    await assert.rejects(DirectionEvaluator.create(net, sources.slice(0, 1), targets, { direction: 'AtoB' }), /AtoB: KID needs at least 2 source images, got 1/);
+    await assert.rejects(
+      DirectionEvaluator.create(net, sources.slice(0, 1), targets, { direction: 'AtoB' }),
+      /AtoB: KID needs at least 2 source images, got 1/,
+    );
     await assert.rejects(DirectionEvaluator.create(net, sources, targets.slice(0, 3), { direction: 'AtoB' }), /at least 4 target images/);
-    await assert.rejects(DirectionEvaluator.create(net, sources, targets, { direction: 'AtoB', targetClass: 'gren' }), /class 'gren' is not a label of colourNet \(close: 'green'/);
+    await assert.rejects(
+      DirectionEvaluator.create(net, sources, targets, { direction: 'AtoB', targetClass: 'gren' }),
+      /class 'gren' is not a label of colourNet \(close: 'green'/,
+    );
   });
 });
 

@@ -16,7 +16,13 @@ describe('feature network', () => {
   it('gives pooled features and softmax probabilities in one pass, batched, without leaks', async () => {
     const net = colourNet(3);
     try {
-      const colours: [number, number, number][] = [[200, 10, 10], [10, 180, 40], [30, 60, 250], [128, 128, 0], [0, 0, 0]];
+      const colours: [number, number, number][] = [
+        [200, 10, 10],
+        [10, 180, 40],
+        [30, 60, 250],
+        [128, 128, 0],
+        [0, 0, 0],
+      ];
       const before = tf.memory().numTensors;
       const stats = await net.analyse([...colours.map((c) => flat(c)), noisy([100, 100, 100], 1)]);
       assert.equal(tf.memory().numTensors, before);
@@ -31,7 +37,10 @@ describe('feature network', () => {
       // The batch of 3 and a batch of 1 give the same numbers.
       const single = await net.analyse([flat(colours[4]!)]);
       assert.deepEqual(Array.from(single.features.data), Array.from(stats.features.data.subarray(4 * 8, 5 * 8)));
-      assert.ok(stats.features.data.every((v) => Number.isFinite(v) && v >= 0), 'relu features');
+      assert.ok(
+        stats.features.data.every((v) => Number.isFinite(v) && v >= 0),
+        'relu features',
+      );
     } finally {
       net.dispose();
     }
@@ -98,7 +107,10 @@ describe('feature network', () => {
   it('calls real zebra photos zebra', { skip: !existsSync(zebras) && `no horse2zebra images at ${zebras}` }, async () => {
     const net = await FeatureNetwork.load();
     try {
-      const files = readdirSync(zebras).filter((f) => f.endsWith('.jpg')).sort().slice(0, 4);
+      const files = readdirSync(zebras)
+        .filter((f) => f.endsWith('.jpg'))
+        .sort()
+        .slice(0, 4);
       const stats = await net.analyse(await Promise.all(files.map((f) => readImage(join(zebras, f)))));
       const zebra = net.classIndex('zebra');
       const mean = files.reduce((s, _, i) => s + stats.probs[i * 1000 + zebra]!, 0) / files.length;
@@ -112,4 +124,3 @@ describe('feature network', () => {
     await assert.rejects(FeatureNetwork.load('/nonexistent/net'), /\/nonexistent\/net\/model.json: not found/);
   });
 });
-

@@ -18,7 +18,13 @@ export function colourNet(batchSize = 16): FeatureNetwork {
 export function colourModel(): tf.LayersModel {
   const input = tf.input({ shape: [16, 16, 3] });
   const conv = tf.layers
-    .conv2d({ filters: 8, kernelSize: 3, activation: 'relu', name: 'features', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) })
+    .conv2d({
+      filters: 8,
+      kernelSize: 3,
+      activation: 'relu',
+      name: 'features',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+    })
     .apply(input) as tf.SymbolicTensor;
   const pooled = tf.layers.globalAveragePooling2d({}).apply(conv) as tf.SymbolicTensor;
   const mean = tf.layers.globalAveragePooling2d({ name: 'mean_rgb' }).apply(input) as tf.SymbolicTensor;

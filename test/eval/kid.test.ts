@@ -16,8 +16,18 @@ function gaussian(count: number, dim: number, seed: number, shift = 0): FeatureS
 
 describe('KID (clean-fid kernel_distance)', () => {
   it('equals the value numpy gives on 4 vs 4 vectors of dimension 3', () => {
-    const x = featureSet([[0.5, 1.0, 0.25], [1.5, 0.0, 0.75], [0.0, 2.0, 0.5], [0.25, 0.5, 1.0]]);
-    const y = featureSet([[2.0, 1.0, 1.0], [2.5, 1.5, 0.5], [1.0, 2.5, 2.0], [1.25, 0.75, 3.0]]);
+    const x = featureSet([
+      [0.5, 1.0, 0.25],
+      [1.5, 0.0, 0.75],
+      [0.0, 2.0, 0.5],
+      [0.25, 0.5, 1.0],
+    ]);
+    const y = featureSet([
+      [2.0, 1.0, 1.0],
+      [2.5, 1.5, 0.5],
+      [1.0, 2.5, 2.0],
+      [1.25, 0.75, 3.0],
+    ]);
     // python3: a=(x@x.T/n+1)**3+(y@y.T/n+1)**3; b=(x@y.T/n+1)**3
     //          t=(a.sum()-np.diag(a).sum())/(m-1)-b.sum()*2/m; print(t/m)
     const expected = 21.61412933726369;
@@ -52,7 +62,7 @@ describe('KID (clean-fid kernel_distance)', () => {
       for (const i of ix) for (const j of ix) if (i !== j) xx += k(x, i, x, j);
       for (const i of iy) for (const j of iy) if (i !== j) yy += k(y, i, y, j);
       for (const i of ix) for (const j of iy) xy += k(x, i, y, j);
-      const expected = (xx / (m * (m - 1)) + yy / (m * (m - 1)) - (2 * xy) / (m * m));
+      const expected = xx / (m * (m - 1)) + yy / (m * (m - 1)) - (2 * xy) / (m * m);
       assert.ok(Math.abs(cached.values[s]! - expected) < 1e-9, `subset ${s}: ${cached.values[s]} vs ${expected}`);
       assert.ok(Math.abs(direct.values[s]! - expected) < 1e-9);
     }

@@ -206,7 +206,10 @@ test('the official onnx.proto encodes the model', async () => {
   const model = buildUnetGenerator({ size: 8, ngf: 2, seed: 9 });
   try {
     const bytes = await generatorToOnnx(model, { opset: 21 });
-    assert.ok(Buffer.from(bytes).equals(Buffer.from(await generatorToOnnx(model, { opset: 21 }))), 'the same model encodes to the same bytes');
+    assert.ok(
+      Buffer.from(bytes).equals(Buffer.from(await generatorToOnnx(model, { opset: 21 }))),
+      'the same model encodes to the same bytes',
+    );
     const m = decode(bytes);
     assert.equal(ModelProto.verify(m as unknown as Record<string, unknown>), null);
     assert.equal(m.ir_version, 10);

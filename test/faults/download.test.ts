@@ -21,7 +21,10 @@ describe('dataset zip checks', () => {
     const path = join(work.dir, 'corrupt.zip');
     writeFileSync(path, zip);
     await assert.rejects(extractZip(path, join(work.dir, 'corrupt-out'), 'horse2zebra.zip'), (e: Error) => {
-      assert.match(e.message, /^horse2zebra\.zip: 'trainB\/b\.jpg' failed its CRC-32 check \([0-9a-f]{8}, the zip says [0-9a-f]{8}\); the zip is corrupt: download it again$/);
+      assert.match(
+        e.message,
+        /^horse2zebra\.zip: 'trainB\/b\.jpg' failed its CRC-32 check \([0-9a-f]{8}, the zip says [0-9a-f]{8}\); the zip is corrupt: download it again$/,
+      );
       return true;
     });
   });
@@ -33,7 +36,10 @@ describe('dataset zip checks', () => {
     const path = join(work.dir, 'bomb.zip');
     writeFileSync(path, zip);
     const out = join(work.dir, 'bomb-out');
-    await assert.rejects(extractZip(path, out, 'bomb.zip', { maxUnpackedBytes: 1 << 20 }), /^DownloadError: bomb\.zip: would unpack to 4,194,305 bytes, over the limit of 1,048,576; refusing it \(a zip bomb\?\)$/);
+    await assert.rejects(
+      extractZip(path, out, 'bomb.zip', { maxUnpackedBytes: 1 << 20 }),
+      /^DownloadError: bomb\.zip: would unpack to 4,194,305 bytes, over the limit of 1,048,576; refusing it \(a zip bomb\?\)$/,
+    );
     assert.equal(existsSync(out), false);
   });
 
@@ -43,16 +49,23 @@ describe('dataset zip checks', () => {
     files['trainB/b.jpg'] = 'b';
     const path = join(work.dir, 'many.zip');
     writeFileSync(path, await makeZip(files, { compress: false }));
-    await assert.rejects(extractZip(path, join(work.dir, 'many-out'), 'many.zip', { maxEntries: 10 }), /many\.zip: has 31 entries, over the limit of 10/);
+    await assert.rejects(
+      extractZip(path, join(work.dir, 'many-out'), 'many.zip', { maxEntries: 10 }),
+      /many\.zip: has 31 entries, over the limit of 10/,
+    );
     await extractZip(path, join(work.dir, 'many-ok'), 'many.zip', { maxEntries: 31 });
     assert.equal(readdirSync(join(work.dir, 'many-ok', 'trainA')).length, 30);
   });
 
   it('downloadDataset passes the caps on and leaves nothing behind on a refusal', async () => {
     const zip = await makeZip({ 'mini/trainA/a.jpg': Buffer.alloc(100_000), 'mini/trainB/b.jpg': 'b' });
-    const fetchImpl = (async () => new Response(new Uint8Array(zip), { headers: { 'content-length': String(zip.length) } })) as typeof fetch;
+    const fetchImpl = (async () =>
+      new Response(new Uint8Array(zip), { headers: { 'content-length': String(zip.length) } })) as typeof fetch;
     const dir = join(work.dir, 'cache');
-    await assert.rejects(downloadDataset('mini', { dir, fetchImpl, maxUnpackedBytes: 50_000 }), /mini\.zip: would unpack to 100,001 bytes, over the limit of 50,000/);
+    await assert.rejects(
+      downloadDataset('mini', { dir, fetchImpl, maxUnpackedBytes: 50_000 }),
+      /mini\.zip: would unpack to 100,001 bytes, over the limit of 50,000/,
+    );
     assert.deepEqual(readdirSync(dir), []);
     await assert.rejects(downloadDataset('mini', { dir, fetchImpl, maxEntries: 0 }), /maxEntries must be a positive integer, got 0/);
     const ok = await downloadDataset('mini', { dir, fetchImpl });

@@ -26,7 +26,19 @@ import { assertSameState, bytes, logLines, runState } from './run-state.ts';
 // swap images by the run's Rng.
 const UNET = { preset: 'tutorial', ngf: 4, ndf: 4, cropSize: 32, loadSize: 36, poolSize: 2, epochs: 2, saveEvery: 1, seed: 7 } as const;
 // One epoch at the full rate, then one of linear decay: the cuts at 6 and 7 resume into the decay.
-const RESNET = { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 36, poolSize: 2, epochs: 1, epochsDecay: 1, saveEvery: 1, seed: 7 } as const;
+const RESNET = {
+  preset: 'paper',
+  generator: 'resnet6',
+  ngf: 4,
+  ndf: 4,
+  cropSize: 32,
+  loadSize: 36,
+  poolSize: 2,
+  epochs: 1,
+  epochsDecay: 1,
+  saveEvery: 1,
+  seed: 7,
+} as const;
 
 let work: string;
 let cleanup: () => Promise<void>;
@@ -83,12 +95,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
         let resumedFrom: string | null = null;
         const first = await train({ data, out: cut, config: c.config, maxSteps: c.cuts[0] });
         for (let i = 0; i <= c.cuts.length; i++) {
-          const result = i === 0 ? first : await train({
-            out: cut,
-            resume: true,
-            maxSteps: c.cuts[i] ?? c.maxSteps,
-            onStart: (s) => (resumedFrom = s.resumedFrom),
-          });
+          const result =
+            i === 0
+              ? first
+              : await train({
+                  out: cut,
+                  resume: true,
+                  maxSteps: c.cuts[i] ?? c.maxSteps,
+                  onStart: (s) => (resumedFrom = s.resumedFrom),
+                });
           const stop = c.cuts[i] ?? end;
           assert.equal(result.position.globalStep, stop);
           if (i > 0) {
@@ -113,7 +128,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
           const sample = `samples/epoch-${String(e).padStart(4, '0')}.png`;
           assert.ok((await readFile(join(straight, sample))).equals(await readFile(join(cut, sample))), `${sample} differs`);
         }
-        assert.equal(existsSync(join(cut, 'checkpoints', `step-${String(c.cuts.at(-1)).padStart(8, '0')}`)), false, 'step checkpoints pruned');
+        assert.equal(
+          existsSync(join(cut, 'checkpoints', `step-${String(c.cuts.at(-1)).padStart(8, '0')}`)),
+          false,
+          'step checkpoints pruned',
+        );
         assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensors left behind');
       });
     }
@@ -123,7 +142,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assert.equal(backwardPerTerm(config), true, 'the paper preset trains with the per-term pass');
       const tensorsBefore = tf.memory().numTensors;
       const inputs = new Rng(9);
-      const [realA, realB] = [inputs.seed(), inputs.seed()].map((seed) => tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', seed) as tf.Tensor4D);
+      const [realA, realB] = [inputs.seed(), inputs.seed()].map(
+        (seed) => tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', seed) as tf.Tensor4D,
+      );
       // One step of each from the same weights (from config.seed) and the same Rng. After a first
       // step Adam's first moment is (1 − β1)·g = g/2 exactly (a float32 halved), so the moments
       // are the gradients the pass produced.

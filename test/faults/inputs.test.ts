@@ -48,7 +48,9 @@ describe('inputs', () => {
 
   it('a symlink to a regular image is read', async () => {
     const png = join(work.dir, 'real.png');
-    await sharp(noise(5, 4, 1), { raw: { width: 5, height: 4, channels: 3 } }).png().toFile(png);
+    await sharp(noise(5, 4, 1), { raw: { width: 5, height: 4, channels: 3 } })
+      .png()
+      .toFile(png);
     const link = join(work.dir, 'alias.png');
     symlinkSync(png, link);
     const img = await readImage(link);
@@ -57,15 +59,22 @@ describe('inputs', () => {
 
   it('AVIF is accepted (sharp decodes it)', async () => {
     const avif = join(work.dir, 'photo.avif');
-    await sharp(noise(16, 12, 2), { raw: { width: 16, height: 12, channels: 3 } }).avif({ lossless: true }).toFile(avif);
+    await sharp(noise(16, 12, 2), { raw: { width: 16, height: 12, channels: 3 } })
+      .avif({ lossless: true })
+      .toFile(avif);
     const img = await readImage(avif);
     assert.deepEqual([img.width, img.height, img.data.length], [16, 12, 16 * 12 * 3]);
   });
 
   it('the pixel limit names both the CLI option and the library option', async () => {
     const big = join(work.dir, 'big.png');
-    await sharp({ create: { width: 300, height: 200, channels: 3, background: '#888' } }).png().toFile(big);
-    await assert.rejects(readImage(big, { maxPixels: 1000 }), /image too large \(300x200 = 60,000 pixels\).*raise --max-pixels on the command line or maxPixels in the library/);
+    await sharp({ create: { width: 300, height: 200, channels: 3, background: '#888' } })
+      .png()
+      .toFile(big);
+    await assert.rejects(
+      readImage(big, { maxPixels: 1000 }),
+      /image too large \(300x200 = 60,000 pixels\).*raise --max-pixels on the command line or maxPixels in the library/,
+    );
     await assert.rejects(readImage(big, { maxPixels: 0 }), /maxPixels must be a positive integer, got 0/);
   });
 
@@ -73,7 +82,9 @@ describe('inputs', () => {
     const model = await saveTinyGenerator(join(work.dir, 'model'));
     const folder = join(work.dir, 'photos');
     mkdirSync(folder);
-    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#468' } }).png().toFile(join(folder, 'p.png'));
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#468' } })
+      .png()
+      .toFile(join(folder, 'p.png'));
     writeFileSync(join(folder, 'note.txt'), 'not an image');
     const cli = spawnSync(
       process.execPath,

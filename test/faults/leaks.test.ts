@@ -65,7 +65,10 @@ describe('wasm kernels when the heap is full', () => {
     };
   }
 
-  for (const [path, gemm] of [['GEMM', Infinity], ['phase', 0]] as const) {
+  for (const [path, gemm] of [
+    ['GEMM', Infinity],
+    ['phase', 0],
+  ] as const) {
     it(`convolution gradients (${path} path) free every buffer when an allocation fails`, async () => {
       await useBackend('wasm');
       const backend = tf.backend() as BackendWasm;
@@ -98,7 +101,10 @@ describe('wasm kernels when the heap is full', () => {
             restore();
           }
           if (grads) {
-            assert.deepEqual(grads.map((g) => Array.from(g.dataSync())), expected);
+            assert.deepEqual(
+              grads.map((g) => Array.from(g.dataSync())),
+              expected,
+            );
             tf.dispose(grads);
             assert.deepEqual(memorySnapshot(), before);
             break;
@@ -133,7 +139,10 @@ describe('translate, report and export failures', () => {
     assert.deepEqual(memorySnapshot(), before, 'corrupt weights');
     await assert.rejects(loadTranslator(join(work.dir, 'dense')));
     assert.deepEqual(memorySnapshot(), before, 'not an image model (tfjs)');
-    await assert.rejects(loadTranslator(join(work.dir, 'dense'), { engine: 'onnx', toOnnx: generatorToOnnx }), /Dense|not an image|unsupported|supported/i);
+    await assert.rejects(
+      loadTranslator(join(work.dir, 'dense'), { engine: 'onnx', toOnnx: generatorToOnnx }),
+      /Dense|not an image|unsupported|supported/i,
+    );
     assert.deepEqual(memorySnapshot(), before, 'not an image model (onnx)');
     const translator = await loadTranslator(nan);
     const loaded = memorySnapshot();
@@ -149,7 +158,10 @@ describe('translate, report and export failures', () => {
     await saveTinyGenerator(join(model, 'AtoB'));
     mkdirSync(join(model, 'BtoA'));
     writeFileSync(join(model, 'BtoA', 'model.json'), '{ not json');
-    writeFileSync(join(model, 'cyclegan.json'), JSON.stringify({ format: 'cyclegan-generators', version: 1, directions: { AtoB: 'AtoB/model.json', BtoA: 'BtoA/model.json' } }));
+    writeFileSync(
+      join(model, 'cyclegan.json'),
+      JSON.stringify({ format: 'cyclegan-generators', version: 1, directions: { AtoB: 'AtoB/model.json', BtoA: 'BtoA/model.json' } }),
+    );
     const data = join(work.dir, 'ds');
     await makeDataset(data, 1, 1, 12);
     mkdirSync(join(data, 'testA'));

@@ -17,7 +17,12 @@ let work: { dir: string; cleanup: () => Promise<void> };
 let model: string;
 let translator: Translator;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
-const hashes = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((n) => [n, sha(join(dir, n))]));
+const hashes = (dir: string) =>
+  Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((n) => [n, sha(join(dir, n))]),
+  );
 
 before(async () => {
   await useBackend('cpu');
@@ -39,7 +44,10 @@ describe('translate into the input folder', () => {
     const before = hashes(photos);
     const result = await translateFiles(translator, await expandInputs([photos]), photos);
     assert.deepEqual(result.failed, []);
-    assert.deepEqual(result.written.map((w) => w.output.split('/').pop()), ['a.AtoB.jpg', 'b.AtoB.png']);
+    assert.deepEqual(
+      result.written.map((w) => w.output.split('/').pop()),
+      ['a.AtoB.jpg', 'b.AtoB.png'],
+    );
     const now = hashes(photos);
     for (const [name, hash] of Object.entries(before)) assert.equal(now[name], hash, `${name} unchanged`);
 
@@ -53,7 +61,10 @@ describe('translate into the input folder', () => {
     assert.deepEqual(hashes(photos), now);
 
     const replaced = await translateFiles(translator, await expandInputs([photos]), photos, { overwrite: true });
-    assert.deepEqual(replaced.written.map((w) => w.output.split('/').pop()), ['a.AtoB.jpg', 'b.AtoB.png']);
+    assert.deepEqual(
+      replaced.written.map((w) => w.output.split('/').pop()),
+      ['a.AtoB.jpg', 'b.AtoB.png'],
+    );
     for (const [name, hash] of Object.entries(before)) assert.equal(sha(join(photos, name)), hash, `${name} unchanged with --overwrite`);
   });
 
@@ -63,7 +74,11 @@ describe('translate into the input folder', () => {
     await makeImage(join(photos, 'x.png'), 8, 8, 3);
     const before = sha(join(photos, 'x.png'));
     const cli = (...extra: string[]) =>
-      spawnSync(process.execPath, ['bin/cyclegan.js', '--backend', 'cpu', 'translate', photos, '--model', model, '--out', photos, ...extra], { encoding: 'utf8' });
+      spawnSync(
+        process.execPath,
+        ['bin/cyclegan.js', '--backend', 'cpu', 'translate', photos, '--model', model, '--out', photos, ...extra],
+        { encoding: 'utf8' },
+      );
     const first = cli();
     assert.equal(first.status, 0, first.stderr);
     assert.match(first.stdout, /1 translated \(AtoB\)/);
@@ -110,9 +125,16 @@ describe('test report', () => {
     assert.deepEqual(inputs, ['images/AtoB/a_jpg_input.png', 'images/AtoB/a_png_input.png']);
     assert.notEqual(sha(join(out, inputs[0]!)), sha(join(out, inputs[1]!)));
     const index = sha(join(out, 'index.html'));
-    await assert.rejects(writeTestReport({ model, data, out }), /report: holds a report of an earlier run \(index\.html, images\); nothing was written: pass --overwrite/);
+    await assert.rejects(
+      writeTestReport({ model, data, out }),
+      /report: holds a report of an earlier run \(index\.html, images\); nothing was written: pass --overwrite/,
+    );
     assert.equal(sha(join(out, 'index.html')), index);
-    const cli = spawnSync(process.execPath, ['bin/cyclegan.js', '--backend', 'cpu', 'test', '--model', model, '--data', data, '--out', out], { encoding: 'utf8' });
+    const cli = spawnSync(
+      process.execPath,
+      ['bin/cyclegan.js', '--backend', 'cpu', 'test', '--model', model, '--data', data, '--out', out],
+      { encoding: 'utf8' },
+    );
     assert.equal(cli.status, 1);
     assert.match(cli.stderr, /^cyclegan: .*holds a report of an earlier run.*--overwrite/);
     const again = await writeTestReport({ model, data, out, overwrite: true });
@@ -135,7 +157,11 @@ describe('preview', () => {
 
     const folder = join(work.dir, 'some-existing-folder');
     mkdirSync(folder);
-    const cli = spawnSync(process.execPath, ['bin/cyclegan.js', 'preview', '--data', data, '--out', folder, '--n', '1', '--load-size', '36', '--crop-size', '32'], { encoding: 'utf8' });
+    const cli = spawnSync(
+      process.execPath,
+      ['bin/cyclegan.js', 'preview', '--data', data, '--out', folder, '--n', '1', '--load-size', '36', '--crop-size', '32'],
+      { encoding: 'utf8' },
+    );
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, /preview: .*some-existing-folder\/preview\.png/);
     assert.ok(existsSync(join(folder, 'preview.png')));
@@ -146,8 +172,14 @@ describe('preview', () => {
     await makeDataset(data, 1, 1, 40);
     const image = join(data, 'trainA', 'img_000.png');
     const before = sha(image);
-    await assert.rejects(writePreview(data, image, { overwrite: true, loadSize: 36, cropSize: 32 }), /img_000\.png: is one of the dataset's images/);
+    await assert.rejects(
+      writePreview(data, image, { overwrite: true, loadSize: 36, cropSize: 32 }),
+      /img_000\.png: is one of the dataset's images/,
+    );
     assert.equal(sha(image), before);
-    await assert.rejects(writePreview(data, join(work.dir, 'q.png'), { cropSize: 0, loadSize: 36 }), /preview cropSize must be an integer >= 1, got 0/);
+    await assert.rejects(
+      writePreview(data, join(work.dir, 'q.png'), { cropSize: 0, loadSize: 36 }),
+      /preview cropSize must be an integer >= 1, got 0/,
+    );
   });
 });

@@ -46,7 +46,16 @@ after(async () => {
 function tinyRun(o: { epochs: number; seed: number; saveEvery: number; saveLatestEvery: number }) {
   const config: Partial<TrainConfig> = { preset: 'tutorial', ngf: 4, ndf: 4, cropSize: 32, loadSize: 36, poolSize: 2, ...o };
   const flags = ['--preset', 'tutorial', '--ngf', '4', '--ndf', '4', '--crop-size', '32', '--load-size', '36', '--pool-size', '2'];
-  flags.push('--epochs', String(o.epochs), '--seed', String(o.seed), '--save-every', String(o.saveEvery), '--save-latest-every', String(o.saveLatestEvery));
+  flags.push(
+    '--epochs',
+    String(o.epochs),
+    '--seed',
+    String(o.seed),
+    '--save-every',
+    String(o.saveEvery),
+    '--save-latest-every',
+    String(o.saveLatestEvery),
+  );
   return { config, flags };
 }
 
@@ -66,7 +75,9 @@ function cyclegan(args: string[]): Child {
   let out = '';
   let err = '';
   let running = true;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on('exit', (code, signal) => res({ code, signal })),
+  );
   const started = new Promise<boolean>((res) => {
     child.stdout.on('data', (d: Buffer) => {
       out += d;
@@ -135,37 +146,31 @@ describe('Ctrl-C and early kills on cpu', () => {
     assert.deepEqual(await logLines(out), await logLines(reference));
   });
 
-  it(
-    'a run killed after its first log line but before its first checkpoint starts over with the same `train --out`, and its log holds only the new run’s lines',
-    async () => {
-      const out = join(work, 'kill-before-checkpoint');
-      const early = tinyRun({ epochs: 2, seed: 13, saveEvery: 2, saveLatestEvery: 0 });
-      const child = cyclegan(['--backend', 'cpu', 'train', '--data', data, '--out', out, ...early.flags]);
-      // Epoch 1's line is written (the first checkpoint comes at the end of epoch 2): kill now.
-      const log = join(out, 'log.jsonl');
-      await waitUntil(child, async () => (await readFile(log, 'utf8').catch(() => '')).includes('\n'), 'its first log line');
-      child.signal('SIGKILL');
-      assert.equal((await child.exited).signal, 'SIGKILL');
-      assert.equal(existsSync(join(out, 'checkpoints', 'latest')), false, 'killed before any checkpoint');
-      // What the user runs next: the same command (here the library call it makes, stopped after epoch 1).
-      await train({ data, out, config: early.config, maxSteps: 4 });
-      assert.deepEqual(await logLines(out), (await logLines(reference)).slice(0, 1));
-    },
-  );
+  it('a run killed after its first log line but before its first checkpoint starts over with the same `train --out`, and its log holds only the new run’s lines', async () => {
+    const out = join(work, 'kill-before-checkpoint');
+    const early = tinyRun({ epochs: 2, seed: 13, saveEvery: 2, saveLatestEvery: 0 });
+    const child = cyclegan(['--backend', 'cpu', 'train', '--data', data, '--out', out, ...early.flags]);
+    // Epoch 1's line is written (the first checkpoint comes at the end of epoch 2): kill now.
+    const log = join(out, 'log.jsonl');
+    await waitUntil(child, async () => (await readFile(log, 'utf8').catch(() => '')).includes('\n'), 'its first log line');
+    child.signal('SIGKILL');
+    assert.equal((await child.exited).signal, 'SIGKILL');
+    assert.equal(existsSync(join(out, 'checkpoints', 'latest')), false, 'killed before any checkpoint');
+    // What the user runs next: the same command (here the library call it makes, stopped after epoch 1).
+    await train({ data, out, config: early.config, maxSteps: 4 });
+    assert.deepEqual(await logLines(out), (await logLines(reference)).slice(0, 1));
+  });
 
-  it(
-    'the half-written checkpoint folder a kill leaves under its temporary name is removed by the next session',
-    async () => {
-      const out = join(work, 'leftovers');
-      await train({ data, out, config: run.config, maxSteps: 1 });
-      // What a kill inside writeDirAtomic leaves: the folder being filled, named as util/atomic.ts names it.
-      const leftover = join(out, 'checkpoints', '.step-00000002.tmp-999999-0badc0de-AbCdEf');
-      await mkdir(join(leftover, 'G_AtoB'), { recursive: true });
-      await writeFile(join(leftover, 'state.bin'), new Uint8Array(4096));
-      await train({ out, resume: true, maxSteps: 2 });
-      assert.deepEqual(readdirSync(join(out, 'checkpoints')).sort(), ['latest', 'step-00000002']);
-    },
-  );
+  it('the half-written checkpoint folder a kill leaves under its temporary name is removed by the next session', async () => {
+    const out = join(work, 'leftovers');
+    await train({ data, out, config: run.config, maxSteps: 1 });
+    // What a kill inside writeDirAtomic leaves: the folder being filled, named as util/atomic.ts names it.
+    const leftover = join(out, 'checkpoints', '.step-00000002.tmp-999999-0badc0de-AbCdEf');
+    await mkdir(join(leftover, 'G_AtoB'), { recursive: true });
+    await writeFile(join(leftover, 'state.bin'), new Uint8Array(4096));
+    await train({ out, resume: true, maxSteps: 2 });
+    assert.deepEqual(readdirSync(join(out, 'checkpoints')).sort(), ['latest', 'step-00000002']);
+  });
 });
 
 describe('kill -9 on wasm', () => {
@@ -179,7 +184,10 @@ describe('kill -9 on wasm', () => {
     reference = join(work, 'wasm-reference');
     const times: number[] = [];
     await train({ data, out: reference, config: run.config, onProgress: () => times.push(Date.now()) });
-    const gaps = times.slice(1).map((t, i) => t - times[i]!).sort((a, b) => a - b);
+    const gaps = times
+      .slice(1)
+      .map((t, i) => t - times[i]!)
+      .sort((a, b) => a - b);
     stepMs = gaps[Math.floor(gaps.length / 2)]!;
   });
 
@@ -216,19 +224,30 @@ describe('kill -9 on wasm', () => {
         // A kill never leaves a broken checkpoint as the latest, nor loses one written before.
         const ckpt = await loadCheckpoint(out);
         for (const model of Object.values(ckpt.models)) model.dispose();
-        assert.ok(ckpt.meta.position.globalStep >= kept, `the latest checkpoint went back from step ${kept} to ${ckpt.meta.position.globalStep}`);
+        assert.ok(
+          ckpt.meta.position.globalStep >= kept,
+          `the latest checkpoint went back from step ${kept} to ${ckpt.meta.position.globalStep}`,
+        );
         kept = ckpt.meta.position.globalStep;
       }
-      t.diagnostic(`kill ${k}: ${from ? `train --resume from ${from}` : 'train --out (no checkpoint yet)'}, killed ${delay} ms after ${after}; latest checkpoint now ${now || 'none'}`);
+      t.diagnostic(
+        `kill ${k}: ${from ? `train --resume from ${from}` : 'train --out (no checkpoint yet)'}, killed ${delay} ms after ${after}; latest checkpoint now ${now || 'none'}`,
+      );
     }
     // The last kill also tore the log: as if it died appending an epoch's line.
     await appendFile(join(out, 'log.jsonl'), '{"epoch":3,"globalStep":12,"steps":4,"lr":0.000');
 
     const last = cyclegan(resume);
     assert.deepEqual(await last.exited, { code: 0, signal: null }, last.stderr());
-    const notices = last.stderr().split('\n').filter((l) => l.includes('log.jsonl: dropped'));
+    const notices = last
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('log.jsonl: dropped'));
     assert.equal(notices.length, 1, last.stderr());
-    assert.match(notices[0]!, /^warning: .*log\.jsonl: dropped 1 torn line( and \d+ lines? past the checkpoint)? \(the log now ends at the checkpoint's step \d+\)$/);
+    assert.match(
+      notices[0]!,
+      /^warning: .*log\.jsonl: dropped 1 torn line( and \d+ lines? past the checkpoint)? \(the log now ends at the checkpoint's step \d+\)$/,
+    );
     t.diagnostic(`then train --resume from step ${kept} to the end (step 12); uninterrupted steps took ${stepMs} ms`);
     assertSameState(await runStateWithConfig(reference), await runStateWithConfig(out));
     assert.deepEqual(await logLines(out), await logLines(reference));

@@ -55,5 +55,7 @@ export async function logLines(runDir: string): Promise<Record<string, number>[]
   return text
     .split('\n')
     .filter(Boolean)
-    .map((line) => Object.fromEntries(Object.entries(JSON.parse(line) as Record<string, number>).filter(([k]) => !TIMING_FIELDS.includes(k))));
+    .map((line) =>
+      Object.fromEntries(Object.entries(JSON.parse(line) as Record<string, number>).filter(([k]) => !TIMING_FIELDS.includes(k))),
+    );
 }

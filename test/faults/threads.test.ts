@@ -6,7 +6,11 @@ import { describe, it } from 'node:test';
 import { useBackend } from '../../src/engine/backend.ts';
 
 const child = fileURLToPath(new URL('./threads.child.ts', import.meta.url));
-const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', child, ...args], { encoding: 'utf8', env: { ...process.env, CYCLEGAN_WASM_THREADS: '' } });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', child, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CYCLEGAN_WASM_THREADS: '' },
+  });
 
 describe('wasm threads', () => {
   it('asking for another count once wasm runs is an error naming both counts', () => {
@@ -14,7 +18,10 @@ describe('wasm threads', () => {
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines[0], 'wasm (2 threads)');
-    assert.equal(lines[1], 'error: cannot use 1 wasm thread: the wasm engine already runs with 2 in this process (the count is fixed when it first starts)');
+    assert.equal(
+      lines[1],
+      'error: cannot use 1 wasm thread: the wasm engine already runs with 2 in this process (the count is fixed when it first starts)',
+    );
     assert.equal(lines[2], 'default ok', 'no count asked for: whatever runs is fine');
   });
 

@@ -23,19 +23,34 @@ after(() => work.cleanup());
 describe('translation options', () => {
   it('refuses a tile side <= 0 instead of looping forever', async () => {
     for (const maxSide of [0, -8, 2.5, Number.NaN]) {
-      await assert.rejects(translatePixels(identity, image(40, 40), conv, { maxSide }), new RegExp(`maxSide .* must be an integer >= 1, got ${maxSide}`));
+      await assert.rejects(
+        translatePixels(identity, image(40, 40), conv, { maxSide }),
+        new RegExp(`maxSide .* must be an integer >= 1, got ${maxSide}`),
+      );
     }
   });
 
   it('refuses a negative or fractional overlap instead of leaving NaN pixels', async () => {
-    await assert.rejects(translatePixels(identity, image(40, 40), conv, { maxSide: 16, overlap: -4 }), /overlap .* must be an integer >= 0, got -4/);
+    await assert.rejects(
+      translatePixels(identity, image(40, 40), conv, { maxSide: 16, overlap: -4 }),
+      /overlap .* must be an integer >= 0, got -4/,
+    );
     await assert.rejects(translatePixels(identity, image(40, 40), conv, { maxSide: 16, overlap: 1.5 }), /got 1\.5/);
   });
 
   it('refuses a bad geometry and bad image sizes', async () => {
-    await assert.rejects(translatePixels(identity, image(8, 8), { fixedSize: null, multiple: 0 }), /generator size multiple must be an integer >= 1, got 0/);
-    await assert.rejects(translatePixels(identity, image(8, 8), { fixedSize: -32, multiple: 4 }), /generator input size must be an integer >= 1, got -32/);
-    await assert.rejects(translatePixels(identity, { data: new Float32Array(0), height: 0, width: 0 }, conv), /image height must be an integer >= 1, got 0/);
+    await assert.rejects(
+      translatePixels(identity, image(8, 8), { fixedSize: null, multiple: 0 }),
+      /generator size multiple must be an integer >= 1, got 0/,
+    );
+    await assert.rejects(
+      translatePixels(identity, image(8, 8), { fixedSize: -32, multiple: 4 }),
+      /generator input size must be an integer >= 1, got -32/,
+    );
+    await assert.rejects(
+      translatePixels(identity, { data: new Float32Array(0), height: 0, width: 0 }, conv),
+      /image height must be an integer >= 1, got 0/,
+    );
   });
 
   it('a valid tiled run still blends to the exact image (every pixel weighted)', async () => {
@@ -46,7 +61,10 @@ describe('translation options', () => {
   it('an output of the wrong size is an error, whole or tiled', async () => {
     const short = (x: Pixels) => x.data.subarray(0, x.data.length - 3);
     await assert.rejects(translatePixels(short, image(8, 8), conv), /returned 189 values for a 8x8 input, expected 8x8x3 = 192/);
-    await assert.rejects(translatePixels(short, image(40, 40), conv, { maxSide: 16, modelName: 'm.json' }), /^Error: m\.json returned 765 values for a 16x16 input/);
+    await assert.rejects(
+      translatePixels(short, image(40, 40), conv, { maxSide: 16, modelName: 'm.json' }),
+      /^Error: m\.json returned 765 values for a 16x16 input/,
+    );
     const plan = translationPlan(image(8, 8), conv);
     plan.next();
     assert.throws(() => plan.next(new Float32Array(5)), /returned 5 values/);
@@ -58,7 +76,10 @@ describe('translation options', () => {
       out[7] = Number.NaN;
       return out;
     };
-    await assert.rejects(translatePixels(poisoned, image(8, 8), conv, { modelName: 'G_AtoB/model.json' }), /G_AtoB\/model\.json produced NaN at pixel \(0, 2\)/);
+    await assert.rejects(
+      translatePixels(poisoned, image(8, 8), conv, { modelName: 'G_AtoB/model.json' }),
+      /G_AtoB\/model\.json produced NaN at pixel \(0, 2\)/,
+    );
     const inf = (x: Pixels) => Float32Array.from(x.data, (v, i) => (i === 0 ? Infinity : v));
     await assert.rejects(translatePixels(inf, image(40, 40), conv, { maxSide: 16 }), /the generator produced Infinity/);
   });

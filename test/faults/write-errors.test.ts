@@ -59,7 +59,10 @@ describe('write errors', () => {
     });
     assert.equal(readFileSync(file, 'utf8'), 'previous');
     assert.deepEqual(readdirSync(dir), ['a.txt']);
-    await assert.rejects(writeImage(join(dir, 'b.png'), image), new RegExp(`b\\.png: cannot write image \\(disk full, nothing was written\\)$`));
+    await assert.rejects(
+      writeImage(join(dir, 'b.png'), image),
+      new RegExp(`b\\.png: cannot write image \\(disk full, nothing was written\\)$`),
+    );
     assert.deepEqual(readdirSync(dir), ['a.txt']);
   });
 
@@ -69,13 +72,19 @@ describe('write errors', () => {
     atomicFs.mkdir = (async () => {
       throw Object.assign(new Error('EROFS: injected'), { code: 'EROFS' });
     }) as unknown as typeof realFs.mkdir;
-    await assert.rejects(writeDirAtomic(join(dir, 'sub', 'x'), async () => {}), /sub: read-only file system, nothing was written$/);
+    await assert.rejects(
+      writeDirAtomic(join(dir, 'sub', 'x'), async () => {}),
+      /sub: read-only file system, nothing was written$/,
+    );
     Object.assign(atomicFs, realFs);
     failWritesAfter(0, 'EROFS');
-    await assert.rejects(writeDirAtomic(join(dir, 'model'), async (tmp) => writeFileAtomic(join(tmp, 'w.bin'), 'x')), (e: Error) => {
-      assert.equal(e.message, `${join(dir, 'model')}: read-only file system, nothing was written`);
-      return true;
-    });
+    await assert.rejects(
+      writeDirAtomic(join(dir, 'model'), async (tmp) => writeFileAtomic(join(tmp, 'w.bin'), 'x')),
+      (e: Error) => {
+        assert.equal(e.message, `${join(dir, 'model')}: read-only file system, nothing was written`);
+        return true;
+      },
+    );
     assert.deepEqual(readdirSync(dir), []);
   });
 
@@ -85,8 +94,14 @@ describe('write errors', () => {
     await assert.rejects(writeImage(folder, image), /existing-folder\.png: cannot write image: a folder of that name exists/);
     const file = join(work.dir, 'plain-file');
     writeFileSync(file, 'x');
-    await assert.rejects(writeImage(join(file, 'out.png'), image), /plain-file\/out\.png: cannot write image \(.*plain-file: is a file, expected a folder\)/);
-    await assert.rejects(writeFileAtomic(join(file, 'deeper', 'x.txt'), 'x'), /deeper: cannot be written: .*plain-file is a file, not a folder/);
+    await assert.rejects(
+      writeImage(join(file, 'out.png'), image),
+      /plain-file\/out\.png: cannot write image \(.*plain-file: is a file, expected a folder\)/,
+    );
+    await assert.rejects(
+      writeFileAtomic(join(file, 'deeper', 'x.txt'), 'x'),
+      /deeper: cannot be written: .*plain-file is a file, not a folder/,
+    );
 
     const model = await saveTinyGenerator(join(work.dir, 'model'));
     const translator = await loadTranslator(model);
@@ -98,13 +113,28 @@ describe('write errors', () => {
     } finally {
       translator.dispose();
     }
-    const cli = spawnSync(process.execPath, ['bin/cyclegan.js', '--backend', 'cpu', 'translate', join(model, 'model.json'), '--model', model, '--out', file], { encoding: 'utf8' });
+    const cli = spawnSync(
+      process.execPath,
+      ['bin/cyclegan.js', '--backend', 'cpu', 'translate', join(model, 'model.json'), '--model', model, '--out', file],
+      { encoding: 'utf8' },
+    );
     assert.equal(cli.status, 1);
     assert.equal(cli.stderr.trim().split('\n').pop(), `cyclegan: ${file}: is a file, expected a folder`);
     assert.doesNotMatch(cli.stderr, /translate \|/, 'fails before the progress bar starts');
-    const exp = spawnSync(process.execPath, ['bin/cyclegan.js', '--backend', 'cpu', 'export', '--model', model, '--format', 'onnx', '--out', join(file, 'onnx')], { encoding: 'utf8' });
+    const exp = spawnSync(
+      process.execPath,
+      ['bin/cyclegan.js', '--backend', 'cpu', 'export', '--model', model, '--format', 'onnx', '--out', join(file, 'onnx')],
+      { encoding: 'utf8' },
+    );
     assert.equal(exp.status, 1);
-    assert.equal(exp.stderr.trim().split('\n').filter((l) => l.startsWith('cyclegan:')).length, 1, exp.stderr);
+    assert.equal(
+      exp.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('cyclegan:')).length,
+      1,
+      exp.stderr,
+    );
     assert.match(exp.stderr, /plain-file is a file, not a folder|plain-file: is a file, expected a folder/);
   });
 });
@@ -112,7 +142,16 @@ describe('write errors', () => {
 describe('a full disk while checkpointing', () => {
   it('keeps the previous checkpoint as latest and loadable, and leaves no temporary folders', async () => {
     const runDir = join(work.dir, 'run');
-    const config = resolveConfig({ preset: 'paper', generator: 'resnet6', ngf: 2, ndf: 2, cropSize: 16, loadSize: 16, poolSize: 0, seed: 1 });
+    const config = resolveConfig({
+      preset: 'paper',
+      generator: 'resnet6',
+      ngf: 2,
+      ndf: 2,
+      cropSize: 16,
+      loadSize: 16,
+      poolSize: 0,
+      seed: 1,
+    });
     const gan = new CycleGan(config, new Rng(1));
     const position = (epoch: number) => ({ epoch, stepInEpoch: 0, globalStep: epoch }) as unknown as RunPosition;
     try {
@@ -142,7 +181,11 @@ describe('a full disk while checkpointing', () => {
           break;
         }
         assert.equal(readFileSync(join(root, 'latest'), 'utf8').trim(), 'epoch-0001', `after a failure at write ${n + 1}`);
-        assert.deepEqual(readdirSync(root).filter((name) => name.startsWith('.')), [], `no temporary folders after a failure at write ${n + 1}`);
+        assert.deepEqual(
+          readdirSync(root).filter((name) => name.startsWith('.')),
+          [],
+          `no temporary folders after a failure at write ${n + 1}`,
+        );
         const loaded = await loadCheckpoint(runDir);
         assert.equal(loaded.dir.endsWith('epoch-0001'), true);
         for (const m of Object.values(loaded.models)) m.dispose();

@@ -36,7 +36,11 @@ before(async () => {
   runDir = join(work, 'run');
   // A tiny trained run of each kind: the U-Net (fixed 32 px) and the fully convolutional ResNet.
   await train({ data, out: runDir, config: { preset: 'tutorial', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, epochs: 1 } });
-  await train({ data, out: join(work, 'run-resnet'), config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, epochs: 1, epochsDecay: 0 } });
+  await train({
+    data,
+    out: join(work, 'run-resnet'),
+    config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, epochs: 1, epochsDecay: 0 },
+  });
 });
 after(async () => {
   await rm(work, { recursive: true, force: true });
@@ -59,7 +63,10 @@ describe('mirror padding and tiling', () => {
     const h = 37;
     const w = 53;
     const image = { data: Float32Array.from({ length: h * w * 3 }, (_, i) => Math.sin(i)), height: h, width: w };
-    for (const geometry of [{ fixedSize: 16, multiple: 16 }, { fixedSize: null, multiple: 4 }] as GeneratorGeometry[]) {
+    for (const geometry of [
+      { fixedSize: 16, multiple: 16 },
+      { fixedSize: null, multiple: 4 },
+    ] as GeneratorGeometry[]) {
       for (const maxSide of [16, 1024]) {
         const out = await translatePixels(identity, image, geometry, { maxSide, overlap: 4 });
         assert.deepEqual([out.height, out.width], [h, w]);
@@ -77,7 +84,11 @@ describe('translate', () => {
     await noisePng(join(work, 'gray.png'), 45, 30, 1);
     for (const model of [runDir, join(work, 'run-resnet')]) {
       const translator = await loadTranslator(model, { direction: 'AtoB', maxSide: 256 });
-      for (const [name, w, h] of [['odd.png', 37, 53], ['wide.png', 600, 400], ['gray.png', 45, 30]] as const) {
+      for (const [name, w, h] of [
+        ['odd.png', 37, 53],
+        ['wide.png', 600, 400],
+        ['gray.png', 45, 30],
+      ] as const) {
         const out = await translator.translate(await readImage(join(work, name)));
         assert.deepEqual([out.width, out.height], [w, h], `${model} ${name}`);
         assert.equal(out.data.length, w * h * 3);
@@ -115,7 +126,11 @@ describe('translate', () => {
     assert.equal(result.failed.length, 1);
     assert.match(result.failed[0]!.error, /broken\.png: /);
 
-    const cli = spawnSync(process.execPath, ['bin/cyclegan.js', '--backend', 'wasm', 'translate', folder, '--model', runDir, '--out', join(work, 'cli-out')], { encoding: 'utf8' });
+    const cli = spawnSync(
+      process.execPath,
+      ['bin/cyclegan.js', '--backend', 'wasm', 'translate', folder, '--model', runDir, '--out', join(work, 'cli-out')],
+      { encoding: 'utf8' },
+    );
     assert.equal(cli.status, 1, 'non-zero exit when some failed');
     assert.match(cli.stderr, /failed: .*broken\.png/);
     assert.match(cli.stdout, /2 translated \(AtoB\)/);
@@ -125,7 +140,11 @@ describe('translate', () => {
   it('gives one clear error for a wrong model path', async () => {
     await assert.rejects(loadTranslator(join(work, 'missing')), /no such file or folder/);
     await assert.rejects(loadTranslator(data), /not a model/);
-    const cli = spawnSync(process.execPath, ['bin/cyclegan.js', 'translate', join(work, 'odd.png'), '--model', data, '--out', join(work, 'x')], { encoding: 'utf8' });
+    const cli = spawnSync(
+      process.execPath,
+      ['bin/cyclegan.js', 'translate', join(work, 'odd.png'), '--model', data, '--out', join(work, 'x')],
+      { encoding: 'utf8' },
+    );
     assert.equal(cli.status, 1);
     assert.equal(cli.stderr.trim().split('\n').length, 1, cli.stderr);
     assert.match(cli.stderr, /^cyclegan: .*not a model/);

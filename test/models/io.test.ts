@@ -57,12 +57,12 @@ test('saving over an existing model replaces it atomically, leaving no temp dirs
     await writeFile(join(dir, 'stale.txt'), 'from an older save');
     await saveLayersModel(b, dir);
     assert.deepEqual((await readdir(dir)).sort(), ['model.json', 'weights.bin']);
-    assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('overwrite')), ['overwrite']);
-    const loaded = await loadLayersModel(join(dir, 'model.json'));
     assert.deepEqual(
-      Array.from((loaded.predict(x) as tf.Tensor).dataSync()),
-      Array.from((b.predict(x) as tf.Tensor).dataSync()),
+      (await readdir(root)).filter((n) => n.startsWith('overwrite')),
+      ['overwrite'],
     );
+    const loaded = await loadLayersModel(join(dir, 'model.json'));
+    assert.deepEqual(Array.from((loaded.predict(x) as tf.Tensor).dataSync()), Array.from((b.predict(x) as tf.Tensor).dataSync()));
     loaded.dispose();
   } finally {
     a.dispose();
@@ -93,12 +93,15 @@ test('load errors name the file and the problem', async () => {
   await assert.rejects(loadLayersModel(dir), /model.json: not a tfjs layers model/);
 });
 
-test('quantized saves: float16 halves and uint8 quarters the weights, values within the format\'s rounding', async () => {
+test("quantized saves: float16 halves and uint8 quarters the weights, values within the format's rounding", async () => {
   const model = buildResnetGenerator({ ngf: 4, nBlocks: 1, seed: 3 });
   const original = model.getWeights().map((w) => w.dataSync() as Float32Array);
   await saveLayersModel(model, join(root, 'q32'));
   const bytes32 = (await readFile(join(root, 'q32', 'weights.bin'))).byteLength;
-  for (const [kind, ratio] of [['float16', 2], ['uint8', 4]] as const) {
+  for (const [kind, ratio] of [
+    ['float16', 2],
+    ['uint8', 4],
+  ] as const) {
     const dir = join(root, `q-${kind}`);
     await saveLayersModel(model, dir, { quantize: kind });
     assert.equal((await readFile(join(dir, 'weights.bin'))).byteLength, bytes32 / ratio);

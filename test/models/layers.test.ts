@@ -4,22 +4,14 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/engine/backend.ts';
 import { InstanceNormalization } from '../../src/models/layers/instance-norm.ts';
 import { ReflectionPadding2D } from '../../src/models/layers/reflection-padding.ts';
-import {
-  SeededDropout,
-  setDropoutSeed,
-  getDropoutSeedState,
-  setDropoutSeedState,
-} from '../../src/models/layers/seeded-dropout.ts';
+import { SeededDropout, setDropoutSeed, getDropoutSeedState, setDropoutSeedState } from '../../src/models/layers/seeded-dropout.ts';
 
 await useBackend('cpu');
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4): void {
   assert.equal(actual.length, expected.length, 'length');
   for (let i = 0; i < expected.length; i++) {
-    assert.ok(
-      Math.abs(actual[i]! - expected[i]!) <= tol,
-      `index ${i}: got ${actual[i]}, expected ${expected[i]} (tol ${tol})`,
-    );
+    assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol, `index ${i}: got ${actual[i]}, expected ${expected[i]} (tol ${tol})`);
   }
 }
 
@@ -62,7 +54,10 @@ test('InstanceNormalization initialises scale ~N(1, 0.02) and offset to zeros, r
   assert.ok(s.every((v) => Math.abs(v - 1) < 0.1));
   assert.ok(offset!.dataSync().every((v) => v === 0));
   assert.deepEqual(Array.from(b.getWeights()[0]!.dataSync()), Array.from(s));
-  assert.deepEqual(a.weights.map((w) => w.name.split('/').pop()), ['scale', 'offset']);
+  assert.deepEqual(
+    a.weights.map((w) => w.name.split('/').pop()),
+    ['scale', 'offset'],
+  );
 });
 
 test('InstanceNormalization rejects bad options and inputs, quoting the value', () => {
@@ -89,8 +84,8 @@ test('InstanceNormalization is differentiable on cpu and wasm, with the same for
   layer.build(x.shape);
   const run = () => {
     const weight = tf.randomNormal([2, 3, 3, 2], 0, 1, 'float32', 2);
-    const { value, grads } = tf.variableGrads(() =>
-      tf.sum(tf.mul(layer.apply(x) as tf.Tensor, weight)) as tf.Scalar,
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, weight)) as tf.Scalar,
       [x, ...layer.trainableWeights.map((w) => w.read() as tf.Variable)],
     );
     return {
@@ -142,7 +137,12 @@ test('InstanceNormalization gradients equal autodiff of the op-by-op formula (af
 test('ReflectionPadding2D mirrors without repeating the edge', () => {
   // 1×3 row [1,2,3] padded by 2 left, 1 right: [3,2 | 1,2,3 | 2].
   const row = tf.tensor4d([1, 2, 3], [1, 1, 3, 1]);
-  const padRow = new ReflectionPadding2D({ padding: [[0, 0], [2, 1]] });
+  const padRow = new ReflectionPadding2D({
+    padding: [
+      [0, 0],
+      [2, 1],
+    ],
+  });
   assert.deepEqual(Array.from((padRow.apply(row) as tf.Tensor).dataSync()), [3, 2, 1, 2, 3, 2]);
   // 2×2 [[1,2],[3,4]] padded by 1 everywhere:
   //   [[4,3,4,3],[2,1,2,1],[4,3,4,3],[2,1,2,1]]
@@ -154,12 +154,20 @@ test('ReflectionPadding2D mirrors without repeating the edge', () => {
 });
 
 test('ReflectionPadding2D shapes, config and errors', () => {
-  const layer = new ReflectionPadding2D({ padding: [[1, 2], [3, 0]] });
+  const layer = new ReflectionPadding2D({
+    padding: [
+      [1, 2],
+      [3, 0],
+    ],
+  });
   assert.deepEqual(layer.computeOutputShape([null, 10, null, 3]), [null, 13, null, 3]);
   const input = tf.input({ shape: [8, 8, 3] });
   assert.deepEqual((new ReflectionPadding2D({ padding: 3 }).apply(input) as tf.SymbolicTensor).shape, [null, 14, 14, 3]);
   const copy = ReflectionPadding2D.fromConfig(ReflectionPadding2D, layer.getConfig()) as ReflectionPadding2D;
-  assert.deepEqual(copy.padding, [[1, 2], [3, 0]]);
+  assert.deepEqual(copy.padding, [
+    [1, 2],
+    [3, 0],
+  ]);
   assert.throws(() => new ReflectionPadding2D({ padding: -1 }), /padding.*-1/);
   assert.throws(() => new ReflectionPadding2D({ padding: [1, 2] as never }), /\[1,2\]/);
   assert.throws(() => new ReflectionPadding2D({ padding: 3 }).apply(tf.input({ shape: [3, 3, 1] })), /too large.*3×3/);

@@ -2,13 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/engine/backend.ts';
-import {
-  adversarialLoss,
-  cycleLoss,
-  discriminatorLoss,
-  generatorAdversarialLoss,
-  identityLoss,
-} from '../../src/models/losses.ts';
+import { adversarialLoss, cycleLoss, discriminatorLoss, generatorAdversarialLoss, identityLoss } from '../../src/models/losses.ts';
 
 await useBackend('cpu');
 

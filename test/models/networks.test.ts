@@ -3,12 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/engine/backend.ts';
 import { Rng } from '../../src/util/rng.ts';
-import {
-  buildPatchDiscriminator,
-  buildResnetGenerator,
-  buildUnetGenerator,
-  setDropoutSeed,
-} from '../../src/models/index.ts';
+import { buildPatchDiscriminator, buildResnetGenerator, buildUnetGenerator, setDropoutSeed } from '../../src/models/index.ts';
 
 await useBackend('cpu');
 
@@ -20,12 +15,14 @@ function withModel<T>(model: tf.LayersModel, fn: (m: tf.LayersModel) => T): T {
   }
 }
 
-const image = (h: number, w = h, seed = 1) =>
-  tf.randomUniform([1, h, w, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
+const image = (h: number, w = h, seed = 1) => tf.randomUniform([1, h, w, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
 
 function assertImageRange(y: tf.Tensor): void {
   const v = y.dataSync();
-  assert.ok(v.every((x) => Number.isFinite(x) && x >= -1 && x <= 1), 'generator output in [-1, 1]');
+  assert.ok(
+    v.every((x) => Number.isFinite(x) && x >= -1 && x <= 1),
+    'generator output in [-1, 1]',
+  );
 }
 
 test('reference parameter counts at 256 (ngf = ndf = 64)', () => {
@@ -65,7 +62,10 @@ test('generator and discriminator outputs at small sizes', () => {
   withModel(buildResnetGenerator({ ngf: 4, nBlocks: 6, seed: 2 }), (m) => {
     // Fully convolutional: any size divisible by 4, non-square too.
     assert.deepEqual(m.inputs[0]!.shape, [null, null, null, 3]);
-    for (const [h, w] of [[32, 32], [24, 40]] as const) {
+    for (const [h, w] of [
+      [32, 32],
+      [24, 40],
+    ] as const) {
       const y = m.predict(image(h, w)) as tf.Tensor;
       assert.deepEqual(y.shape, [1, h, w, 3]);
       assertImageRange(y);
@@ -78,9 +78,7 @@ test('generator and discriminator outputs at small sizes', () => {
     assert.deepEqual((m.predict(image(64)) as tf.Tensor).shape, [1, 6, 6, 1]);
     assert.deepEqual((m.predict(image(32)) as tf.Tensor).shape, [1, 2, 2, 1]);
   });
-  withModel(buildPatchDiscriminator({ ndf: 4, nLayers: 2, size: 32 }), (m) =>
-    assert.deepEqual(m.outputs[0]!.shape, [null, 6, 6, 1]),
-  );
+  withModel(buildPatchDiscriminator({ ndf: 4, nLayers: 2, size: 32 }), (m) => assert.deepEqual(m.outputs[0]!.shape, [null, 6, 6, 1]));
 });
 
 test('initialisation is seeded: same seed same weights, other seed other weights', () => {
@@ -135,7 +133,9 @@ function deadWeights(model: tf.LayersModel, x: tf.Tensor): string[] {
     );
     const top = Math.max(...Object.values(maxAbs));
     assert.ok(top > 0);
-    return Object.keys(maxAbs).filter((k) => maxAbs[k]! <= top * 1e-5).sort();
+    return Object.keys(maxAbs)
+      .filter((k) => maxAbs[k]! <= top * 1e-5)
+      .sort();
   });
 }
 

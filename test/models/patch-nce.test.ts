@@ -51,20 +51,88 @@ describe('PatchNCE loss', () => {
     const loss = (q: number[][][], k: number[][][], t: number) =>
       tf.tidy(() => patchNceLoss(tf.tensor3d(q), tf.tensor3d(k), t).dataSync()[0]!);
     // 3 patches of dimension 4: the positive is on the diagonal of q·kᵀ.
-    const one = loss([[[0.5, 0.5, 0.5, 0.5], [1, 0, 0, 0], [0, 0.6, 0.8, 0]]], [[[0.5, -0.5, 0.5, 0.5], [0.8, 0.6, 0, 0], [0, 0, 1, 0]]], 0.07);
+    const one = loss(
+      [
+        [
+          [0.5, 0.5, 0.5, 0.5],
+          [1, 0, 0, 0],
+          [0, 0.6, 0.8, 0],
+        ],
+      ],
+      [
+        [
+          [0.5, -0.5, 0.5, 0.5],
+          [0.8, 0.6, 0, 0],
+          [0, 0, 1, 0],
+        ],
+      ],
+      0.07,
+    );
     close(one, 0.9938211195505838, 2e-6, 'B=1, P=3, T=0.07');
     // Two images: negatives come from the same image only.
-    const q2 = [[[1, 0, 0], [0, 1, 0]], [[0.6, 0.8, 0], [0, 0, 1]]];
-    const k2 = [[[0, 1, 0], [1, 0, 0]], [[0.6, 0.8, 0], [0, 0.6, 0.8]]];
+    const q2 = [
+      [
+        [1, 0, 0],
+        [0, 1, 0],
+      ],
+      [
+        [0.6, 0.8, 0],
+        [0, 0, 1],
+      ],
+    ];
+    const k2 = [
+      [
+        [0, 1, 0],
+        [1, 0, 0],
+      ],
+      [
+        [0.6, 0.8, 0],
+        [0, 0.6, 0.8],
+      ],
+    ];
     close(loss(q2, k2, 0.5), 1.1851042778539373, 2e-6, 'B=2, P=2, T=0.5');
     close(loss([[...q2[0]!, ...q2[1]!]], [[...k2[0]!, ...k2[1]!]], 0.5), 1.6836235591443764, 2e-6, 'the same patches as one image');
     // The multi-layer loss is the mean over taps.
     const both = tf.tidy(() => {
-      const a = [tf.tensor3d(q2), tf.tensor3d([[[0.5, 0.5, 0.5, 0.5], [1, 0, 0, 0], [0, 0.6, 0.8, 0]]])];
-      const b = [tf.tensor3d(k2), tf.tensor3d([[[0.5, -0.5, 0.5, 0.5], [0.8, 0.6, 0, 0], [0, 0, 1, 0]]])];
+      const a = [
+        tf.tensor3d(q2),
+        tf.tensor3d([
+          [
+            [0.5, 0.5, 0.5, 0.5],
+            [1, 0, 0, 0],
+            [0, 0.6, 0.8, 0],
+          ],
+        ]),
+      ];
+      const b = [
+        tf.tensor3d(k2),
+        tf.tensor3d([
+          [
+            [0.5, -0.5, 0.5, 0.5],
+            [0.8, 0.6, 0, 0],
+            [0, 0, 1, 0],
+          ],
+        ]),
+      ];
       return multiLayerPatchNceLoss(a, b, 0.5).dataSync()[0]!;
     });
-    const second = loss([[[0.5, 0.5, 0.5, 0.5], [1, 0, 0, 0], [0, 0.6, 0.8, 0]]], [[[0.5, -0.5, 0.5, 0.5], [0.8, 0.6, 0, 0], [0, 0, 1, 0]]], 0.5);
+    const second = loss(
+      [
+        [
+          [0.5, 0.5, 0.5, 0.5],
+          [1, 0, 0, 0],
+          [0, 0.6, 0.8, 0],
+        ],
+      ],
+      [
+        [
+          [0.5, -0.5, 0.5, 0.5],
+          [0.8, 0.6, 0, 0],
+          [0, 0, 1, 0],
+        ],
+      ],
+      0.5,
+    );
     close(both, (1.1851042778539373 + second) / 2, 2e-6, 'mean over taps');
     assert.throws(() => patchNceLoss(tf.zeros([1, 3, 4]) as tf.Tensor3D, tf.zeros([1, 2, 4]) as tf.Tensor3D), /same \[B, P, D\] shape/);
   });
@@ -78,14 +146,18 @@ describe('PatchNCE loss', () => {
     // Unit rows as the heads give, so the logits have the scale of training (up to 1/T).
     const q0 = tf.tidy(() => l2Normalize(tf.tensor3d(values(size), shape)).dataSync() as Float32Array);
     const k0 = tf.tidy(() => l2Normalize(tf.tensor3d(values(size), shape)).dataSync() as Float32Array);
-    const f = (q: Float32Array, k: Float32Array) => tf.tidy(() => patchNceLoss(tf.tensor3d(q, shape), tf.tensor3d(k, shape)).dataSync()[0]!);
+    const f = (q: Float32Array, k: Float32Array) =>
+      tf.tidy(() => patchNceLoss(tf.tensor3d(q, shape), tf.tensor3d(k, shape)).dataSync()[0]!);
     const [gq, gk] = tf.tidy(() => {
       const grads = tf.grads((q: tf.Tensor, k: tf.Tensor) => patchNceLoss(q as tf.Tensor3D, k as tf.Tensor3D));
       return grads([tf.tensor3d(q0, shape), tf.tensor3d(k0, shape)]).map((g) => g.dataSync() as Float32Array);
     });
     const h = 1e-3;
     let worst = 0;
-    for (const [which, base, analytic] of [['q', q0, gq!], ['k', k0, gk!]] as const) {
+    for (const [which, base, analytic] of [
+      ['q', q0, gq!],
+      ['k', k0, gk!],
+    ] as const) {
       for (let i = 0; i < size; i += 3) {
         const plus = Float32Array.from(base);
         const minus = Float32Array.from(base);
@@ -114,8 +186,15 @@ describe('patch sampling', () => {
     assert.equal(new Set(a).size, 256, 'no position twice');
     assert.ok(a.every((id) => id >= 0 && id < 38 * 38));
     const all = samplePatchIds(64, 256, new Rng(9));
-    assert.deepEqual(Array.from(all).sort((x, y) => x - y), Array.from({ length: 64 }, (_, i) => i));
-    assert.notDeepEqual(Array.from(all), Array.from({ length: 64 }, (_, i) => i), 'shuffled, as a permutation prefix');
+    assert.deepEqual(
+      Array.from(all).sort((x, y) => x - y),
+      Array.from({ length: 64 }, (_, i) => i),
+    );
+    assert.notDeepEqual(
+      Array.from(all),
+      Array.from({ length: 64 }, (_, i) => i),
+      'shuffled, as a permutation prefix',
+    );
   });
 
   for (const backend of ['cpu', 'wasm'] as const) {
@@ -136,7 +215,11 @@ describe('patch sampling', () => {
       const dy2 = tf.tensor3d(dyData, [2, 7, 3]);
       const before = tf.memory().numTensors;
       const got = tf.tidy(() => gatherPatches(x2, ids).dataSync());
-      const grad = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(gatherPatches(t as tf.Tensor4D, ids), dy2)))(x2).dataSync());
+      const grad = tf.tidy(() =>
+        tf
+          .grad((t: tf.Tensor) => tf.sum(tf.mul(gatherPatches(t as tf.Tensor4D, ids), dy2)))(x2)
+          .dataSync(),
+      );
       assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
       assert.deepEqual(Array.from(got), Array.from(expected));
       assert.deepEqual(Array.from(grad), Array.from(expectedGrad));
@@ -155,7 +238,16 @@ describe('feature taps and projection heads', () => {
     assert.deepEqual(taps.channels, [3, 8, 16, 16, 16]);
     const x = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
     const feats = taps.encoder.predict(x) as tf.Tensor[];
-    assert.deepEqual(feats.map((f) => f.shape), [[1, 38, 38, 3], [1, 16, 16, 8], [1, 8, 8, 16], [1, 8, 8, 16], [1, 8, 8, 16]]);
+    assert.deepEqual(
+      feats.map((f) => f.shape),
+      [
+        [1, 38, 38, 3],
+        [1, 16, 16, 8],
+        [1, 8, 8, 16],
+        [1, 8, 8, 16],
+        [1, 8, 8, 16],
+      ],
+    );
     // Tap 0 is the reflection-padded input: its centre is the input itself.
     assert.deepEqual(Array.from(tf.slice(feats[0]!, [0, 3, 3, 0], [1, 32, 32, 3]).dataSync()), Array.from(x.dataSync()));
     const [image, ...again] = taps.withImage.predict(x) as tf.Tensor[];
@@ -179,7 +271,10 @@ describe('feature taps and projection heads', () => {
   it('heads are N(0, 0.02) MLPs with unit outputs, reproducible from the seed, and save and load bit for bit', async () => {
     await useBackend('cpu');
     const heads = buildProjectionHeads({ layers: ['stem_pad', 'down1_conv'], channels: [3, 8] }, new Rng(5));
-    assert.deepEqual(heads.map((h) => h.name), ['F_stem_pad', 'F_down1_conv']);
+    assert.deepEqual(
+      heads.map((h) => h.name),
+      ['F_stem_pad', 'F_down1_conv'],
+    );
     const [k1, b1, k2, b2] = heads[1]!.getWeights();
     assert.deepEqual([k1!.shape, b1!.shape, k2!.shape, b2!.shape], [[8, 256], [256], [256, 256], [256]]);
     const big = k2!.dataSync() as Float32Array;

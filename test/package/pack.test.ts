@@ -45,7 +45,12 @@ before(async () => {
   await useBackend('cpu');
   const data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 2, trainB: 2, testA: 1, testB: 1 });
   const runDir = join(work, 'run');
-  await train({ data, out: runDir, config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32 }, maxSteps: 1 });
+  await train({
+    data,
+    out: runDir,
+    config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32 },
+    maxSteps: 1,
+  });
   model = join(work, 'model');
   await exportTfjs(runDir, model, ['AtoB', 'BtoA']);
   images = join(data, 'testA');
@@ -57,7 +62,16 @@ after(async () => {
 describe('the packed package, installed into an empty project', () => {
   it('carries compiled code, declarations and the built page, not sources, tests or tsx', () => {
     const pkg = join(project, 'node_modules', 'cyclegan');
-    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/web.js', 'dist/web.d.ts', 'dist/cli/main.js', 'web/dist/index.html', 'bin/cyclegan.js', 'LICENSE']) {
+    for (const file of [
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/web.js',
+      'dist/web.d.ts',
+      'dist/cli/main.js',
+      'web/dist/index.html',
+      'bin/cyclegan.js',
+      'LICENSE',
+    ]) {
       assert.ok(existsSync(join(pkg, file)), `${file} is missing from the package`);
     }
     for (const dir of ['src', 'test', 'bench', 'web/src']) assert.ok(!existsSync(join(pkg, dir)), `${dir}/ should not be in the package`);
@@ -82,7 +96,11 @@ describe('the packed package, installed into an empty project', () => {
   });
 
   it('cyclegan serve serves the built page and the model from the install', async () => {
-    const server = spawn(process.execPath, [join(project, 'node_modules', 'cyclegan', 'bin', 'cyclegan.js'), 'serve', '--model', model, '--port', '0'], { cwd: project });
+    const server = spawn(
+      process.execPath,
+      [join(project, 'node_modules', 'cyclegan', 'bin', 'cyclegan.js'), 'serve', '--model', model, '--port', '0'],
+      { cwd: project },
+    );
     try {
       const url = await new Promise<string>((resolveUrl, reject) => {
         let out = '';
@@ -121,7 +139,18 @@ describe('the packed package, installed into an empty project', () => {
   it('a TypeScript consumer type-checks against the published declarations, and a wrong use fails', async () => {
     await writeFile(
       join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: [] }, include: ['*.ts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
+        include: ['*.ts'],
+      }),
     );
     const good = [
       "import { train, exportTfjs, type TrainOptions } from 'cyclegan';",

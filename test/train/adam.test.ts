@@ -23,7 +23,10 @@ describe('Adam', () => {
     const v = [0.999 * 0.00025, 0.999 * 0.016 + 0.001 * 4];
     const c1 = 1 - 0.25;
     const c2 = 1 - 0.999 ** 2;
-    const expected = [step1[0]! - (2e-4 * (m[0]! / c1)) / (Math.sqrt(v[0]! / c2) + 1e-7), step1[1]! - (2e-4 * (m[1]! / c1)) / (Math.sqrt(v[1]! / c2) + 1e-7)];
+    const expected = [
+      step1[0]! - (2e-4 * (m[0]! / c1)) / (Math.sqrt(v[0]! / c2) + 1e-7),
+      step1[1]! - (2e-4 * (m[1]! / c1)) / (Math.sqrt(v[1]! / c2) + 1e-7),
+    ];
     const step2 = w.dataSync();
     assert.ok(Math.abs(step2[0]! - expected[0]!) < 1e-7, `w0 after two steps: ${step2[0]} vs ${expected[0]}`);
     assert.ok(Math.abs(step2[1]! - expected[1]!) < 1e-7, `w1 after two steps: ${step2[1]} vs ${expected[1]}`);
@@ -62,7 +65,10 @@ describe('Adam', () => {
       resumed.setState(snapshot);
       grads.slice(3).forEach((g) => resumed.apply([g]));
       assert.deepEqual(ours.dataSync(), straight);
-      assert.throws(() => resumed.setState({ step: 1, moments: [new Float32Array(5), new Float32Array(12)] }), /moment 0 has 5 values, expected 12 \(3,4\)/);
+      assert.throws(
+        () => resumed.setState({ step: 1, moments: [new Float32Array(5), new Float32Array(12)] }),
+        /moment 0 has 5 values, expected 12 \(3,4\)/,
+      );
       tf.dispose([init, ours, theirs, ...grads]);
       reference.dispose();
     });

@@ -121,7 +121,10 @@ describe('CUT through train() on cpu', () => {
     assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
     assert.equal(result.reason, 'finished');
     assert.equal(result.position.globalStep, 4);
-    assert.deepEqual([result.config.method, result.config.poolSize, result.config.lambdaNce, result.config.nceIdentity], ['cut', 0, 1, true]);
+    assert.deepEqual(
+      [result.config.method, result.config.poolSize, result.config.lambdaNce, result.config.nceIdentity],
+      ['cut', 0, 1, true],
+    );
 
     const cut = join(work, 'cut');
     const stopped = await train({ data, out: cut, config: CUT, maxSteps: 1 });
@@ -138,7 +141,10 @@ describe('CUT through train() on cpu', () => {
 
     const lines = await logLines(straight);
     assert.deepEqual(await logLines(cut), lines);
-    assert.deepEqual(lines.map((l) => l.epoch), [1, 2]);
+    assert.deepEqual(
+      lines.map((l) => l.epoch),
+      [1, 2],
+    );
     assert.deepEqual(Object.keys(lines[0]!).slice(0, 8), ['epoch', 'globalStep', 'steps', 'lr', 'genAtoB', 'nce', 'nceIdentity', 'discB']);
     for (const l of lines) assert.ok((l.nce as number) > 0 && (l.nceIdentity as number) > 0, 'both NCE terms are logged');
 
@@ -148,14 +154,25 @@ describe('CUT through train() on cpu', () => {
     const meta = JSON.parse(await readFile(join(straight, 'checkpoints', 'epoch-0002', 'cyclegan.json'), 'utf8'));
     assert.deepEqual(meta.generators, { AtoB: 'G_AtoB/model.json' });
     assert.deepEqual(meta.discriminators, { B: 'D_B/model.json' });
-    assert.deepEqual(Object.keys(meta.networks), ['genAtoB', 'discB', 'F_stem_pad', 'F_down1_conv', 'F_down2_conv', 'F_res1_add', 'F_res5_add']);
+    assert.deepEqual(Object.keys(meta.networks), [
+      'genAtoB',
+      'discB',
+      'F_stem_pad',
+      'F_down1_conv',
+      'F_down2_conv',
+      'F_res1_add',
+      'F_res5_add',
+    ]);
     assert.deepEqual(Object.keys(meta.optimizers), ['genAtoB', 'discB', 'heads']);
     assert.ok(!meta.blobs.some((b: { name: string }) => b.name.startsWith('pool')), 'no image pools');
   });
 
   it('refuses to resume with another method or CUT option', async () => {
     const run = join(work, 'cut');
-    await assert.rejects(train({ out: run, resume: true, config: { method: 'cyclegan' } }), /cannot resume .* \(method: checkpoint has "cut", requested "cyclegan"\)/);
+    await assert.rejects(
+      train({ out: run, resume: true, config: { method: 'cyclegan' } }),
+      /cannot resume .* \(method: checkpoint has "cut", requested "cyclegan"\)/,
+    );
     await assert.rejects(train({ out: run, resume: true, config: { lambdaNce: 5 } }), /lambdaNce: checkpoint has 1, requested 5/);
   });
 
@@ -177,15 +194,30 @@ describe('CUT through train() on cpu', () => {
       fromExport.dispose();
       fromCheckpoint.dispose();
     }
-    await assert.rejects(exportTfjs(run, join(work, 'export-b'), ['BtoA']), /this model has no B→A generator: a CUT model learns A→B only \(use --direction AtoB\)/);
+    await assert.rejects(
+      exportTfjs(run, join(work, 'export-b'), ['BtoA']),
+      /this model has no B→A generator: a CUT model learns A→B only \(use --direction AtoB\)/,
+    );
 
     const onnx = join(work, 'onnx');
     assert.equal((await cli(['export', '--model', run, '--format', 'onnx', '--out', onnx])).code, 0);
     assert.deepEqual(await readdir(onnx), ['AtoB.onnx']);
 
-    const translated = await cli(['translate', join(data, 'testB'), '--model', run, '--out', join(work, 'translated'), '--direction', 'BtoA']);
+    const translated = await cli([
+      'translate',
+      join(data, 'testB'),
+      '--model',
+      run,
+      '--out',
+      join(work, 'translated'),
+      '--direction',
+      'BtoA',
+    ]);
     assert.equal(translated.code, 1);
-    assert.equal(translated.err, `cyclegan: ${join(run, 'checkpoints', 'epoch-0002', 'cyclegan.json')}: this model has no B→A generator: a CUT model learns A→B only (use --direction AtoB)`);
+    assert.equal(
+      translated.err,
+      `cyclegan: ${join(run, 'checkpoints', 'epoch-0002', 'cyclegan.json')}: this model has no B→A generator: a CUT model learns A→B only (use --direction AtoB)`,
+    );
 
     const report = await writeTestReport({ model: run, data, out: join(work, 'report') });
     assert.equal(report.failed, 0);
@@ -201,14 +233,34 @@ describe('CUT through train() on cpu', () => {
     assert.doesNotMatch(html, /<th>reconstruction<\/th>/);
 
     const evaluated = await evaluateModel({ data, model: run, featureNet: net, size: 32, subsets: 4 });
-    assert.deepEqual(evaluated.directions.map((d) => d.direction), ['AtoB']);
+    assert.deepEqual(
+      evaluated.directions.map((d) => d.direction),
+      ['AtoB'],
+    );
     assert.ok(Number.isFinite(evaluated.directions[0]!.model!.kid.mean));
   });
 
   it('--method cut with the U-Net is one clear error', async () => {
-    const r = await cli(['train', '--data', data, '--out', join(work, 'unet'), '--method', 'cut', '--generator', 'unet', '--crop-size', '32', '--load-size', '32']);
+    const r = await cli([
+      'train',
+      '--data',
+      data,
+      '--out',
+      join(work, 'unet'),
+      '--method',
+      'cut',
+      '--generator',
+      'unet',
+      '--crop-size',
+      '32',
+      '--load-size',
+      '32',
+    ]);
     assert.equal(r.code, 1);
-    assert.equal(r.err, 'cyclegan: --method cut needs the ResNet generator (--generator resnet9 or resnet6): PatchNCE contrasts the features of its encoder, which the U-Net does not have in that form');
+    assert.equal(
+      r.err,
+      'cyclegan: --method cut needs the ResNet generator (--generator resnet9 or resnet6): PatchNCE contrasts the features of its encoder, which the U-Net does not have in that form',
+    );
     assert.ok(!existsSync(join(work, 'unet', 'checkpoints')));
   });
 });
@@ -227,7 +279,13 @@ describe('FastCUT through train() on wasm', () => {
     assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
     assert.deepEqual(seen, [2, 4]);
     const lines = await logLines(run);
-    const evals = lines.filter((l) => l.type === 'eval') as { score: number; best: boolean; AtoB: { kid: { mean: number } }; BtoA?: unknown; baselines?: Record<string, unknown> }[];
+    const evals = lines.filter((l) => l.type === 'eval') as {
+      score: number;
+      best: boolean;
+      AtoB: { kid: { mean: number } };
+      BtoA?: unknown;
+      baselines?: Record<string, unknown>;
+    }[];
     assert.equal(evals.length, 2);
     for (const e of evals) {
       assert.equal(e.BtoA, undefined, 'CUT has no B→A to validate');
@@ -256,7 +314,18 @@ describe('checkpoints from before the method existed', () => {
   });
 
   it('load as CycleGAN and resume to the run an uninterrupted one gives', async () => {
-    const config = { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, poolSize: 2, epochs: 1, epochsDecay: 0, seed: 2 } as const;
+    const config = {
+      preset: 'paper',
+      generator: 'resnet6',
+      ngf: 4,
+      ndf: 4,
+      cropSize: 32,
+      loadSize: 32,
+      poolSize: 2,
+      epochs: 1,
+      epochsDecay: 0,
+      seed: 2,
+    } as const;
     const straight = join(work, 'cyclegan-straight');
     await train({ data, out: straight, config, maxSteps: 2 });
     const old = join(work, 'cyclegan-old');
@@ -285,7 +354,7 @@ describe('checkpoints from before the method existed', () => {
     for (const [name, value] of want) assert.equal(got.get(name), value, `${name} differs`);
   });
 
-  it('--init-from: CUT takes a CycleGAN run\'s A→B generator; a CycleGAN run refuses a CUT model', async () => {
+  it("--init-from: CUT takes a CycleGAN run's A→B generator; a CycleGAN run refuses a CUT model", async () => {
     const source = join(work, 'cyclegan-straight');
     const warm = join(work, 'cut-warm');
     await train({ data, out: warm, config: { ...CUT, initFrom: source }, maxSteps: 0 });
@@ -295,10 +364,18 @@ describe('checkpoints from before the method existed', () => {
     }
     assert.notEqual(to.get('discB weight 0'), from.get('discB weight 0'), 'the discriminator stays fresh');
     await assert.rejects(
-      train({ data, out: join(work, 'cyclegan-warm'), config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, initFrom: join(work, 'straight') }, maxSteps: 0 }),
+      train({
+        data,
+        out: join(work, 'cyclegan-warm'),
+        config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, initFrom: join(work, 'straight') },
+        maxSteps: 0,
+      }),
       /--init-from .*straight: it has no B→A generator, which this CycleGAN run needs \(a CUT model has A→B only\)/,
     );
     const r = await cli(['train', '--data', data, '--out', join(work, 'nce-on-cyclegan'), '--lambda-nce', '5', '--no-nce-idt']);
-    assert.deepEqual([r.code, r.err], [1, 'cyclegan: --lambda-nce, --nce-idt: CUT options, for --method cut or fastcut (this run trains a CycleGAN)']);
+    assert.deepEqual(
+      [r.code, r.err],
+      [1, 'cyclegan: --lambda-nce, --nce-idt: CUT options, for --method cut or fastcut (this run trains a CycleGAN)'],
+    );
   });
 });

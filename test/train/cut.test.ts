@@ -20,7 +20,17 @@ import { Rng } from '../../src/util/rng.ts';
  * runs; 64 patches instead of 256 because the heads are a fifth of a cpu step (still fewer than
  * the 38² positions of the first tap, and all of the last taps' 8²).
  */
-const TINY: Partial<CutConfig> = { method: 'cut', flipEquivariance: true, ncePatches: 64, generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 36, seed: 3 };
+const TINY: Partial<CutConfig> = {
+  method: 'cut',
+  flipEquivariance: true,
+  ncePatches: 64,
+  generator: 'resnet6',
+  ngf: 4,
+  ndf: 4,
+  cropSize: 32,
+  loadSize: 36,
+  seed: 3,
+};
 
 let work: string;
 before(async () => {
@@ -74,12 +84,23 @@ describe('CUT configuration', () => {
       assert.deepEqual([c.ganLoss, c.poolSize, c.lr, c.beta1, c.beta2], ['lsgan', 0, 2e-4, 0.5, 0.999]);
     }
     assert.deepEqual(Object.keys(CUT_PRESETS), ['cut', 'fastcut']);
-    assert.throws(() => resolveCutConfig({ method: 'cut', generator: 'unet' }), /--method cut needs the ResNet generator \(--generator resnet9 or resnet6\)/);
+    assert.throws(
+      () => resolveCutConfig({ method: 'cut', generator: 'unet' }),
+      /--method cut needs the ResNet generator \(--generator resnet9 or resnet6\)/,
+    );
     assert.throws(() => resolveCutConfig({ method: 'fastcut', poolSize: 50 }), /without an image pool/);
     assert.throws(() => resolveCutConfig({ ncePatches: 0 }), /invalid CUT option ncePatches: 0/);
     assert.throws(() => resolveCutConfig({ method: 'dcl' as never }), /unknown method "dcl"/);
     const model = new Cut(resolveCutConfig(TINY), new Rng(1));
-    assert.deepEqual(Object.keys(model.networks()), ['genAtoB', 'discB', 'F_stem_pad', 'F_down1_conv', 'F_down2_conv', 'F_res1_add', 'F_res5_add']);
+    assert.deepEqual(Object.keys(model.networks()), [
+      'genAtoB',
+      'discB',
+      'F_stem_pad',
+      'F_down1_conv',
+      'F_down2_conv',
+      'F_res1_add',
+      'F_res5_add',
+    ]);
     assert.deepEqual(Object.keys(model.optimizerRecord()), ['genAtoB', 'discB', 'heads']);
     const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
     assert.deepEqual(model.translate(x, 'AtoB').shape, [1, 32, 32, 3]);
@@ -138,7 +159,10 @@ describe('CUT training on cpu', () => {
     const wider = new Cut(resolveCutConfig({ ...TINY, ngf: 8 }), new Rng(1));
     const { genAtoB, discB } = donor.networks();
     assert.throws(() => new Cut(config, new Rng(1), { genAtoB: genAtoB!, discB: discB! }), /CUT networks lack 'F_stem_pad'/);
-    assert.throws(() => new Cut(config, new Rng(1), { ...wider.networks(), genAtoB: genAtoB! }), /head F_down1_conv takes 16 channels, the generator's down1_conv has 8/);
+    assert.throws(
+      () => new Cut(config, new Rng(1), { ...wider.networks(), genAtoB: genAtoB! }),
+      /head F_down1_conv takes 16 channels, the generator's down1_conv has 8/,
+    );
     donor.dispose();
     wider.dispose();
   });
@@ -164,13 +188,20 @@ describe('the CUT step', () => {
         const ids = samplePatchIdsForTaps(keyFeats, config.ncePatches, rng);
         const fake = cut.genAtoB.predict(tf.reverse(x, 2)) as tf.Tensor4D;
         const queryFeats = (cut.taps.encoder.predict(fake) as tf.Tensor4D[]).map((f) => tf.reverse(f, 2) as tf.Tensor4D);
-        const nce = multiLayerPatchNceLoss(encodePatches(cut.heads, queryFeats, ids), encodePatches(cut.heads, keyFeats, ids), config.nceTemperature);
+        const nce = multiLayerPatchNceLoss(
+          encodePatches(cut.heads, queryFeats, ids),
+          encodePatches(cut.heads, keyFeats, ids),
+          config.nceTemperature,
+        );
         return nce.dataSync()[0]! * config.lambdaNce;
       });
     const [expectedA, expectedB] = [term(a!), term(b!)];
     const losses = await cut.trainStep(a!, b!);
     assert.ok(Math.abs(losses.nce - expectedA) < 1e-5 * expectedA, `NCE(a, G(a)): step ${losses.nce}, rebuilt ${expectedA}`);
-    assert.ok(Math.abs(losses.nceIdentity - expectedB) < 1e-5 * expectedB, `NCE(b, G(b)): step ${losses.nceIdentity}, rebuilt ${expectedB}`);
+    assert.ok(
+      Math.abs(losses.nceIdentity - expectedB) < 1e-5 * expectedB,
+      `NCE(b, G(b)): step ${losses.nceIdentity}, rebuilt ${expectedB}`,
+    );
     assert.deepEqual(cut.rng.getState(), rng.getState(), 'the step drew exactly the coin and the positions');
     tf.dispose([a!, b!]);
     cut.dispose();
@@ -249,14 +280,20 @@ describe('a tiny CUT run', () => {
   const enabled = process.env.CYCLEGAN_CUT_LEARNS === '1';
   it(
     'learns: translated smooth images move toward stripes',
-    { skip: enabled ? false : '300 FastCUT steps, 9 minutes on a loaded 2-core machine: set CYCLEGAN_CUT_LEARNS=1 to run', timeout: 1_800_000 },
+    {
+      skip: enabled ? false : '300 FastCUT steps, 9 minutes on a loaded 2-core machine: set CYCLEGAN_CUT_LEARNS=1 to run',
+      timeout: 1_800_000,
+    },
     async () => {
       await useBackend('wasm');
       const data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 16, trainB: 16, testA: 6, testB: 6, seed: 5 });
       const dataset = await openDataset(data);
       const load = async (files: string[]) => Promise.all(files.map(async (f) => imageToPixels(await readImage(f)).data));
       const [trainA, trainB, testA, testB] = await Promise.all([dataset.trainA, dataset.trainB, dataset.testA!, dataset.testB!].map(load));
-      const cut = new Cut(resolveCutConfig({ method: 'fastcut', generator: 'resnet6', ngf: 8, ndf: 8, cropSize: 32, loadSize: 32, seed: 1 }), new Rng(1));
+      const cut = new Cut(
+        resolveCutConfig({ method: 'fastcut', generator: 'resnet6', ngf: 8, ndf: 8, cropSize: 32, loadSize: 32, seed: 1 }),
+        new Rng(1),
+      );
       const energy = (images: Float32Array[], translate: boolean) => {
         let sum = 0;
         for (const img of images) {

@@ -25,7 +25,18 @@ it('a tiny run learns: the cycle loss falls and smooth images translate toward s
   await train({
     data,
     out,
-    config: { preset: 'paper', generator: 'resnet6', ngf: 8, ndf: 8, cropSize: 32, loadSize: 36, epochs: 16, epochsDecay: 0, saveEvery: 16, seed: 1 },
+    config: {
+      preset: 'paper',
+      generator: 'resnet6',
+      ngf: 8,
+      ndf: 8,
+      cropSize: 32,
+      loadSize: 36,
+      epochs: 16,
+      epochsDecay: 0,
+      saveEvery: 16,
+      seed: 1,
+    },
     onProgress: (p) => steps.push(p.losses.cycle ?? NaN),
   });
   assert.equal(steps.length, 256);
@@ -34,12 +45,18 @@ it('a tiny run learns: the cycle loss falls and smooth images translate toward s
   const late = mean(steps.slice(-32));
   console.log(`cycle loss: first 16 steps ${early.toFixed(3)}, last 32 steps ${late.toFixed(3)}`);
   assert.ok(late < 0.9 * early, `cycle loss did not fall enough: ${early} → ${late}`);
-  const log = (await readFile(join(out, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const log = (await readFile(join(out, 'log.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(log.length, 16);
 
   // Stripe energy: smooth A images are low, striped B images high; A→B must move well toward B.
   const dataset = await openDataset(data);
-  const energy = async (files: string[], translate?: (p: ReturnType<typeof imageToPixels>) => Promise<ReturnType<typeof imageToPixels>>) => {
+  const energy = async (
+    files: string[],
+    translate?: (p: ReturnType<typeof imageToPixels>) => Promise<ReturnType<typeof imageToPixels>>,
+  ) => {
     let sum = 0;
     for (const f of files) {
       let p = imageToPixels(await readImage(f));

@@ -81,7 +81,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assert.equal(first.position.globalStep, 3);
       await train({ out: split, resume: true, maxSteps: 6 });
       assertSameWeights(await allWeights(straight), await allWeights(split));
-      const log = (f: string) => readFile(join(f, 'log.jsonl'), 'utf8').then((t) => t.split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+      const log = (f: string) =>
+        readFile(join(f, 'log.jsonl'), 'utf8').then((t) =>
+          t
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l)),
+        );
       const [l1, l2] = [await log(straight), await log(split)];
       assert.equal(l1.length, 2);
       const key = (l: Record<string, unknown>) => [l.epoch, l.cycle, l.discA];
@@ -97,7 +103,32 @@ describe('training runs and checkpoints', () => {
 
   it('a killed process resumes from its last checkpoint to the same weights as an uninterrupted run', async () => {
     const cli = join(process.cwd(), 'bin', 'cyclegan.js');
-    const args = (out: string) => [cli, '--backend', 'wasm', 'train', '--data', data, '--out', out, '--preset', 'tutorial', '--ngf', '4', '--ndf', '4', '--crop-size', '32', '--load-size', '36', '--epochs', '3', '--save-every', '1', '--seed', '11'];
+    const args = (out: string) => [
+      cli,
+      '--backend',
+      'wasm',
+      'train',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--preset',
+      'tutorial',
+      '--ngf',
+      '4',
+      '--ndf',
+      '4',
+      '--crop-size',
+      '32',
+      '--load-size',
+      '36',
+      '--epochs',
+      '3',
+      '--save-every',
+      '1',
+      '--seed',
+      '11',
+    ];
     const straight = join(work, 'kill-straight');
     const r = spawnSync(process.execPath, args(straight), { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
@@ -126,7 +157,34 @@ describe('training runs and checkpoints', () => {
   it('SIGINT finishes the step, writes a checkpoint, exits 0 and prints the resume command', async () => {
     const cli = join(process.cwd(), 'bin', 'cyclegan.js');
     const out = join(work, 'sigint');
-    const child = spawn(process.execPath, [cli, '--backend', 'wasm', 'train', '--data', data, '--out', out, '--preset', 'tutorial', '--ngf', '4', '--ndf', '4', '--crop-size', '32', '--load-size', '36', '--epochs', '1000', '--seed', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        '--backend',
+        'wasm',
+        'train',
+        '--data',
+        data,
+        '--out',
+        out,
+        '--preset',
+        'tutorial',
+        '--ngf',
+        '4',
+        '--ndf',
+        '4',
+        '--crop-size',
+        '32',
+        '--load-size',
+        '36',
+        '--epochs',
+        '1000',
+        '--seed',
+        '3',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d));
     let sent = false;

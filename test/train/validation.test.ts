@@ -12,7 +12,18 @@ import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { train } from '../../src/train/loop.ts';
 import { tinyFeatureNet } from './helpers.ts';
 
-const TINY = { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, epochs: 2, epochsDecay: 0, poolSize: 2, evalSize: 32 } as const;
+const TINY = {
+  preset: 'paper',
+  generator: 'resnet6',
+  ngf: 4,
+  ndf: 4,
+  cropSize: 32,
+  loadSize: 32,
+  epochs: 2,
+  epochsDecay: 0,
+  poolSize: 2,
+  evalSize: 32,
+} as const;
 
 let work: string;
 let data: string;
@@ -47,14 +58,27 @@ describe('validation during training', () => {
     const validated = join(work, 'validated');
     const before = tf.memory().numTensors;
     const seen: number[] = [];
-    await train({ data, out: validated, config: { ...TINY, seed: 3, evalEvery: 2, evalClassB: 'zebra' }, maxSteps: 5, featureNet: net, onEval: (e) => seen.push(e.globalStep) });
+    await train({
+      data,
+      out: validated,
+      config: { ...TINY, seed: 3, evalEvery: 2, evalClassB: 'zebra' },
+      maxSteps: 5,
+      featureNet: net,
+      onEval: (e) => seen.push(e.globalStep),
+    });
     assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
     assert.deepEqual(seen, [2, 4]);
     assert.deepEqual(await generatorWeights(validated), await generatorWeights(plain), 'validation must not change what is trained');
 
-    const lines = (await readFile(join(validated, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await readFile(join(validated, 'log.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const evals = lines.filter((l) => l.type === 'eval');
-    assert.deepEqual(evals.map((l) => l.globalStep), [2, 4]);
+    assert.deepEqual(
+      evals.map((l) => l.globalStep),
+      [2, 4],
+    );
     for (const e of evals) {
       assert.ok(Number.isFinite(e.AtoB.kid.mean) && Number.isFinite(e.BtoA.kid.mean));
       assert.equal(e.score, (e.AtoB.kid.mean + e.BtoA.kid.mean) / 2);
@@ -65,7 +89,10 @@ describe('validation during training', () => {
     assert.ok(evals[0].baselines.AtoB.floor.kid.mean !== undefined && evals[0].baselines.AtoB.ceiling.kid.mean !== undefined);
     assert.equal(evals[1].baselines, undefined, 'baselines once per log');
     const bestStep = evals[0].score <= evals[1].score ? 2 : 4;
-    assert.deepEqual(evals.map((e) => e.best), [true, bestStep === 4]);
+    assert.deepEqual(
+      evals.map((e) => e.best),
+      [true, bestStep === 4],
+    );
 
     const bestDir = await resolveCheckpointDir(`${validated}:best`);
     assert.equal(bestDir, join(validated, 'checkpoints', 'best'));
@@ -78,6 +105,9 @@ describe('validation during training', () => {
   });
 
   it('RUN:best without a best checkpoint is one clear error', async () => {
-    await assert.rejects(resolveCheckpointDir(`${join(work, 'plain')}:best`), /has no best checkpoint \(it is written by train --eval-every\)/);
+    await assert.rejects(
+      resolveCheckpointDir(`${join(work, 'plain')}:best`),
+      /has no best checkpoint \(it is written by train --eval-every\)/,
+    );
   });
 });

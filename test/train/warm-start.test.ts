@@ -10,7 +10,17 @@ import { exportTfjs } from '../../src/export/tfjs.ts';
 import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { repairLog, train } from '../../src/train/loop.ts';
 
-const TINY = { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 36, epochs: 1, epochsDecay: 0, poolSize: 2 } as const;
+const TINY = {
+  preset: 'paper',
+  generator: 'resnet6',
+  ngf: 4,
+  ndf: 4,
+  cropSize: 32,
+  loadSize: 36,
+  epochs: 1,
+  epochsDecay: 0,
+  poolSize: 2,
+} as const;
 
 let work: string;
 let data: string;
@@ -43,7 +53,10 @@ describe('--init-from', () => {
     const exported = join(work, 'export');
     await exportTfjs(source, exported);
     const before = tf.memory().numTensors;
-    for (const [name, from] of [['warm-run', source], ['warm-export', exported]] as const) {
+    for (const [name, from] of [
+      ['warm-run', source],
+      ['warm-export', exported],
+    ] as const) {
       const warm = join(work, name);
       await train({ data, out: warm, config: { ...TINY, seed: 2, initFrom: from }, maxSteps: 0 });
       const [s, f, w] = [await weightsOf(source), await weightsOf(fresh), await weightsOf(warm)];
@@ -89,7 +102,11 @@ describe('validation split during training', () => {
 describe('repairLog', () => {
   it('drops a torn last line and lines past the checkpoint, with one notice', async () => {
     const log = join(work, 'log.jsonl');
-    const lines = [{ epoch: 1, globalStep: 3 }, { epoch: 2, globalStep: 6 }, { epoch: 3, globalStep: 9 }];
+    const lines = [
+      { epoch: 1, globalStep: 3 },
+      { epoch: 2, globalStep: 6 },
+      { epoch: 3, globalStep: 9 },
+    ];
     await writeFile(log, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n{"epoch":4,"globalSt`);
     const notices: string[] = [];
     await repairLog(log, 6, (m) => notices.push(m));

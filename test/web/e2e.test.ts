@@ -32,9 +32,7 @@ const TOLERANCE = 2;
 
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI) {
-  throw new Error(
-    `${CHROMIUM} is missing: the browser end-to-end test needs Debian's chromium (apt-get install -y chromium)`,
-  );
+  throw new Error(`${CHROMIUM} is missing: the browser end-to-end test needs Debian's chromium (apt-get install -y chromium)`);
 }
 const skip = haveChromium ? false : `${CHROMIUM} not found (apt-get install -y chromium); skipping the browser test`;
 
@@ -145,11 +143,7 @@ async function launch(): Promise<Browser> {
 
 /** Waits until the page has finished `count` translations (or shows an error). */
 async function waitForTranslations(page: Page, count: number, timeout = 30_000): Promise<Output> {
-  await page.waitForFunction(
-    (n) => window.__cyclegan?.translations >= n || window.__cyclegan?.error != null,
-    count,
-    { timeout },
-  );
+  await page.waitForFunction((n) => window.__cyclegan?.translations >= n || window.__cyclegan?.error != null, count, { timeout });
   const state = await page.evaluate(() => window.__cyclegan);
   assert.equal(state.error, null, `the page reported an error: ${state.error}`);
   return state.lastOutput as Output;
@@ -192,7 +186,9 @@ test('the browser demo translates like Node and explains bad input', { skip, tim
   const height = 24;
   const rgb = syntheticImage(width, height);
   const pngPath = join(work, 'test-40x24.png');
-  await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toFile(pngPath);
+  await sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(pngPath);
 
   server = await startServer({ modelDir: exportDir, port: 0 });
   browser = await launch();
@@ -231,7 +227,9 @@ test('the browser demo translates like Node and explains bad input', { skip, tim
 
   // A wide image over the 1024-px limit: scaled down, aspect ratio kept, with a visible notice.
   const bigPath = join(work, 'wide-1300x40.png');
-  await sharp(syntheticImage(1300, 40), { raw: { width: 1300, height: 40, channels: 3 } }).png().toFile(bigPath);
+  await sharp(syntheticImage(1300, 40), { raw: { width: 1300, height: 40, channels: 3 } })
+    .png()
+    .toFile(bigPath);
   await page.setInputFiles('#file', bigPath);
   output = await waitForTranslations(page, 3);
   assert.deepEqual([output.width, output.height], [1024, 32]);
@@ -278,10 +276,7 @@ test('the browser demo translates like Node and explains bad input', { skip, tim
   const notModel = join(work, 'holiday-photos');
   mkdirSync(notModel);
   writeFileSync(join(notModel, 'readme.txt'), 'hello');
-  assert.match(
-    await errorAfter(page, () => page.setInputFiles('#model-files', notModel)),
-    /no cyclegan\.json or model\.json/,
-  );
+  assert.match(await errorAfter(page, () => page.setInputFiles('#model-files', notModel)), /no cyclegan\.json or model\.json/);
   assert.deepEqual(await page.evaluate(() => window.__cyclegan.model?.directions), ['AtoB', 'BtoA']);
 
   // A good folder picked by hand loads and translates the same.
@@ -323,14 +318,14 @@ test(
   async (t) => {
     const kind = process.env.CYCLEGAN_WEB_BENCH_MODEL ?? 'resnet9';
     const model =
-      kind === 'unet'
-        ? buildUnetGenerator({ size: 256, ngf: 64, seed: 3 })
-        : buildResnetGenerator({ ngf: 64, nBlocks: 9, seed: 3 });
+      kind === 'unet' ? buildUnetGenerator({ size: 256, ngf: 64, seed: 3 }) : buildResnetGenerator({ ngf: 64, nBlocks: 9, seed: 3 });
     const dir = join(work, `bench-${kind}`);
     await writeExport(dir, { AtoB: model }, { generator: kind, size: 256 });
     model.dispose();
     const png = join(work, 'bench-256.png');
-    await sharp(syntheticImage(256, 256), { raw: { width: 256, height: 256, channels: 3 } }).png().toFile(png);
+    await sharp(syntheticImage(256, 256), { raw: { width: 256, height: 256, channels: 3 } })
+      .png()
+      .toFile(png);
     const benchServer = await startServer({ modelDir: dir, port: 0 });
     const benchBrowser = await launch();
     try {

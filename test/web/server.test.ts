@@ -241,10 +241,7 @@ describe('startup', () => {
   });
 
   test('a missing web build says to run npm run build:web', async () => {
-    await assert.rejects(
-      startServer({ modelDir: exportDir, port: 0, webRoot: join(work, 'no-dist') }),
-      /npm run build:web/,
-    );
+    await assert.rejects(startServer({ modelDir: exportDir, port: 0, webRoot: join(work, 'no-dist') }), /npm run build:web/);
   });
 
   test('a folder that is not a model is rejected with a clear message', async () => {

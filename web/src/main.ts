@@ -6,15 +6,7 @@ import './style.css';
 import * as tf from '@tensorflow/tfjs';
 import { floatToRgba, translateImage } from 'cyclegan/web';
 import { describeBackend, initBackend, type BrowserBackend } from './backend.ts';
-import {
-  DIRECTIONS,
-  disposeModel,
-  loadModelFromFiles,
-  loadServedModel,
-  UserError,
-  type Direction,
-  type LoadedModel,
-} from './model.ts';
+import { DIRECTIONS, disposeModel, loadModelFromFiles, loadServedModel, UserError, type Direction, type LoadedModel } from './model.ts';
 
 /** Images are scaled down to this many pixels on their long side before translation. */
 const MAX_SIDE = 1024;
@@ -89,8 +81,7 @@ function setStatus(text: string): void {
 }
 
 function showError(err: unknown): void {
-  const message =
-    err instanceof UserError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const message = err instanceof UserError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   if (!(err instanceof UserError)) console.error(err);
   state.error = message;
   ui.error.textContent = message;
@@ -249,7 +240,9 @@ function translate(): Promise<void> {
 function download(): void {
   if (!image || !state.lastOutput) return;
   const direction = state.lastOutput.direction;
-  const suffix = directionLabel(direction).replace(/\s*→\s*/, '2').replace(/[^\w-]+/g, '_');
+  const suffix = directionLabel(direction)
+    .replace(/\s*→\s*/, '2')
+    .replace(/[^\w-]+/g, '_');
   ui.output.toBlob((blob) => {
     if (!blob) return showError(new UserError('The browser could not encode the PNG.'));
     const a = document.createElement('a');
@@ -316,8 +309,7 @@ async function main(): Promise<void> {
     setStatus('ready');
   } else {
     setStatus('no model');
-    ui.modelInfo.textContent =
-      'No model is served here: start the page with `cyclegan serve --model DIR`, or load a model folder.';
+    ui.modelInfo.textContent = 'No model is served here: start the page with `cyclegan serve --model DIR`, or load a model folder.';
   }
 }
 

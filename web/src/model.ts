@@ -5,7 +5,15 @@
 import * as tf from '@tensorflow/tfjs';
 // The library's browser-safe entry (src/web.ts): importing it registers the generators' custom
 // layers with tfjs serialization; the one manifest parser, the generators' geometry.
-import { DIRECTIONS, EXPORT_FORMAT, generatorGeometry, parseModelManifest, type Direction, type ExportManifest, type GeneratorGeometry } from 'cyclegan/web';
+import {
+  DIRECTIONS,
+  EXPORT_FORMAT,
+  generatorGeometry,
+  parseModelManifest,
+  type Direction,
+  type ExportManifest,
+  type GeneratorGeometry,
+} from 'cyclegan/web';
 
 export { DIRECTIONS, type Direction };
 /** The export view of a cyclegan.json (an export folder's or a training checkpoint's). */

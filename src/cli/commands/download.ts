@@ -8,7 +8,11 @@ export async function run(opts: Record<string, unknown>, _globals: GlobalOptions
   try {
     const result = await downloadDataset(name, { dir: opts.dir as string | undefined, onProgress: bar.onProgress });
     bar.stop();
-    console.log(result.downloaded ? `downloaded ${name} to ${result.path}${result.sha256 ? ` (sha256 ${result.sha256})` : ''}` : `${name} is already in ${result.path}`);
+    console.log(
+      result.downloaded
+        ? `downloaded ${name} to ${result.path}${result.sha256 ? ` (sha256 ${result.sha256})` : ''}`
+        : `${name} is already in ${result.path}`,
+    );
     return 0;
   } finally {
     bar.stop();

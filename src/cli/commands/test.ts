@@ -40,7 +40,11 @@ async function evaluateIntoReport(opts: Record<string, unknown>, index: string):
       sourceClass: opts.sourceClass as string | undefined,
     });
     const text = formatReport(report);
-    await addEvaluationToReport(index, text, 'KID against the real test images of the target domain and the ImageNet class rate, each beside its floor (untranslated) and ceiling (real images); see the README\'s Evaluation section.');
+    await addEvaluationToReport(
+      index,
+      text,
+      "KID against the real test images of the target domain and the ImageNet class rate, each beside its floor (untranslated) and ceiling (real images); see the README's Evaluation section.",
+    );
     console.log(text);
   } catch (error) {
     const why = (error as Error).message.split('\n')[0]!;

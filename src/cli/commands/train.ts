@@ -46,7 +46,9 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
   // A new CycleGAN run would ignore CUT's options: say so instead (a resume checks them against the checkpoint).
   const given = CUT_ONLY_OPTIONS.filter((k) => config[k] !== undefined);
   if (!resume && (config.method ?? 'cyclegan') === 'cyclegan' && given.length > 0) {
-    throw new UserError(`${given.map((k) => TRAIN_OPTIONS[k].flag).join(', ')}: CUT options, for --method cut or fastcut (this run trains a CycleGAN)`);
+    throw new UserError(
+      `${given.map((k) => TRAIN_OPTIONS[k].flag).join(', ')}: CUT options, for --method cut or fastcut (this run trains a CycleGAN)`,
+    );
   }
   await useBackend(globals.backend, { threads: globals.threads });
   const backend = describeBackend();
@@ -108,7 +110,9 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
         const l = s.losses;
         // On wasm, how much of the 4 GiB heap the run needs: the figure to watch at large sizes.
         const heap = wasmHeapStats();
-        const memory = heap ? ` · wasm heap ${(heap.heapBytes / 2 ** 20).toFixed(0)} MiB (peak live ${(heap.peakLiveBytes / 2 ** 20).toFixed(0)} MiB)` : '';
+        const memory = heap
+          ? ` · wasm heap ${(heap.heapBytes / 2 ** 20).toFixed(0)} MiB (peak live ${(heap.peakLiveBytes / 2 ** 20).toFixed(0)} MiB)`
+          : '';
         console.log(
           `epoch ${s.epoch} done in ${s.seconds.toFixed(1)}s · lr ${s.lr.toExponential(2)} · ${epochLosses(method, l)}${memory} · sample ${s.sample}${s.checkpoint ? ` · checkpoint ${s.checkpoint}` : ''}`,
         );

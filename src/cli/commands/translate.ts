@@ -10,8 +10,7 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions,
   if (engine === 'tfjs') {
     await useBackend(globals.backend, { threads: globals.threads });
     console.log(`backend: ${describeBackend()}`);
-  }
-  else console.log('engine: onnxruntime-node (cpu)');
+  } else console.log('engine: onnxruntime-node (cpu)');
   const files = await expandInputs(args, (m) => console.warn(`warning: ${m}`));
   // A bad --out fails now, not after the model is loaded and the progress bar started.
   await ensureDir(opts.out as string);
@@ -29,8 +28,13 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions,
     bar.stop();
     for (const s of result.skipped) console.log(`skipped: ${s.input}: ${s.reason}`);
     for (const f of result.failed) console.error(`failed: ${f.error.startsWith(f.input) ? f.error : `${f.input}: ${f.error}`}`);
-    const notes = [result.skipped.length ? `${result.skipped.length} skipped` : '', result.failed.length ? `${result.failed.length} failed` : ''].filter(Boolean);
-    console.log(`${result.written.length} translated (${translator.direction}) into ${opts.out}${notes.length ? `, ${notes.join(', ')}` : ''}`);
+    const notes = [
+      result.skipped.length ? `${result.skipped.length} skipped` : '',
+      result.failed.length ? `${result.failed.length} failed` : '',
+    ].filter(Boolean);
+    console.log(
+      `${result.written.length} translated (${translator.direction}) into ${opts.out}${notes.length ? `, ${notes.join(', ')}` : ''}`,
+    );
     return result.failed.length > 0 ? 1 : 0;
   } finally {
     bar.stop();

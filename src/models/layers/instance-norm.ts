@@ -56,12 +56,7 @@ export class InstanceNormalization extends tf.layers.Layer {
       throw new Error(`InstanceNormalization needs a known channel count, got shape ${JSON.stringify(shape)}`);
     }
     if (this.affine) {
-      this.scale = this.addWeight(
-        'scale',
-        [channels],
-        'float32',
-        tf.initializers.randomNormal({ mean: 1, stddev: 0.02, seed: this.seed }),
-      );
+      this.scale = this.addWeight('scale', [channels], 'float32', tf.initializers.randomNormal({ mean: 1, stddev: 0.02, seed: this.seed }));
       this.offset = this.addWeight('offset', [channels], 'float32', tf.initializers.zeros());
     }
     this.built = true;

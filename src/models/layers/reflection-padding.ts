@@ -17,14 +17,21 @@ export interface ReflectionPadding2DOptions extends LayerArgs {
 
 function normalisePadding(padding: unknown): [[number, number], [number, number]] {
   const ok = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  if (ok(padding)) return [[padding, padding], [padding, padding]];
+  if (ok(padding))
+    return [
+      [padding, padding],
+      [padding, padding],
+    ];
   if (
     Array.isArray(padding) &&
     padding.length === 2 &&
     padding.every((pair) => Array.isArray(pair) && pair.length === 2 && pair.every(ok))
   ) {
     const [[t, b], [l, r]] = padding as [[number, number], [number, number]];
-    return [[t, b], [l, r]];
+    return [
+      [t, b],
+      [l, r],
+    ];
   }
   throw new Error(
     `ReflectionPadding2D: padding must be a non-negative integer or [[top, bottom], [left, right]], got ${JSON.stringify(padding)}`,
@@ -61,7 +68,16 @@ export class ReflectionPadding2D extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
     const [[t, b], [l, r]] = this.padding;
-    return tf.mirrorPad(x, [[0, 0], [t, b], [l, r], [0, 0]], 'reflect');
+    return tf.mirrorPad(
+      x,
+      [
+        [0, 0],
+        [t, b],
+        [l, r],
+        [0, 0],
+      ],
+      'reflect',
+    );
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
