@@ -79,6 +79,29 @@ function checkChannelsLast(layer: tf.layers.Layer, config: Config): void {
 }
 
 /** Emits the ops of one layer application; returns the output tensor name. */
+/**
+ * A Conv or ConvTranspose node with the layer's kernel (tfjs HWIO or HWOI to ONNX's OIHW/IOHW
+ * order: the same [3, 2, 0, 1] permutation for both), its bias unless `useBias` is off, and its
+ * activation.
+ */
+function convolution(
+  g: GraphBuilder,
+  op: 'Conv' | 'ConvTranspose',
+  layer: tf.layers.Layer,
+  config: Config,
+  input: string,
+  attributes: Attribute[],
+): string {
+  const weights = layer.getWeights();
+  const kernel = weightData(weights[0]!, [3, 2, 0, 1]);
+  const convInputs = [input, g.floatInit(`${layer.name}/kernel`, kernel.dims, kernel.data)];
+  if (config['useBias'] !== false && weights[1]) {
+    const bias = weightData(weights[1]);
+    convInputs.push(g.floatInit(`${layer.name}/bias`, bias.dims, bias.data));
+  }
+  return applyActivation(g, layer, config['activation'], g.node(op, layer.name, convInputs, attributes));
+}
+
 export function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, inputs: string[], inputShapes: tf.Shape[]): string {
   const cls = layer.getClassName();
   const config = layer.getConfig();
@@ -115,14 +138,7 @@ export function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, inputs: st
       } else {
         throw new Error(`ONNX export: padding '${String(padding)}' of layer ${cls} '${layer.name}' is not supported`);
       }
-      const kernel = weightData(weights[0]!, [3, 2, 0, 1]);
-      const convInputs = [one(), g.floatInit(`${layer.name}/kernel`, kernel.dims, kernel.data)];
-      if (config['useBias'] !== false && weights[1]) {
-        const bias = weightData(weights[1]);
-        convInputs.push(g.floatInit(`${layer.name}/bias`, bias.dims, bias.data));
-      }
-      const y = g.node('Conv', layer.name, convInputs, attributes);
-      return applyActivation(g, layer, config['activation'], y);
+      return convolution(g, 'Conv', layer, config, one(), attributes);
     }
     case 'Conv2DTranspose': {
       checkChannelsLast(layer, config);
@@ -154,14 +170,7 @@ export function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, inputs: st
         intsAttr('pads', [ph.begin, pw.begin, ph.end, pw.end]),
       ];
       if (ph.outPad !== 0 || pw.outPad !== 0) attributes.push(intsAttr('output_padding', [ph.outPad, pw.outPad]));
-      const kernel = weightData(weights[0]!, [3, 2, 0, 1]);
-      const convInputs = [one(), g.floatInit(`${layer.name}/kernel`, kernel.dims, kernel.data)];
-      if (config['useBias'] !== false && weights[1]) {
-        const bias = weightData(weights[1]);
-        convInputs.push(g.floatInit(`${layer.name}/bias`, bias.dims, bias.data));
-      }
-      const y = g.node('ConvTranspose', layer.name, convInputs, attributes);
-      return applyActivation(g, layer, config['activation'], y);
+      return convolution(g, 'ConvTranspose', layer, config, one(), attributes);
     }
     case 'InstanceNormalization': {
       const channels = inputShapes[0]![3];

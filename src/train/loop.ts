@@ -5,23 +5,21 @@
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { util } from '@tensorflow/tfjs';
 import { openDataset } from '../data/dataset.ts';
 import { loadSplit, splitDataset } from '../data/splits.ts';
-import type { Direction } from '../infer/manifest.ts';
-import { BEST_CHECKPOINT, locateGenerator, modelDirectionsOf } from '../infer/model-folder.ts';
-import { loadLayersModel } from '../models/io.ts';
+import { BEST_CHECKPOINT } from '../infer/model-folder.ts';
 import { writeImage } from '../data/image-io.ts';
 import { floatToImage } from '../data/pixels.ts';
 import { loadTestImage, UnpairedPipeline } from '../data/pipeline.ts';
 import { Rng } from '../util/rng.ts';
 import { checkpointName, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type RunPosition } from './checkpoint.ts';
 import { incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
-import { buildModel, hasBtoA, lossNames, methodLabel, type Losses, type TrainModel } from './model.ts';
+import { buildModel, hasBtoA, lossNames, type Losses, type TrainModel } from './model.ts';
 import { plotLosses, readLog, repairLog } from './run-log.ts';
 import { RunValidation, type ValidationResult } from './validation.ts';
+import { warmStart } from './warm-start.ts';
 import type { FeatureNetwork } from '../eval/feature-net.ts';
 
 export interface TrainProgress {
@@ -83,8 +81,6 @@ export interface TrainResult {
   position: RunPosition;
   config: TrainConfig;
 }
-
-export { repairLog } from './run-log.ts';
 
 const zeroLosses = (config: TrainConfig): Losses => Object.fromEntries(lossNames(config.method).map((k) => [k, 0]));
 
@@ -199,42 +195,6 @@ async function resumeGan(runDir: string, requested: Partial<TrainConfig>) {
     if (gan) gan.dispose();
     else for (const model of Object.values(ckpt.models)) model.dispose();
     throw error;
-  }
-}
-
-/**
- * Copies the generators of a checkpoint, run or export into a new run's (whose discriminators
- * and optimizer stay fresh); A→B only for CUT, which has no other. The architecture must match: the error names the first weight that
- * differs, so a user sees which option to change.
- */
-async function warmStart(gan: TrainModel, source: string): Promise<void> {
-  const networks = gan.networks();
-  const targets: [Direction, tf.LayersModel][] = [['AtoB', networks.genAtoB!]];
-  if (hasBtoA(gan.config.method)) targets.push(['BtoA', networks.genBtoA!]);
-  const has = await modelDirectionsOf(source);
-  const lacking = has && targets.find(([d]) => !has.includes(d));
-  if (lacking) {
-    throw new Error(
-      `--init-from ${source}: it has no ${lacking[0] === 'BtoA' ? 'B→A' : 'A→B'} generator, which this ${methodLabel(gan.config.method)} run needs (a CUT model has A→B only)`,
-    );
-  }
-  for (const [direction, target] of targets) {
-    const modelJson = await locateGenerator(source, direction);
-    const loaded = await loadLayersModel(dirname(modelJson));
-    try {
-      const from = loaded.getWeights();
-      const to = target.getWeights();
-      const mismatch = to.findIndex((w, i) => from[i] === undefined || !util.arraysEqual(w.shape, from[i]!.shape));
-      if (mismatch >= 0 || from.length !== to.length) {
-        const i = mismatch >= 0 ? mismatch : to.length;
-        throw new Error(
-          `--init-from ${source}: its ${direction} generator does not fit this run's (${gan.config.generator} ngf ${gan.config.ngf}): weight ${i} has shape ${JSON.stringify(from[i]?.shape ?? null)}, this run needs ${JSON.stringify(to[i]?.shape ?? null)}`,
-        );
-      }
-      target.setWeights(from);
-    } finally {
-      loaded.dispose();
-    }
   }
 }
 

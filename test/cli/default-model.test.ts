@@ -5,10 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readImage } from '../../src/data/image-io.ts';
-import { writeSyntheticDataset } from '../../src/data/synthetic.ts';
 import { useBackend } from '../../src/engine/backend.ts';
 import { exportTfjs } from '../../src/export/tfjs.ts';
-import { train } from '../../src/train/loop.ts';
+import { trainTinyRun } from '../helpers/tiny-run.ts';
 
 let work: string;
 let models: string;
@@ -25,14 +24,8 @@ function cli(args: string[], env: Record<string, string> = {}, backend = 'cpu') 
 before(async () => {
   await useBackend('cpu');
   work = await mkdtemp(join(tmpdir(), 'cyclegan-default-model-'));
-  data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 2, trainB: 2, testA: 2, testB: 1 });
-  const run = join(work, 'run');
-  await train({
-    data,
-    out: run,
-    config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32 },
-    maxSteps: 1,
-  });
+  let run: string;
+  ({ data, run } = await trainTinyRun(work, { testA: 2 }));
   models = join(work, 'models');
   await mkdir(models);
   // Two tiny models: DEFAULT names the second, so "the only one" cannot be what picks it.

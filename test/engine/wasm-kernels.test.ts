@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/engine/backend.ts';
 import { wasmKernelTuning } from '../../src/engine/wasm-kernels.ts';
+import { relativeError, valuesOf } from './helpers.ts';
 
 const TOLERANCE = 1e-4;
 
@@ -25,18 +26,6 @@ interface ConvCase {
 
 function describe(c: ConvCase): string {
   return `${c.batch}x${c.height}x${c.width}x${c.inChannels}->${c.outChannels} k${c.kernel} s${c.stride} pad=${JSON.stringify(c.pad)}`;
-}
-
-/** max |a-b| / max |b|: the error relative to the reference's scale, robust to values near zero. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length, 'result sizes differ');
-  let maxDiff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return maxDiff / (scale || 1);
 }
 
 /**
@@ -69,10 +58,7 @@ function computeAll(c: ConvCase): Record<string, Float32Array> {
     )([transposeInput, filter]);
 
     const fused = tf.fused.conv2d({ x, filter, strides: c.stride, pad: c.pad });
-    const values = (t: tf.Tensor | undefined) => {
-      assert.ok(t, 'tf.grads returned fewer gradients than inputs');
-      return t.dataSync() as Float32Array;
-    };
+    const values = valuesOf;
     return {
       'conv2d y': values(y),
       'fused conv2d y': values(fused),

@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/engine/backend.ts';
 import { wasmHeapStats } from '../../src/engine/heap-stats.ts';
 import { wasmKernelTuning } from '../../src/engine/wasm-kernels.ts';
+import { relativeError, valuesOf } from './helpers.ts';
 
 const TOLERANCE = 5e-5;
 
@@ -25,17 +26,6 @@ interface Case {
   inChannels: number;
   outChannels: number;
   pad: 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length, 'result sizes differ');
-  let maxDiff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return maxDiff / (scale || 1);
 }
 
 /** conv2d and fused conv2d (bias + relu) outputs and the gradients of both (x, filter, bias). */
@@ -59,10 +49,7 @@ function computeAll(c: Case): Record<string, Float32Array> {
       filter,
       bias,
     ]);
-    const values = (t: tf.Tensor | undefined) => {
-      assert.ok(t, 'tf.grads returned fewer gradients than inputs');
-      return t.dataSync() as Float32Array;
-    };
+    const values = valuesOf;
     return {
       'conv2d y': values(y),
       'fused y': values(fused(x, filter, bias)),

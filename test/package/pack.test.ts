@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readImage } from '../../src/data/image-io.ts';
-import { writeSyntheticDataset } from '../../src/data/synthetic.ts';
 import { useBackend } from '../../src/engine/backend.ts';
 import { exportTfjs } from '../../src/export/tfjs.ts';
-import { train } from '../../src/train/loop.ts';
+import { trainTinyRun } from '../helpers/tiny-run.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -43,14 +42,7 @@ before(async () => {
 
   // A tiny two-direction model and a photo to translate, made with the repository's own code.
   await useBackend('cpu');
-  const data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 2, trainB: 2, testA: 1, testB: 1 });
-  const runDir = join(work, 'run');
-  await train({
-    data,
-    out: runDir,
-    config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32 },
-    maxSteps: 1,
-  });
+  const { data, run: runDir } = await trainTinyRun(work);
   model = join(work, 'model');
   await exportTfjs(runDir, model, ['AtoB', 'BtoA']);
   images = join(data, 'testA');

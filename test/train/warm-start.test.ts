@@ -8,7 +8,8 @@ import { writeSyntheticDataset } from '../../src/data/synthetic.ts';
 import { useBackend } from '../../src/engine/backend.ts';
 import { exportTfjs } from '../../src/export/tfjs.ts';
 import { loadCheckpoint } from '../../src/train/checkpoint.ts';
-import { repairLog, train } from '../../src/train/loop.ts';
+import { train } from '../../src/train/loop.ts';
+import { repairLog } from '../../src/train/run-log.ts';
 
 const TINY = {
   preset: 'paper',
