@@ -73,7 +73,8 @@ export async function runMainJob(model: EmbeddedModel, options: DemoOptions = {}
   });
   for (const r of gallery.rows) log(`  ${r.input} ${r.width}×${r.height} → ${r.translation} in ${r.seconds.toFixed(1)} s`);
   log(`page:        ${gallery.index}`);
-  log(`your photos: npx cyclegan translate my-photos/ --out zebras/        (any size; --direction BtoA for zebra → horse)`);
+  const reverse = model.manifest.directions.BtoA ? '; --direction BtoA for zebra → horse' : '; this model has no zebra → horse';
+  log(`your photos: npx cyclegan translate my-photos/ --out zebras/        (any size${reverse})`);
   log(`web page:    npx cyclegan serve                                     (http://127.0.0.1:8080/, the same model in the browser)`);
   log(`the model:   npx cyclegan models                                    (its card: data, recipe, figures)`);
   return gallery.index;

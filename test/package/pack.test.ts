@@ -3,7 +3,7 @@
 // points and a TypeScript consumer checked against the published declarations.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -74,6 +74,16 @@ describe('the packed package, installed into an empty project', () => {
     const r = run('npx', ['--no-install', 'cyclegan', '--help']);
     assert.equal(r.code, 0, r.err);
     for (const command of ['translate', 'train', 'export', 'serve']) assert.match(r.out, new RegExp(`\\b${command}\\b`));
+  });
+
+  it('the embedded models come with the package', async () => {
+    const named = existsSync(join(REPO, 'assets', 'models', 'DEFAULT'))
+      ? (await readFile(join(REPO, 'assets', 'models', 'DEFAULT'), 'utf8')).trim()
+      : null;
+    const r = run('npx', ['--no-install', 'cyclegan', 'models']);
+    assert.equal(r.code, 0, r.err);
+    if (named) assert.match(r.out, new RegExp(`^${named} \\(default\\)`, 'm'));
+    else assert.match(r.out, /no embedded model/i);
   });
 
   it('npx cyclegan translate runs a tiny model on a photo (the default wasm engine)', async () => {
