@@ -7,6 +7,7 @@ const BENCHES: Record<string, string> = {
   kernels: './kernels.ts',
   train: './train.ts',
   onnx: './onnx.ts',
+  profile: './profile.ts',
 };
 
 const [name, ...args] = process.argv.slice(2);
