@@ -16,7 +16,7 @@ import type { Translator } from '../infer/translator.ts';
 import { Rng } from '../util/rng.ts';
 import { classRate, type ClassRate } from './class-rate.ts';
 import type { FeatureNetwork, ImageStats } from './feature-net.ts';
-import { kernelInceptionDistance, type FeatureSet, type KidOptions } from './kid.ts';
+import { kernelInceptionDistance, type FeatureSet, type KidOptions, type KidResult } from './kid.ts';
 
 export type { Direction };
 
@@ -29,6 +29,8 @@ export interface Kid1000 {
   /** KID x 1000, standard deviation over the subsets. */
   std: number;
   subsetSize: number;
+  /** KID x 1000 over subsets of half the size: an upper estimate of the figure's standard error (kid.ts). */
+  halfStd?: number;
 }
 
 export interface Figures {
@@ -154,8 +156,8 @@ export class DirectionEvaluator {
   }
 }
 
-function toKid1000(r: { mean: number; std: number; subsetSize: number }): Kid1000 {
-  return { mean: r.mean * 1000, std: r.std * 1000, subsetSize: r.subsetSize };
+function toKid1000(r: KidResult): Kid1000 {
+  return { mean: r.mean * 1000, std: r.std * 1000, subsetSize: r.subsetSize, ...(r.halfStd === null ? {} : { halfStd: r.halfStd * 1000 }) };
 }
 
 /** One image through `translate`; every tensor made here is released, also when translate throws. */

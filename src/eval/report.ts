@@ -5,7 +5,7 @@ import type { Figures } from './evaluator.ts';
 const DASH = '-';
 
 function kid(f: Figures | undefined): string {
-  return f ? `${f.kid.mean.toFixed(2)} ± ${f.kid.std.toFixed(2)}` : DASH;
+  return f ? `${f.kid.mean.toFixed(2)} ± ${(f.kid.halfStd ?? f.kid.std).toFixed(2)}` : DASH;
 }
 
 function rate(f: Figures | undefined): string {
@@ -46,7 +46,7 @@ export function formatReport(report: EvalReport): string {
     `model:    ${report.model ?? '(none: floors and ceilings only)'}`,
     `images:   ${report.images} (${report.split}), at ${report.size}x${report.size}`,
     `features: ${report.featureNet}`,
-    `KID:      ${report.subsets} subsets of ${subsetSizes}, seed ${report.seed}; mean ± std x1000, lower is better (std is 0 when a subset is the whole set)`,
+    `KID:      ${report.subsets} subsets of ${subsetSizes}, seed ${report.seed}; mean ± spread x1000, lower is better (spread: the std over subsets of half the size, an upper estimate of the figure's standard error; the JSON also has the std over the full-size subsets, 0 when a subset is the whole set)`,
     `floor:    the sources untranslated; ceiling: KID of half the targets vs the other half, class rate of all targets`,
     '',
     formatColumns(rows),

@@ -197,7 +197,16 @@ describe('cyclegan eval', () => {
     assert.match(table.stdout, /^A→B\s+4\s+5\s+\S+ ± \S+\s+\S+ ± \S+\s+\S+ ± \S+\s+zebra\s+\d\.\d{3}/m);
     assert.match(table.stdout, /^B→A\s+5\s+4\s+.*sorrel/m);
 
-    const json = await cli('eval', '--data', data, '--split', 'test', '--size', '32', '--subsets', '3', '--direction', 'BtoA', '--json');
+    // No --model and no embedded model: the floors and ceilings alone.
+    const models = process.env.CYCLEGAN_MODELS_DIR;
+    process.env.CYCLEGAN_MODELS_DIR = await mkdtemp(join(work, 'no-models-'));
+    let json: Awaited<ReturnType<typeof cli>>;
+    try {
+      json = await cli('eval', '--data', data, '--split', 'test', '--size', '32', '--subsets', '3', '--direction', 'BtoA', '--json');
+    } finally {
+      if (models === undefined) delete process.env.CYCLEGAN_MODELS_DIR;
+      else process.env.CYCLEGAN_MODELS_DIR = models;
+    }
     assert.equal(json.code, 0, json.stderr);
     const report = JSON.parse(json.stdout) as EvalReport;
     assert.equal(report.model, undefined);
