@@ -113,12 +113,13 @@ export class InstanceNormalization extends tf.layers.Layer {
   /** x̂ and rstd = 1/sqrt(var + epsilon), per sample and channel ([N,1,1,C]). */
   private normalize(x: tf.Tensor4D): { normalized: tf.Tensor4D; rstd: tf.Tensor4D } {
     if (x.rank !== 4) throw new Error(`InstanceNormalization expects NHWC input (rank 4), got shape [${x.shape}]`);
-    const rstd = tf.tidy(() => {
-      const mean = tf.mean(x, [1, 2], true);
-      return tf.rsqrt(tf.add(tf.mean(tf.square(tf.sub(x, mean)), [1, 2], true), this.epsilon)) as tf.Tensor4D;
+    // The mean and x − mean once each: the same ops on the same values as computing them again
+    // for x̂, so the same bits, with one image-sized mean and subtraction fewer per call.
+    return tf.tidy(() => {
+      const centered = tf.sub(x, tf.mean(x, [1, 2], true));
+      const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), [1, 2], true), this.epsilon)) as tf.Tensor4D;
+      return { normalized: tf.mul(centered, rstd) as tf.Tensor4D, rstd };
     });
-    const normalized = tf.tidy(() => tf.mul(tf.sub(x, tf.mean(x, [1, 2], true)), rstd) as tf.Tensor4D);
-    return { normalized, rstd };
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
