@@ -142,13 +142,16 @@ export async function runSynthetic(
   const translator = await loadTranslator(runDir, { direction: 'AtoB' });
   let before = 0;
   let afterSum = 0;
-  for (const file of dataset.testA ?? []) {
-    const p = imageToPixels(await readImage(file));
-    before += stripeEnergy(p.data, p.height, p.width);
-    const t = await translator.translatePixels(p);
-    afterSum += stripeEnergy(t.data, t.height, t.width);
+  try {
+    for (const file of dataset.testA ?? []) {
+      const p = imageToPixels(await readImage(file));
+      before += stripeEnergy(p.data, p.height, p.width);
+      const t = await translator.translatePixels(p);
+      afterSum += stripeEnergy(t.data, t.height, t.width);
+    }
+  } finally {
+    translator.dispose();
   }
-  translator.dispose();
   const stripeGain = afterSum / Math.max(1e-9, before);
   log(
     `stripe energy of test A images: ${(before / (dataset.testA?.length ?? 1)).toFixed(3)} before, ${(afterSum / (dataset.testA?.length ?? 1)).toFixed(3)} after translation (×${stripeGain.toFixed(2)})`,

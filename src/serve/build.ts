@@ -26,6 +26,9 @@ function newestChange(path: string, skip: string): number {
 export function webBuildNeeded(outDir: string): string | null {
   const index = join(outDir, 'index.html');
   if (!existsSync(index)) return `${index} is missing`;
+  // An installed package has the built page and none of its sources (nor Vite): what it has is
+  // the build, whatever the timestamps its unpacking gave the folders.
+  if (!existsSync(VITE_CONFIG) || !existsSync(join(PACKAGE_ROOT, 'src'))) return null;
   const built = statSync(index).mtimeMs;
   const changed = Math.max(...SOURCES.map((s) => newestChange(s, resolve(outDir))));
   return changed > built ? 'its sources changed since it was built' : null;

@@ -214,6 +214,14 @@ interface RunState {
 
 async function runSteps(s: RunState): Promise<TrainResult> {
   const { options, gan, config, pipeline, position, runDir, logFile, totalEpochs, stepsPerEpoch } = s;
+  // The figure is a convenience: a failure to draw it is a warning, never the end of a run.
+  const plot = async (): Promise<void> => {
+    try {
+      await plotLosses(logFile, join(runDir, 'losses.png'), config.method);
+    } catch (error) {
+      (options.onWarning ?? console.warn)(`${join(runDir, 'losses.png')}: not drawn (${(error as Error).message})`);
+    }
+  };
   const names = lossNames(config.method);
   const compute = computeClock(position.compute);
   const startedAt = Date.now();
@@ -251,7 +259,7 @@ async function runSteps(s: RunState): Promise<TrainResult> {
     // The first validation of a log carries the floors and ceilings every later figure is read against.
     if (!(await readLog(logFile)).lines.some((l) => l.type === 'eval')) line.baselines = validation.baselines();
     await appendFile(logFile, `${JSON.stringify(line)}\n`);
-    await plotLosses(logFile, join(runDir, 'losses.png'), config.method);
+    await plot();
     options.onEval?.({ ...result, globalStep: position.globalStep, best });
   };
 
@@ -306,7 +314,7 @@ async function runSteps(s: RunState): Promise<TrainResult> {
       logFile,
       `${JSON.stringify({ epoch: epochNumber, globalStep: position.globalStep, steps: position.running.count, lr, ...means, seconds: round3(seconds), cpuSeconds: round3(spent.cpuSeconds), wallSeconds: round3(spent.wallSeconds) })}\n`,
     );
-    await plotLosses(logFile, join(runDir, 'losses.png'), config.method);
+    await plot();
     position.epoch += 1;
     position.stepInEpoch = 0;
     position.running = { sums: zeroLosses(config), count: 0 };

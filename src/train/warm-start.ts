@@ -23,7 +23,7 @@ export async function warmStart(gan: TrainModel, source: string): Promise<void> 
   const lacking = has && targets.find(([d]) => !has.includes(d));
   if (lacking) {
     throw new Error(
-      `--init-from ${source}: it has no ${lacking[0] === 'BtoA' ? 'B→A' : 'A→B'} generator, which this ${methodLabel(gan.config.method)} run needs (a CUT model has A→B only)`,
+      `--init-from ${source}: it has no ${lacking[0] === 'BtoA' ? 'B→A' : 'A→B'} generator, which this ${methodLabel(gan.config.method)} run needs (CUT models and one-direction exports have A→B only)`,
     );
   }
   for (const [direction, target] of targets) {

@@ -370,7 +370,7 @@ describe('checkpoints from before the method existed', () => {
         config: { preset: 'paper', generator: 'resnet6', ngf: 4, ndf: 4, cropSize: 32, loadSize: 32, initFrom: join(work, 'straight') },
         maxSteps: 0,
       }),
-      /--init-from .*straight: it has no B→A generator, which this CycleGAN run needs \(a CUT model has A→B only\)/,
+      /--init-from .*straight: it has no B→A generator, which this CycleGAN run needs \(CUT models and one-direction exports have A→B only\)/,
     );
     const r = await cli(['train', '--data', data, '--out', join(work, 'nce-on-cyclegan'), '--lambda-nce', '5', '--no-nce-idt']);
     assert.deepEqual(
