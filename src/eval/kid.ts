@@ -50,7 +50,7 @@ export interface KidResult {
    * Population standard deviation of the MMD² over as many subsets of half the size (drawn with
    * their own seeded stream), or null below 2 per side. Unlike `std`, which is 0 when the subsets
    * are the whole sets, it says how far another sample could move the figure: an upper estimate of
-   * the figure's standard error (on Gaussian features, 1.1–1.9 times the spread of the whole-set
+   * the figure's standard error (on Gaussian features, 1.10–1.68 times the spread of the whole-set
    * figure over independent samples, the most when the sets are alike; test/eval/kid.test.ts).
    */
   halfStd: number | null;
