@@ -22,6 +22,15 @@ export interface PatchDiscriminatorOptions {
 }
 
 /**
+ * Side of the logit map a size×size input gives: each stride-2 conv halves (rounding up), then the
+ * two padded 4×4 convolutions take 1 each. Below 1 there is no patch to judge, and the engines do
+ * not agree on what a loss over an empty map is (tfjs-wasm's mean of one reads stale memory).
+ */
+export function patchDiscriminatorOutputSize(size: number, nLayers: number): number {
+  return Math.ceil(size / 2 ** nLayers) - 2;
+}
+
+/**
  * As the tutorial's `pix2pix.discriminator(norm_type='instancenorm', target=False)`: conv 4×4 s2
  * ndf + LeakyReLU, (nLayers-1) × [conv 4×4 s2 no bias, instance norm, LeakyReLU], zero-pad 1,
  * conv 4×4 s1 no bias, instance norm, LeakyReLU, zero-pad 1, conv 4×4 s1 → 1 channel of logits
@@ -37,8 +46,7 @@ export function buildPatchDiscriminator(options: PatchDiscriminatorOptions = {})
   checkNorm(norm);
   if (size !== undefined) {
     checkPositiveInt('size', size);
-    // Each stride-2 conv halves (rounding up), then the two padded 4×4 convs take 1 each.
-    const out = Math.ceil(size / 2 ** nLayers) - 2;
+    const out = patchDiscriminatorOutputSize(size, nLayers);
     if (out < 1) {
       throw new Error(`discriminator size ${size} is too small for nLayers ${nLayers} (output would be ${out}×${out})`);
     }

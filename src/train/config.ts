@@ -4,6 +4,7 @@
  * cut-config.ts for CUT and FastCUT); the flags that override them are described in options.ts.
  */
 import type { EpochLength, ResizeMethod } from '../data/pipeline.ts';
+import { patchDiscriminatorOutputSize } from '../models/discriminator.ts';
 import {
   CUT_METHODS,
   CUT_PRESETS,
@@ -44,6 +45,11 @@ export interface TrainConfig extends Omit<CutOptions, 'method'> {
   lambdaIdentity: number;
   /** Generated images kept for the discriminators (0 = use the newest fakes only). */
   poolSize: number;
+  /**
+   * Images per domain in each step (the official --batch_size). Instance norm is per image, so
+   * batch 1 is the paper's setting; the last step of an epoch takes what is left of it.
+   */
+  batchSize: number;
   lr: number;
   beta1: number;
   beta2: number;
@@ -86,6 +92,7 @@ const SHARED = {
   nLayersD: 3,
   lambdaCycle: 10,
   lambdaIdentity: 0.5,
+  batchSize: 1,
   lr: 2e-4,
   beta1: 0.5,
   beta2: 0.999,
@@ -191,7 +198,7 @@ export function validateConfig(c: TrainConfig): void {
   if (isCutConfig(c)) validateCutConfig(c);
   if (!GENERATOR_ARCHS.includes(c.generator)) fail('generator', c.generator);
   if (!GAN_LOSSES.includes(c.ganLoss)) fail('ganLoss', c.ganLoss);
-  for (const key of ['ngf', 'ndf', 'nLayersD', 'loadSize', 'cropSize', 'saveEvery', 'keep', 'evalSize'] as const) {
+  for (const key of ['ngf', 'ndf', 'nLayersD', 'batchSize', 'loadSize', 'cropSize', 'saveEvery', 'keep', 'evalSize'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 1) fail(key, c[key]);
   }
   for (const key of ['epochs', 'epochsDecay', 'poolSize', 'seed', 'saveLatestEvery', 'evalEvery'] as const) {
@@ -212,6 +219,12 @@ export function validateConfig(c: TrainConfig): void {
   }
   if (c.generator !== 'unet' && c.cropSize % 4 !== 0) {
     throw new Error(`the ResNet generator needs a --crop-size divisible by 4, got ${c.cropSize}`);
+  }
+  if (patchDiscriminatorOutputSize(c.cropSize, c.nLayersD) < 1) {
+    const least = 2 ** (c.nLayersD + 1) + 1;
+    throw new Error(
+      `--crop-size ${c.cropSize} is too small for a PatchGAN of ${c.nLayersD} stride-2 layers (--n-layers-d): it leaves no patch to judge; it needs at least ${least} px`,
+    );
   }
   if (c.epochs + c.epochsDecay < 1) throw new Error('--epochs plus --epochs-decay must be at least 1');
 }

@@ -17,25 +17,38 @@ export class ImagePool {
   ) {}
 
   /**
-   * Returns the image the discriminator should see for this freshly generated `fake` (batch 1).
-   * The returned tensor is new; the caller disposes both. Asynchronous because a GPU backend in
-   * Node cannot read a tensor synchronously.
+   * Returns the images the discriminator should see for this freshly generated batch `fake`: as
+   * the official pool does, each image of the batch is stored and swapped on its own. The returned
+   * tensor is new; the caller disposes both. Asynchronous because a GPU backend in Node cannot read
+   * a tensor synchronously.
    */
   async query(fake: tf.Tensor4D): Promise<tf.Tensor4D> {
     if (this.capacity === 0) return fake.clone();
+    const [batch, ...imageShape] = fake.shape;
     const values = (await fake.data()) as Float32Array;
-    this.shape = fake.shape;
+    const imageSize = values.length / batch;
+    this.shape = [1, ...imageShape];
+    const out = new Float32Array(values.length);
+    for (let i = 0; i < batch; i++) {
+      const image = values.subarray(i * imageSize, (i + 1) * imageSize);
+      out.set(this.swap(image), i * imageSize);
+    }
+    return tf.tensor4d(out, fake.shape);
+  }
+
+  /** One image in, the image to show out (itself, or an older one it replaces in the pool). */
+  private swap(image: Float32Array): Float32Array {
     if (this.images.length < this.capacity) {
-      this.images.push(values.slice());
-      return fake.clone();
+      this.images.push(image.slice());
+      return image;
     }
     if (this.rng.next() > 0.5) {
       const index = this.rng.int(this.capacity);
       const old = this.images[index]!;
-      this.images[index] = values.slice();
-      return tf.tensor4d(old, fake.shape);
+      this.images[index] = image.slice();
+      return old;
     }
-    return fake.clone();
+    return image;
   }
 
   get size(): number {

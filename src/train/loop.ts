@@ -12,7 +12,7 @@ import { loadSplit, splitDataset } from '../data/splits.ts';
 import { BEST_CHECKPOINT } from '../infer/model-folder.ts';
 import { writeImage } from '../data/image-io.ts';
 import { floatToImage } from '../data/pixels.ts';
-import { loadTestImage, UnpairedPipeline } from '../data/pipeline.ts';
+import { loadTestImage, UnpairedPipeline, type PipelinePair } from '../data/pipeline.ts';
 import { Rng } from '../util/rng.ts';
 import { checkpointName, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type RunPosition } from './checkpoint.ts';
 import { incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
@@ -126,7 +126,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           data: dataRoot,
         };
     const totalEpochs = config.epochs + config.epochsDecay;
-    const stepsPerEpoch = pipeline.stepsPerEpoch;
+    const stepsPerEpoch = Math.ceil(pipeline.stepsPerEpoch / config.batchSize);
     await mkdir(join(runDir, 'samples'), { recursive: true });
     const sampleSource = dataset.testA?.[0] ?? sets.valA[0] ?? sets.trainA[0]!;
     const sampleInput = await loadTestImage(sampleSource, config.cropSize);
@@ -269,10 +269,18 @@ async function runSteps(s: RunState): Promise<TrainResult> {
     while (position.stepInEpoch < stepsPerEpoch) {
       if (options.signal?.aborted) return stop('interrupted');
       if (options.maxSteps !== undefined && position.globalStep >= options.maxSteps) return stop('max-steps');
-      const pair = await pipeline.next();
-      const size = pair.size;
-      const realA = tf.tensor4d(pair.a, [1, size, size, 3]);
-      const realB = tf.tensor4d(pair.b, [1, size, size, 3]);
+      // The epoch's last step takes what is left of it, so a batch never straddles two epochs.
+      const count = Math.min(config.batchSize, pipeline.stepsPerEpoch - position.stepInEpoch * config.batchSize);
+      const pairs: PipelinePair[] = [];
+      for (let i = 0; i < count; i++) pairs.push(await pipeline.next());
+      const realA = batchOf(
+        pairs.map((p) => p.a),
+        pairs[0]!.size,
+      );
+      const realB = batchOf(
+        pairs.map((p) => p.b),
+        pairs[0]!.size,
+      );
       let losses: Losses;
       try {
         losses = await gan.trainStep(realA, realB);
@@ -336,6 +344,13 @@ async function runSteps(s: RunState): Promise<TrainResult> {
 }
 
 const round3 = (x: number) => Number(x.toFixed(3));
+
+/** Square HWC images of one size as an NHWC batch. */
+function batchOf(images: Float32Array[], size: number): tf.Tensor4D {
+  const values = new Float32Array(images.length * size * size * 3);
+  images.forEach((image, i) => values.set(image, i * image.length));
+  return tf.tensor4d(values, [images.length, size, size, 3]);
+}
 
 /** Cumulative compute of the run: what earlier sessions spent plus this process's since the call. */
 function computeClock(before: RunPosition['compute']): () => { cpuSeconds: number; wallSeconds: number } {

@@ -235,6 +235,7 @@ export const TRAIN_OPTIONS = {
   lambdaCycle: float('--lambda-cycle', '<x>', 0, 'cycle-consistency weight'),
   lambdaIdentity: float('--lambda-identity', '<x>', 0, 'identity weight as a fraction of lambda-cycle (0 = off)'),
   poolSize: int('--pool-size', '<n>', 0, 'image pool for the discriminators (0 = off)'),
+  batchSize: int('--batch-size', '<n>', 1, 'images per domain in each step (instance norm is per image; default 1, the paper)'),
   lr: float('--lr', '<x>', 0, 'Adam learning rate'),
   beta1: float('--beta1', '<x>', 0, 'Adam beta1'),
   epochs: int('--epochs', '<n>', 0, 'epochs at the initial learning rate'),

@@ -147,8 +147,8 @@ describe('a full disk while checkpointing', () => {
       generator: 'resnet6',
       ngf: 2,
       ndf: 2,
-      cropSize: 16,
-      loadSize: 16,
+      cropSize: 20,
+      loadSize: 20,
       poolSize: 0,
       seed: 1,
     });

@@ -33,7 +33,7 @@ async function writeCheckpoint(dir: string, method: 'cyclegan' | 'cut', generato
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     createdAt: new Date(0).toISOString(),
-    config: { method, generator: 'resnet6', cropSize: 16 },
+    config: { method, generator: 'resnet6', cropSize: 32 },
     position: { epoch: 1, globalStep: 4 },
     generators: Object.fromEntries(Object.entries(dirs).map(([d, sub]) => [d, `${sub}/model.json`])),
   };
