@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- train [--sizes 64,128,256] [--generators unet,resnet9] [--ngf 64] [--ndf 64] [--methods cyclegan] [--backends wasm] [--steps 3] [--threads N]`
+ * `npm run bench -- train [--sizes 64,128,256] [--generators unet,resnet9] [--ngf 64] [--ndf 64] [--batch-size 1,2,4] [--methods cyclegan] [--backends wasm] [--steps 3] [--threads N]`
  * (`--help` prints the usage).
  *
  * For each backend, generator and size: the generator's forward pass (inference) and one full
@@ -15,8 +15,9 @@
  * passes, the same rule for both engines. Each configuration runs in its own process, so a heap
  * abort is a table row rather than the end of the bench. With none of --generators, --sizes,
  * --ngf, --ndf given, the rows are the full networks (ngf/ndf 64) at every size plus ResNet-6
- * ngf/ndf 32 at 128 px, the configuration of the long training runs. Batch size stays 1: the
- * training step takes one image per domain.
+ * ngf/ndf 32 at 128 px, the configuration of the long training runs. `--batch-size` takes a list:
+ * each row runs at each batch size (the step then takes that many images per domain), and the
+ * table gives the cost per image beside the cost per step.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -35,6 +36,8 @@ const USAGE = `usage: npm run bench -- train [options]
   --sizes LIST       image sizes in pixels, comma-separated (default 64,128,256)
   --ngf N            generator width (default 64)
   --ndf N            discriminator width (default 64)
+  --batch-size LIST  images per domain in each step, comma-separated (default 1); the table
+                     gives the step time per image too
   --methods LIST     cyclegan, cut, fastcut, comma-separated (default cyclegan); CUT needs a ResNet
   --backends LIST    engines, comma-separated, each handed to useBackend (default wasm)
   --steps N          timed training steps after a warm-up step (default 3)
@@ -71,6 +74,7 @@ interface Row {
   size: number;
   ngf: number;
   ndf: number;
+  batchSize: number;
 }
 
 /** The rows the options ask for (see the usage). */
@@ -85,8 +89,15 @@ export function benchRows(args: string[]): Row[] {
   const ndf = positiveInt(args, 'ndf', 64);
   const methods = option(args, 'methods', 'cyclegan').split(',') as TrainMethod[];
   for (const m of methods) if (!METHODS.includes(m)) throw new Error(`unknown method '${m}' (expected ${METHODS.join(', ')})`);
-  const rows = methods.flatMap((method) => generators.flatMap((generator) => sizes.map((size) => ({ method, generator, size, ngf, ndf }))));
-  if (!given) for (const method of methods) rows.push({ method, generator: 'resnet6', size: 128, ngf: 32, ndf: 32 });
+  const batchText = option(args, 'batch-size', '1');
+  const batchSizes = batchText.split(',').map(Number);
+  for (const b of batchSizes)
+    if (!Number.isInteger(b) || b < 1) throw new Error(`--batch-size needs positive integers, got '${batchText}'`);
+  const configurations = methods.flatMap((method) =>
+    generators.flatMap((generator) => sizes.map((size) => ({ method, generator, size, ngf, ndf }))),
+  );
+  if (!given) for (const method of methods) configurations.push({ method, generator: 'resnet6', size: 128, ngf: 32, ndf: 32 });
+  const rows = configurations.flatMap((c) => batchSizes.map((batchSize) => ({ ...c, batchSize })));
   // CUT has no U-Net: those rows would only say so.
   return rows.filter((r) => r.method === 'cyclegan' || r.generator !== 'unet');
 }
@@ -142,7 +153,7 @@ function referenceNumber(args: string[], key: string): number | undefined {
 
 /** Measures one configuration in this process; prints one JSON line. */
 async function measure(
-  { method, generator, size, ngf, ndf }: Row,
+  { method, generator, size, ngf, ndf, batchSize }: Row,
   backend: string,
   steps: number,
   threads: number | undefined,
@@ -151,7 +162,7 @@ async function measure(
   // The name goes through unchecked, so engines useBackend gains are benchmarked without changes here.
   await useBackend(backend as BackendName, { threads });
   wasmKernelTuning.winograd = winograd;
-  const config = resolveConfig({ preset: 'tutorial', method, generator, cropSize: size, loadSize: size, ngf, ndf });
+  const config = resolveConfig({ preset: 'tutorial', method, generator, cropSize: size, loadSize: size, ngf, ndf, batchSize });
   const { buildPatchDiscriminator } = await import('../src/models/discriminator.ts');
   const { buildResnetGenerator, buildUnetGenerator } = await import('../src/models/generators.ts');
   // FLOPs from fixed-size twins, so fully convolutional layers have concrete shapes.
@@ -160,14 +171,15 @@ async function measure(
       ? buildUnetGenerator({ size, ngf, name: 'flops_g' })
       : buildResnetGenerator({ size, ngf, nBlocks: generator === 'resnet9' ? 9 : 6, name: 'flops_g' });
   const dTwin = buildPatchDiscriminator({ size, ndf, name: 'flops_d' });
-  const stepFlops = method === 'cyclegan' ? 3 * (6 * forwardFlops(gTwin, size) + 6 * forwardFlops(dTwin, size)) : Number.NaN;
+  const stepFlops = method === 'cyclegan' ? 3 * batchSize * (6 * forwardFlops(gTwin, size) + 6 * forwardFlops(dTwin, size)) : Number.NaN;
   gTwin.dispose();
   dTwin.dispose();
   const gan = buildModel(config, new Rng(0));
-  const batch = () => tf.randomUniform([1, size, size, 3], -1, 1) as tf.Tensor4D;
+  const batch = () => tf.randomUniform([batchSize, size, size, 3], -1, 1) as tf.Tensor4D;
 
   const forwardTimes: number[] = [];
-  const input = batch();
+  // The forward column stays one image: it is the translation a user waits for.
+  const input = tf.randomUniform([1, size, size, 3], -1, 1) as tf.Tensor4D;
   // Two warm-ups (kernel setup, packing), then the median of seven.
   for (let i = 0; i < 9; i++) {
     const t0 = performance.now();
@@ -235,9 +247,16 @@ export async function run(args: string[]): Promise<void> {
   const winograd = args.includes('--winograd') && !args.includes('--no-winograd');
   const steps = positiveInt(args, 'steps', 3);
   if (one) {
-    const [generator, size, backend, ngf, ndf, method = 'cyclegan'] = one.split(',');
+    const [generator, size, backend, ngf, ndf, method = 'cyclegan', batchSize = '1'] = one.split(',');
     await measure(
-      { method: method as TrainMethod, generator: generator as GeneratorArch, size: Number(size), ngf: Number(ngf), ndf: Number(ndf) },
+      {
+        method: method as TrainMethod,
+        generator: generator as GeneratorArch,
+        size: Number(size),
+        ngf: Number(ngf),
+        ndf: Number(ndf),
+        batchSize: Number(batchSize),
+      },
       backend!,
       steps,
       threads,
@@ -277,14 +296,14 @@ export async function run(args: string[]): Promise<void> {
   const table: Record<string, string | number>[] = [];
   const fmt = (x: number | null | undefined, digits = 0) => (x == null ? 'n/a' : x.toFixed(digits));
   for (const backend of backends) {
-    for (const { method, generator, size, ngf, ndf } of rows) {
-      const r = child(['--one', `${generator},${size},${backend},${ngf},${ndf},${method}`, '--steps', String(steps)]);
+    for (const { method, generator, size, ngf, ndf, batchSize } of rows) {
+      const r = child(['--one', `${generator},${size},${backend},${ngf},${ndf},${method},${batchSize}`, '--steps', String(steps)]);
       const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
       const torchArgs = ['--generator', generator, '--size', String(size), '--ngf', String(ngf), '--ndf', String(ndf)];
-      const torchStep =
-        method === 'cyclegan' ? referenceNumber([...torchArgs, '--steps', String(Math.min(steps, 3))], 'step_seconds') : undefined;
+      const torchStepArgs = [...torchArgs, '--batch-size', String(batchSize), '--steps', String(Math.min(steps, 3))];
+      const torchStep = method === 'cyclegan' ? referenceNumber(torchStepArgs, 'step_seconds') : undefined;
       const torchForward = method === 'cyclegan' ? referenceNumber([...torchArgs, '--forward-only'], 'forward_seconds') : undefined;
-      const label = { method, generator, size, 'ngf/ndf': `${ngf}/${ndf}` };
+      const label = { method, generator, size, 'ngf/ndf': `${ngf}/${ndf}`, batch: batchSize };
       if (!line) {
         const why = /Aborted|out of memory|memory access/i.test(r.stderr)
           ? 'wasm heap exhausted'
@@ -309,6 +328,8 @@ export async function run(args: string[]): Promise<void> {
         'step (s)': fmt(m.stepSeconds, 2),
         'PyTorch step (s)': fmt(torchStep, 2),
         'step ×PyTorch': torchStep ? fmt(m.stepSeconds / torchStep, 2) : 'n/a',
+        'step/image (s)': fmt(m.stepSeconds / batchSize, 2),
+        'PyTorch step/image (s)': fmt(torchStep === undefined ? undefined : torchStep / batchSize, 2),
         'GFLOP/s': Number.isFinite(gflops) ? fmt(gflops, 1) : 'n/a',
         '% peak': peak && Number.isFinite(gflops) ? fmt((100 * gflops) / peak, 0) : 'n/a',
         'peak RSS (MiB)': fmt(m.peakRssMiB),
@@ -316,7 +337,7 @@ export async function run(args: string[]): Promise<void> {
         'heap (MiB) step 1 → last': m.heapAfterWarmupMiB == null ? 'n/a' : `${fmt(m.heapAfterWarmupMiB)} → ${fmt(m.heapAfterLastMiB)}`,
       });
       console.error(
-        `  ${method} ${generator} ${size}px ngf ${ngf} ndf ${ndf} ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`,
+        `  ${method} ${generator} ${size}px ngf ${ngf} ndf ${ndf} batch ${batchSize} ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`,
       );
     }
   }

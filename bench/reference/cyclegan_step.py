@@ -3,7 +3,7 @@
 Run with Debian's PyTorch (apt-get install python3-torch libopenblas0-pthread) as
 /usr/bin/python3 bench/reference/cyclegan_step.py --generator unet --size 256 --ngf 64 --ndf 64 --steps 3
 Networks mirror src/models (tutorial U-Net with instance norm, ResNet-9/6, 70x70 PatchGAN; ngf/ndf
-default 64, as in `npm run bench -- train`, which passes each row's --generator/--size/--ngf/--ndf);
+default 64, as in `npm run bench -- train`, which passes each row's --generator/--size/--ngf/--ndf/--batch-size);
 the step is the tutorial's: G and F forward x6 (incl. identity), BCE adversarial, L1 cycle/identity,
 Adam updates of both generators, then both discriminators. Prints step_seconds=<median>.
 """
@@ -109,6 +109,7 @@ def main():
     p.add_argument('--ngf', type=int, default=64, help='generator width')
     p.add_argument('--ndf', type=int, default=64, help='discriminator width')
     p.add_argument('--steps', type=int, default=3)
+    p.add_argument('--batch-size', type=int, default=1, help='images per domain in each step')
     p.add_argument('--forward-only', action='store_true')
     p.add_argument('--peak', action='store_true', help='measure the machine peak: float32 GEMM 2048^3 (OpenBLAS)')
     p.add_argument('--threads', type=int, default=2)
@@ -145,8 +146,8 @@ def main():
     opt_d = torch.optim.Adam(list(DA.parameters()) + list(DB.parameters()), 2e-4, betas=(0.5, 0.999))
     times = []
     for i in range(a.steps + 1):
-        ra = torch.rand(1, 3, a.size, a.size) * 2 - 1
-        rb = torch.rand(1, 3, a.size, a.size) * 2 - 1
+        ra = torch.rand(a.batch_size, 3, a.size, a.size) * 2 - 1
+        rb = torch.rand(a.batch_size, 3, a.size, a.size) * 2 - 1
         t = time.perf_counter()
         fb = G(ra); ca = F(fb); fa = F(rb); cb = G(fa); sb = G(rb); sa = F(ra)
         pb = DB(fb); pa = DA(fa)
