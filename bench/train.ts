@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, useBackend, type BackendName } from '../src/engine/backend.ts';
 import { resetPeakBuffers, wasmHeapStats } from '../src/engine/heap-stats.ts';
-import { wasmKernelTuning } from '../src/engine/wasm-kernels.ts';
+import { useInstanceNormKernels, wasmKernelTuning } from '../src/engine/wasm-kernels.ts';
 import { resolveConfig, type GeneratorArch, type TrainMethod } from '../src/train/config.ts';
 import { buildModel } from '../src/train/model.ts';
 import { Rng } from '../src/util/rng.ts';
@@ -44,6 +44,7 @@ const USAGE = `usage: npm run bench -- train [options]
   --threads N        wasm threads (default: one per core)
   --winograd         3x3 stride-1 convolutions through Winograd F(4x4,3x3) (off by default)
   --no-winograd      through XNNPACK's direct convolution (the default), for before/after runs
+  --no-norm-kernels  instance norm op by op instead of the compiled kernels, for before/after runs
   --help             this text
 
 Without --generators, --sizes, --ngf and --ndf the rows are the full networks (ngf/ndf 64) at
@@ -158,10 +159,12 @@ async function measure(
   steps: number,
   threads: number | undefined,
   winograd: boolean,
+  normKernels: boolean,
 ): Promise<void> {
   // The name goes through unchecked, so engines useBackend gains are benchmarked without changes here.
   await useBackend(backend as BackendName, { threads });
   wasmKernelTuning.winograd = winograd;
+  if (backend === 'wasm') useInstanceNormKernels(normKernels);
   const config = resolveConfig({ preset: 'tutorial', method, generator, cropSize: size, loadSize: size, ngf, ndf, batchSize });
   const { buildPatchDiscriminator } = await import('../src/models/discriminator.ts');
   const { buildResnetGenerator, buildUnetGenerator } = await import('../src/models/generators.ts');
@@ -245,6 +248,7 @@ export async function run(args: string[]): Promise<void> {
   const threads = threadsArg ? positiveInt(args, 'threads', 1) : undefined;
   const one = option(args, 'one', '');
   const winograd = args.includes('--winograd') && !args.includes('--no-winograd');
+  const normKernels = !args.includes('--no-norm-kernels');
   const steps = positiveInt(args, 'steps', 3);
   if (one) {
     const [generator, size, backend, ngf, ndf, method = 'cyclegan', batchSize = '1'] = one.split(',');
@@ -261,6 +265,7 @@ export async function run(args: string[]): Promise<void> {
       steps,
       threads,
       winograd,
+      normKernels,
     );
     return;
   }
@@ -268,7 +273,16 @@ export async function run(args: string[]): Promise<void> {
   const child = (extra: string[]) =>
     spawnSync(
       process.execPath,
-      ['--import', 'tsx', self, 'train', ...extra, ...(threads ? ['--threads', String(threads)] : []), ...(winograd ? ['--winograd'] : [])],
+      [
+        '--import',
+        'tsx',
+        self,
+        'train',
+        ...extra,
+        ...(threads ? ['--threads', String(threads)] : []),
+        ...(winograd ? ['--winograd'] : []),
+        ...(normKernels ? [] : ['--no-norm-kernels']),
+      ],
       {
         encoding: 'utf8',
         maxBuffer: 1 << 26,
@@ -342,7 +356,7 @@ export async function run(args: string[]): Promise<void> {
     }
   }
   console.log(
-    `machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step${winograd ? '; Winograd on' : ''}`,
+    `machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step${winograd ? '; Winograd on' : ''}${normKernels ? '' : '; instance norm op by op'}`,
   );
   console.table(table);
 }

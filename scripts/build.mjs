@@ -15,12 +15,16 @@ function run(bin, args) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
-/** Every file under src/ that is not TypeScript (split lists, schemas) is copied beside the code that reads it. */
+/**
+ * Every file under src/ that is not source (split lists, schemas, compiled wasm kernels) is copied
+ * beside the code that reads it; TypeScript is compiled and C sources stay behind (the .wasm built
+ * from them is what runs).
+ */
 function copyData(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) copyData(path);
-    else if (!name.endsWith('.ts')) cpSync(path, join(root, 'dist', relative(join(root, 'src'), path)));
+    else if (!name.endsWith('.ts') && !name.endsWith('.c')) cpSync(path, join(root, 'dist', relative(join(root, 'src'), path)));
   }
 }
 

@@ -74,6 +74,24 @@ export function heapView(backend: BackendWasm, info: TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
 
+/** Where a buffer starts on the wasm heap, in bytes (for kernels compiled to wasm, which take pointers). */
+export function heapOffset(backend: BackendWasm, info: TensorInfo): number {
+  const stored = backend.dataIdMap.get(info.dataId);
+  if (!stored) throw new Error('internal: a buffer the wasm backend no longer holds');
+  return stored.memoryOffset;
+}
+
+/**
+ * The backend's WebAssembly.Memory, which modules of our own import: `Module.wasmMemory` in the
+ * threaded build (a shared memory), the module's exported `memory` in the single-threaded one.
+ */
+export function wasmMemory(backend: BackendWasm): WebAssembly.Memory {
+  const module = backend.wasm as unknown as { wasmMemory?: unknown; asm?: { memory?: unknown } };
+  const memory = module.wasmMemory ?? module.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) throw new Error('internal: the wasm backend does not expose its memory');
+  return memory;
+}
+
 export function free(backend: BackendWasm, ...infos: TensorInfo[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
 }
@@ -185,6 +203,11 @@ export function replaceWasmKernel(kernelName: string, kernelFunc: KernelFunc, se
   if (previous) unregisterKernel(kernelName, WASM);
   registerKernel({ kernelName, backendName: WASM, kernelFunc, setupFunc: setupFrom?.setupFunc });
   return previous;
+}
+
+/** Unregisters `kernelName` on wasm if it is there. */
+export function removeWasmKernel(kernelName: string): void {
+  if (getKernel(kernelName, WASM)) unregisterKernel(kernelName, WASM);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,9 +6,10 @@
  * loop running at ~2 GFLOP/s. Both are rebuilt out of the two fast primitives the backend has:
  * XNNPACK convolutions (`Conv2D`) and XNNPACK matrix products (`BatchMatMul` without transposes),
  * with data shuffling between them done in JS directly on the wasm heap. `Conv2D` and
- * `FusedConv2D` get a path for small outputs (where repacking a changing filter dominates), and
- * `Identity` shares buffers instead of copying them. One file per kernel family:
- * conv2d-forward.ts, conv2d-backprop-input.ts, conv2d-backprop-filter.ts; shared helpers in
+ * `FusedConv2D` get a path for small outputs (where repacking a changing filter dominates),
+ * `Identity` shares buffers instead of copying them, and instance norm gets kernels of its own
+ * (kernel-names.ts). One file per kernel family: conv2d-forward.ts, conv2d-backprop-input.ts,
+ * conv2d-backprop-filter.ts, instance-norm.ts; shared helpers in
  * kernel-common.ts and filter-cache.ts; every use of tfjs internals in tfjs-internals.ts.
  *
  * The kernels work on TensorInfos and call other wasm kernel functions directly (not through the
@@ -29,8 +30,10 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInput, runStockBackpropInput } from './conv2d-backprop-input.ts';
 import { conv2d, fusedConv2d } from './conv2d-forward.ts';
+import { instanceNorm, instanceNormGrad } from './instance-norm.ts';
+import { INSTANCE_NORM, INSTANCE_NORM_GRAD } from './kernel-names.ts';
 import { stockKernels } from './kernel-common.ts';
-import { replaceWasmKernel, shareBuffer, WASM, type KernelArgs } from './tfjs-internals.ts';
+import { removeWasmKernel, replaceWasmKernel, shareBuffer, WASM, type KernelArgs } from './tfjs-internals.ts';
 
 export { wasmKernelTuning } from './kernel-common.ts';
 
@@ -80,4 +83,19 @@ export function registerWasmKernels(): void {
   }
   replaceWasmKernel(Identity, identityShared);
   replaceWasmKernel(Conv2DBackpropFilter, conv2dBackpropFilter as unknown as KernelFunc);
+  useInstanceNormKernels(true);
+}
+
+/**
+ * Whether instance norm runs as this project's two kernels (instance-norm.ts) or op by op; on by
+ * default. For benchmarks' before/after runs.
+ */
+export function useInstanceNormKernels(on: boolean): void {
+  if (on) {
+    replaceWasmKernel(INSTANCE_NORM, instanceNorm as unknown as KernelFunc);
+    replaceWasmKernel(INSTANCE_NORM_GRAD, instanceNormGrad as unknown as KernelFunc);
+  } else {
+    removeWasmKernel(INSTANCE_NORM);
+    removeWasmKernel(INSTANCE_NORM_GRAD);
+  }
 }

@@ -4,9 +4,19 @@
  * inference too is what makes a generator trained on crops behave the same on a full photo.
  */
 import * as tf from '@tensorflow/tfjs';
+import { INSTANCE_NORM, INSTANCE_NORM_GRAD } from '../../engine/kernel-names.ts';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type Kwargs = Record<string, unknown>;
+
+/** Whether the active backend has the fused kernels (src/engine/instance-norm.ts registers them on wasm). */
+function hasFusedKernels(): boolean {
+  const backend = tf.getBackend();
+  return tf.getKernel(INSTANCE_NORM, backend) !== undefined && tf.getKernel(INSTANCE_NORM_GRAD, backend) !== undefined;
+}
+
+const runKernel = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}) =>
+  tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as unknown as tf.Tensor[];
 
 export interface InstanceNormalizationOptions extends LayerArgs {
   /** Added to the variance before the inverse square root. Default 1e-5. */
@@ -74,9 +84,25 @@ export class InstanceNormalization extends tf.layers.Layer {
    * its inputs, if only for their shapes); this keeps one, the normalised image, and needs fewer
    * image-sized ops both ways. With x̂ = (x − mean)·rstd and g = dy·scale:
    *   dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)),  dscale = Σ dy·x̂,  doffset = Σ dy
-   * (means over H and W of each sample and channel, sums over N, H and W).
+   * (means over H and W of each sample and channel, sums over N, H and W). Where the backend has
+   * the fused kernels (kernel-names.ts), each direction is one kernel instead.
    */
   private readonly affineNorm = tf.customGrad(((x: tf.Tensor4D, scale: tf.Tensor1D, offset: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    if (hasFusedKernels()) {
+      const [value, normalized, rstd] = runKernel(INSTANCE_NORM, { x, scale, offset }, { epsilon: this.epsilon }) as [
+        tf.Tensor4D,
+        tf.Tensor4D,
+        tf.Tensor4D,
+      ];
+      save([normalized, rstd, scale]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xHat, r, s] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
+          return runKernel(INSTANCE_NORM_GRAD, { dy, xHat, rstd: r, scale: s });
+        },
+      };
+    }
     const { normalized, rstd } = this.normalize(x);
     save([normalized, rstd, scale]);
     const value = tf.tidy(() => tf.add(tf.mul(normalized, scale), offset));
@@ -97,6 +123,17 @@ export class InstanceNormalization extends tf.layers.Layer {
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor) => tf.Tensor;
 
   private readonly plainNorm = tf.customGrad(((x: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    if (hasFusedKernels()) {
+      const [normalized, rstd] = runKernel(INSTANCE_NORM, { x }, { epsilon: this.epsilon }) as [tf.Tensor4D, tf.Tensor4D];
+      save([normalized, rstd]);
+      return {
+        value: normalized,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xHat, r] = saved as [tf.Tensor4D, tf.Tensor4D];
+          return runKernel(INSTANCE_NORM_GRAD, { dy, xHat, rstd: r })[0]!;
+        },
+      };
+    }
     const { normalized, rstd } = this.normalize(x);
     save([normalized, rstd]);
     return {

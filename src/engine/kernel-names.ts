@@ -1,0 +1,18 @@
+/**
+ * Names of the kernels this project adds to tfjs (no tfjs op has them). Layers look a name up
+ * with `tf.getKernel(name, tf.getBackend())` and take their op-by-op path where a backend lacks
+ * it, so this module imports nothing: the browser build reaches it without the engine.
+ */
+
+/**
+ * Instance normalisation of NHWC x, per sample and channel: inputs {x, scale?, offset?}, attrs
+ * {epsilon}; outputs [y, x̂, rstd] with scale and offset, [x̂, rstd] without (then y = x̂);
+ * rstd is [N, 1, 1, C].
+ */
+export const INSTANCE_NORM = 'CycleganInstanceNorm';
+
+/**
+ * Its gradient: inputs {dy, xHat, rstd, scale?}; outputs [dx, dScale, dOffset] with scale,
+ * [dx] without.
+ */
+export const INSTANCE_NORM_GRAD = 'CycleganInstanceNormGrad';
