@@ -2,7 +2,9 @@
  * The compiled instance-norm kernels (src/engine/instance-norm.ts, native/instance-norm.c) against
  * the cpu backend's op-by-op path: values and gradients, affine and plain, channel counts that are
  * and are not multiples of the SIMD width, batch 1 and 2; that the kernels really run; no leaks;
- * a bad input is one clear error that frees what the kernel took.
+ * a bad input is one clear error. These run the threaded build (its shared-memory module); the
+ * single-threaded build's module runs in test/engine/wasm-threads.test.ts, whose one-thread child
+ * trains bit for bit as two threads do.
  *
  * Tolerance: both sum in float32, in different orders, so sums of up to 1024 terms differ by a few
  * roundings. Measured at most 5.3e-7 of the largest value (the scale gradient at 32×32×12);
@@ -76,22 +78,24 @@ describe('instance-norm kernels on wasm', () => {
     });
   }
 
-  it('are what runs on wasm, and the op-by-op path when they are switched off', async () => {
-    const kernelsOf = async () => {
-      const profile = await tf.profile(() => tf.tidy(() => forwardAndGradients([1, 4, 4, 8], true)));
-      return new Set(profile.kernels.map((k) => k.name));
-    };
-    const on = await kernelsOf();
-    assert.ok(on.has(INSTANCE_NORM) && on.has(INSTANCE_NORM_GRAD), [...on].join(', '));
-    assert.ok(!on.has('Rsqrt'), 'no op-by-op normalisation left');
-    useInstanceNormKernels(false);
-    try {
-      const off = await kernelsOf();
-      assert.ok(!off.has(INSTANCE_NORM) && off.has('Rsqrt'), [...off].join(', '));
-    } finally {
-      useInstanceNormKernels(true);
-    }
-  });
+  for (const affine of [true, false]) {
+    it(`are what runs on wasm, and the op-by-op path when they are switched off (${affine ? 'affine' : 'plain'})`, async () => {
+      const kernelsOf = async () => {
+        const profile = await tf.profile(() => tf.tidy(() => forwardAndGradients([1, 4, 4, 8], affine)));
+        return new Set(profile.kernels.map((k) => k.name));
+      };
+      const on = await kernelsOf();
+      assert.ok(on.has(INSTANCE_NORM) && on.has(INSTANCE_NORM_GRAD), [...on].join(', '));
+      assert.ok(!on.has('Rsqrt'), 'no op-by-op normalisation left');
+      useInstanceNormKernels(false);
+      try {
+        const off = await kernelsOf();
+        assert.ok(!off.has(INSTANCE_NORM) && off.has('Rsqrt'), [...off].join(', '));
+      } finally {
+        useInstanceNormKernels(true);
+      }
+    });
+  }
 
   it('keep the tensor count and the live wasm buffers flat over repeated steps', () => {
     const counts: number[] = [];
@@ -105,7 +109,7 @@ describe('instance-norm kernels on wasm', () => {
     assert.equal(live[4], live[2], `live bytes ${live.join(', ')}`);
   });
 
-  it('refuse a scale of the wrong size with one error, freeing what they took', () => {
+  it('refuse inputs of the wrong size with one error, before they take any memory', () => {
     const x = tf.randomNormal([1, 4, 4, 8]);
     const dy = tf.randomNormal([1, 4, 4, 8]);
     const [scale, offset, rstd] = [tf.ones([6]), tf.zeros([6]), tf.ones([1, 1, 1, 3])];

@@ -22,7 +22,7 @@ static void zero(float *acc, int c) {
 static void sum_rows(const float *x, int pixels, int c, float *acc) {
   int c4 = c & ~3;
   for (int p = 0; p < pixels; p++) {
-    const float *row = x + (long)p * c;
+    const float *row = x + p * c;
     int k = 0;
     for (; k < c4; k += 4) wasm_v128_store(acc + k, wasm_f32x4_add(wasm_v128_load(acc + k), wasm_v128_load(row + k)));
     for (; k < c; k++) acc[k] += row[k];
@@ -33,7 +33,7 @@ static void sum_rows(const float *x, int pixels, int c, float *acc) {
 static void sum_squares(const float *x, const float *mean, int pixels, int c, float *acc) {
   int c4 = c & ~3;
   for (int p = 0; p < pixels; p++) {
-    const float *row = x + (long)p * c;
+    const float *row = x + p * c;
     int k = 0;
     for (; k < c4; k += 4) {
       v128_t d = wasm_f32x4_sub(wasm_v128_load(row + k), wasm_v128_load(mean + k));
@@ -57,20 +57,20 @@ void instance_norm(const float *x, float *xhat, float *y, float *rstd, const flo
   float *acc = scratch + c;
   int c4 = c & ~3;
   for (int s = 0; s < n; s++) {
-    const float *xs = x + (long)s * pixels * c;
-    float *xh = xhat + (long)s * pixels * c;
-    float *r = rstd + (long)s * c;
+    const float *xs = x + s * pixels * c;
+    float *xh = xhat + s * pixels * c;
+    float *r = rstd + s * c;
     zero(acc, c);
     sum_rows(xs, pixels, c, acc);
     for (int k = 0; k < c; k++) mean[k] = acc[k] / (float)pixels;
     zero(acc, c);
     sum_squares(xs, mean, pixels, c, acc);
     for (int k = 0; k < c; k++) r[k] = 1.0f / __builtin_sqrtf(acc[k] / (float)pixels + epsilon);
-    float *ys = y ? y + (long)s * pixels * c : 0;
+    float *ys = y ? y + s * pixels * c : 0;
     for (int p = 0; p < pixels; p++) {
-      const float *row = xs + (long)p * c;
-      float *out = xh + (long)p * c;
-      float *yrow = ys ? ys + (long)p * c : 0;
+      const float *row = xs + p * c;
+      float *out = xh + p * c;
+      float *yrow = ys ? ys + p * c : 0;
       int k = 0;
       for (; k < c4; k += 4) {
         v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(row + k), wasm_v128_load(mean + k)), wasm_v128_load(r + k));
@@ -103,14 +103,14 @@ void instance_norm_grad(const float *dy, const float *xhat, const float *rstd, c
   if (dscale) zero(dscale, c);
   if (doffset) zero(doffset, c);
   for (int s = 0; s < n; s++) {
-    const float *dys = dy + (long)s * pixels * c;
-    const float *xh = xhat + (long)s * pixels * c;
-    float *dxs = dx + (long)s * pixels * c;
+    const float *dys = dy + s * pixels * c;
+    const float *xh = xhat + s * pixels * c;
+    float *dxs = dx + s * pixels * c;
     zero(sum_dy, c);
     zero(sum_dy_xhat, c);
     for (int p = 0; p < pixels; p++) {
-      const float *d = dys + (long)p * c;
-      const float *h = xh + (long)p * c;
+      const float *d = dys + p * c;
+      const float *h = xh + p * c;
       int k = 0;
       for (; k < c4; k += 4) {
         v128_t dv = wasm_v128_load(d + k);
@@ -123,7 +123,7 @@ void instance_norm_grad(const float *dy, const float *xhat, const float *rstd, c
       }
     }
     for (int k = 0; k < c; k++) {
-      float f = rstd[(long)s * c + k] * (scale ? scale[k] : 1.0f);
+      float f = rstd[s * c + k] * (scale ? scale[k] : 1.0f);
       factor[k] = f;
       shift[k] = f * sum_dy[k] / (float)pixels;
       slope[k] = f * sum_dy_xhat[k] / (float)pixels;
@@ -131,9 +131,9 @@ void instance_norm_grad(const float *dy, const float *xhat, const float *rstd, c
       if (doffset) doffset[k] += sum_dy[k];
     }
     for (int p = 0; p < pixels; p++) {
-      const float *d = dys + (long)p * c;
-      const float *h = xh + (long)p * c;
-      float *o = dxs + (long)p * c;
+      const float *d = dys + p * c;
+      const float *h = xh + p * c;
+      float *o = dxs + p * c;
       int k = 0;
       for (; k < c4; k += 4) {
         v128_t v = wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(factor + k), wasm_v128_load(d + k)), wasm_v128_load(shift + k));
