@@ -54,7 +54,7 @@ export async function run(options: DemoOptions = {}): Promise<DemoResult> {
 export async function runMainJob(model: EmbeddedModel, options: DemoOptions = {}): Promise<string> {
   const log = options.log ?? console.log;
   const out = resolve(options.out ?? 'runs/demo');
-  await useBackend(options.backend ?? 'auto', { threads: options.threads });
+  await useBackend(options.backend ?? 'auto', { threads: options.threads, winograd: true });
   const figures = describeCardEval(model.card);
   log(`backend: ${describeBackend()}`);
   log(`model: ${model.name} · ${model.card.title}`);

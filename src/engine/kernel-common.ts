@@ -46,24 +46,25 @@ export const wasmKernelTuning = {
   convGemmMaxOutPixels: 64,
   /**
    * 3x3 stride-1 Conv2D/FusedConv2D and Conv2DBackpropInput through Winograd F(4x4, 3x3)
-   * (winograd.ts). Off by default: faster per layer with a cached filter (below), but a whole
-   * ResNet-9 256 px training step measured slower with it (106 s against 63 s, forward 5.2 s
-   * against 2.8 s, peak live buffers 1982 against 1478 MiB; `bench/index.ts train --one
-   * resnet9,256,wasm,64,64 --steps 1 [--no-winograd]` on a loaded machine), most likely because
-   * the transforms of both generators' forward and input-gradient filters (~680 MB) exceed the
-   * cache budget, so they are rebuilt and repacked on every call.
+   * (winograd.ts, its input and output transforms compiled to wasm SIMD). Off at start; the
+   * inference commands turn it on (useBackend's `winograd`). Measured with `npm run bench -- train
+   * --generators resnet9 --sizes 128,256 --steps 3 [--winograd]`, trainers paused: the ResNet-9
+   * forward at 256 px 0.81 s against 1.91 s, at 128 px 0.23 s against 0.53 s; a training step
+   * at 256 px 35.2 s against 42.8 s, but peak live buffers 1970 against 1466 MiB (the transformed
+   * filters of both generators, forward and input gradient, kept while the weights live), which is
+   * why training leaves it off. (With the transforms in JS a 256 px step was slower with it: 106 s
+   * against 63 s.)
    */
   winograd: false,
   /**
-   * Fewest input and output channels for Winograd. The single-threaded JS transforms cost in
-   * proportion to Ci + Co per pixel, the saving in proportion to Ci·Co, and small matrix products
-   * run XNNPACK below its speed: measured (`npm run bench -- kernels --baseline`, 2 threads) it wins
-   * 1.3-1.8x at 64 px 256->256 (the ResNet-9 ngf 64 at 256 px), ties at 32 px 256->256 and loses
-   * 2x at 32 px 128->128 (ResNet-6 ngf 32 at 128 px).
+   * Fewest input and output channels for Winograd, and fewest output pixels (all images): below
+   * them the 36 small matrix products run XNNPACK below its speed. Measured on single
+   * convolutions (3 uses of a new filter each, 2 threads, trainers paused): 64 px 256->256 123-145
+   * ms against 267-320 ms direct; 32 px 128->128 18-32 ms against 24-25 ms (a tie within the
+   * noise; a ResNet-6 ngf 32 training step at 128 px 2.96 s against 3.03 s).
    */
-  winogradMinChannels: 256,
-  /** Fewest output pixels (all images) for Winograd, for the same reason (64x64). */
-  winogradMinOutPixels: 4096,
+  winogradMinChannels: 64,
+  winogradMinOutPixels: 1024,
 };
 
 /** The backend's own kernels that the ones here replaced, kept as their fallbacks and engines. */

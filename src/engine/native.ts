@@ -38,26 +38,66 @@ export interface InstanceNormModule {
   ): void;
 }
 
+/** winograd.c's exports (pointers are byte offsets on the heap; v and m point at 36 int32 offsets). */
+export interface WinogradModule {
+  winograd_input(
+    x: number,
+    v: number,
+    zero: number,
+    temp: number,
+    n: number,
+    height: number,
+    width: number,
+    c: number,
+    tilesHigh: number,
+    tilesWide: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  winograd_output(
+    m: number,
+    y: number,
+    bias: number,
+    zero: number,
+    sink: number,
+    temp: number,
+    n: number,
+    outHigh: number,
+    outWide: number,
+    c: number,
+    tilesHigh: number,
+    tilesWide: number,
+    relu: number,
+  ): void;
+}
+
 const compiled = new Map<string, WebAssembly.Module>();
-const instances = new WeakMap<BackendWasm, InstanceNormModule>();
+const instances = new WeakMap<BackendWasm, Map<string, WebAssembly.Exports>>();
 
 /**
- * instance-norm.wasm instantiated on `backend`'s memory: the build importing a shared memory for
- * tfjs-wasm's threaded build, the other for its single-threaded one.
+ * native/NAME.wasm instantiated on `backend`'s memory: the build importing a shared memory for
+ * tfjs-wasm's threaded build (NAME.shared.wasm), the other for its single-threaded one.
  */
-export function instanceNormModule(backend: BackendWasm): InstanceNormModule {
-  let module = instances.get(backend);
-  if (!module) {
+function nativeModule(backend: BackendWasm, name: string): WebAssembly.Exports {
+  let modules = instances.get(backend);
+  if (!modules) {
+    modules = new Map();
+    instances.set(backend, modules);
+  }
+  let exports = modules.get(name);
+  if (!exports) {
     const memory = wasmMemory(backend);
-    const file = memory.buffer instanceof SharedArrayBuffer ? 'instance-norm.shared.wasm' : 'instance-norm.wasm';
+    const file = memory.buffer instanceof SharedArrayBuffer ? `${name}.shared.wasm` : `${name}.wasm`;
     let code = compiled.get(file);
     if (!code) {
       code = new WebAssembly.Module(readFileSync(new URL(`./native/${file}`, import.meta.url)));
       compiled.set(file, code);
     }
-    const instance = new WebAssembly.Instance(code, { env: { memory } });
-    module = instance.exports as unknown as InstanceNormModule;
-    instances.set(backend, module);
+    exports = new WebAssembly.Instance(code, { env: { memory } }).exports;
+    modules.set(name, exports);
   }
-  return module;
+  return exports;
 }
+
+export const instanceNormModule = (backend: BackendWasm) => nativeModule(backend, 'instance-norm') as unknown as InstanceNormModule;
+export const winogradModule = (backend: BackendWasm) => nativeModule(backend, 'winograd') as unknown as WinogradModule;

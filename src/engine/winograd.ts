@@ -6,8 +6,9 @@
  * transform, one matrix product M_k [tiles, Co] = V_k [tiles, Ci] x U_k [Ci, Co]: 2.25
  * multiply-adds per output against 9 for the direct convolution. The 36 products go through
  * XNNPACK's BatchMatMul (multithreaded, and it keeps the packed U_k while its buffer lives); the
- * transforms run in JS on the wasm heap, in float64 arithmetic, as separable 1-D passes whose inner
- * loops run over channels (contiguous in NHWC), reading and writing six streams each.
+ * input and output transforms are compiled to wasm SIMD (native/winograd.c) as separable 1-D
+ * passes whose inner loops run over channels (contiguous in NHWC), reading and writing six
+ * streams each, in float32; the filter transform, cached, runs here in JS in float64.
  *
  * Out-of-image input pixels are read from a block of zeros and out-of-image outputs written to a
  * sink block, so the loops have no bounds tests. U_k are cached per filter buffer (filter-cache.ts).
@@ -21,7 +22,8 @@ import { BatchMatMul, type backend_util, type TensorInfo } from '@tensorflow/tfj
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { cacheDerived, cachedDerived } from './filter-cache.ts';
 import { wasmKernelTuning } from './kernel-common.ts';
-import { allocate, free, heapView, runWasmKernel } from './tfjs-internals.ts';
+import { winogradModule } from './native.ts';
+import { allocate, free, heapOffset, heapView, runWasmKernel } from './tfjs-internals.ts';
 
 const TILE_OUT = 4;
 const TILE_IN = 6;
@@ -40,44 +42,6 @@ export function winogradApplies(info: backend_util.Conv2DInfo): boolean {
     Math.min(info.inChannels, info.outChannels) >= wasmKernelTuning.winogradMinChannels &&
     info.outHeight * info.outWidth * info.batchSize >= wasmKernelTuning.winogradMinOutPixels
   );
-}
-
-/** s_b = Σ_j Bᵀ[b][j] d_j for the six inputs at i0..i5, written at o0..o5, n channels each. */
-function inputPass(
-  src: Float32Array,
-  i0: number,
-  i1: number,
-  i2: number,
-  i3: number,
-  i4: number,
-  i5: number,
-  dst: Float32Array,
-  o0: number,
-  o1: number,
-  o2: number,
-  o3: number,
-  o4: number,
-  o5: number,
-  n: number,
-): void {
-  for (let c = 0; c < n; c++) {
-    const d0 = src[i0 + c]!,
-      d1 = src[i1 + c]!,
-      d2 = src[i2 + c]!;
-    const d3 = src[i3 + c]!,
-      d4 = src[i4 + c]!,
-      d5 = src[i5 + c]!;
-    const a = d4 - 4 * d2;
-    const b = d3 - 4 * d1;
-    const e = d4 - d2;
-    const f = 2 * (d3 - d1);
-    dst[o0 + c] = 4 * d0 - 5 * d2 + d4;
-    dst[o1 + c] = a + b;
-    dst[o2 + c] = a - b;
-    dst[o3 + c] = e + f;
-    dst[o4 + c] = e - f;
-    dst[o5 + c] = 4 * d1 - 5 * d3 + d5;
-  }
 }
 
 /** t_b = Σ_k G[b][k] g_k for the three taps at i0..i2, written at o0..o5. */
@@ -107,43 +71,6 @@ function filterPass(
     dst[o3 + c] = (quarter + g1 / 2) / 6;
     dst[o4 + c] = (quarter - g1 / 2) / 6;
     dst[o5 + c] = g2;
-  }
-}
-
-/** y_q = Σ_b Aᵀ[q][b] m_b + bias, clamped below at `low` (0 for relu, else -Infinity). */
-function outputPass(
-  src: Float32Array,
-  i0: number,
-  i1: number,
-  i2: number,
-  i3: number,
-  i4: number,
-  i5: number,
-  dst: Float32Array,
-  o0: number,
-  o1: number,
-  o2: number,
-  o3: number,
-  bias: number,
-  low: number,
-  n: number,
-): void {
-  for (let c = 0; c < n; c++) {
-    const m0 = src[i0 + c]!,
-      m1 = src[i1 + c]!,
-      m2 = src[i2 + c]!;
-    const m3 = src[i3 + c]!,
-      m4 = src[i4 + c]!,
-      m5 = src[i5 + c]!;
-    const b = src[bias + c]!;
-    const sum12 = m1 + m2;
-    const diff12 = m1 - m2;
-    const sum34 = m3 + m4;
-    const diff34 = m3 - m4;
-    dst[o0 + c] = Math.max(low, m0 + sum12 + sum34 + b);
-    dst[o1 + c] = Math.max(low, diff12 + 2 * diff34 + b);
-    dst[o2 + c] = Math.max(low, sum12 + 4 * sum34 + b);
-    dst[o3 + c] = Math.max(low, diff12 + 8 * diff34 + m5 + b);
   }
 }
 
@@ -214,84 +141,39 @@ export function conv2dWinograd(
   const tiles = batchSize * tilesHigh * tilesWide;
   const wide = Math.max(inChannels, outChannels);
 
+  const native = winogradModule(backend);
   const { u, owned } = filterTransformFor(backend, filter, options.cacheFilter);
   const v: TensorInfo[] = [];
   const m: TensorInfo[] = [];
   let scratch: TensorInfo | null = null;
   let y: TensorInfo | null = null;
   try {
-    // scratch: zeros (read for pixels outside x, and as the absent bias), a sink for outputs
-    // outside y, and the per-tile intermediate of the two-pass transforms.
-    scratch = allocate(backend, [2 * wide + POSITIONS * wide]);
+    // scratch: zeros (read for pixels outside x, and as the absent bias), a sink for the outputs
+    // of edge tiles outside y, the per-tile intermediate of the two-pass transforms, and the 36
+    // buffer offsets the compiled transforms take.
+    scratch = allocate(backend, [wide + 4 * wide + POSITIONS * wide + POSITIONS]);
     for (let k = 0; k < POSITIONS; k++) v.push(allocate(backend, [tiles, inChannels]));
-    {
-      const xView = heapView(backend, x);
-      const heap = new Float32Array(xView.buffer);
-      const xAt = offsetOf(xView);
-      const zero = offsetOf(heapView(backend, scratch));
-      const temp = zero + 2 * wide;
-      heap.fill(0, zero, zero + wide);
-      const vAt = v.map((info) => offsetOf(heapView(backend, info)));
-      const col = new Int32Array(TILE_IN);
-      let tile = 0;
-      for (let n = 0; n < batchSize; n++) {
-        for (let th = 0; th < tilesHigh; th++) {
-          for (let tw = 0; tw < tilesWide; tw++, tile++) {
-            const h0 = th * TILE_OUT - padTop;
-            const w0 = tw * TILE_OUT - padLeft;
-            for (let i = 0; i < TILE_IN; i++) {
-              const h = h0 + i;
-              const rowAt = xAt + (n * inHeight + h) * inWidth * inChannels;
-              for (let j = 0; j < TILE_IN; j++) {
-                const w = w0 + j;
-                col[j] = h >= 0 && h < inHeight && w >= 0 && w < inWidth ? rowAt + w * inChannels : zero;
-              }
-              const to = temp + i * TILE_IN * inChannels;
-              const c = inChannels;
-              inputPass(
-                heap,
-                col[0]!,
-                col[1]!,
-                col[2]!,
-                col[3]!,
-                col[4]!,
-                col[5]!,
-                heap,
-                to,
-                to + c,
-                to + 2 * c,
-                to + 3 * c,
-                to + 4 * c,
-                to + 5 * c,
-                c,
-              );
-            }
-            const at = tile * inChannels;
-            for (let b = 0; b < TILE_IN; b++) {
-              const from = (i: number) => temp + (i * TILE_IN + b) * inChannels;
-              const to = (a: number) => vAt[a * TILE_IN + b]! + at;
-              inputPass(
-                heap,
-                from(0),
-                from(1),
-                from(2),
-                from(3),
-                from(4),
-                from(5),
-                heap,
-                to(0),
-                to(1),
-                to(2),
-                to(3),
-                to(4),
-                to(5),
-                inChannels,
-              );
-            }
-          }
-        }
-      }
-    }
+    const zero = heapOffset(backend, scratch);
+    const sink = zero + 4 * wide;
+    const temp = sink + 4 * 4 * wide;
+    const offsets = temp + 4 * POSITIONS * wide;
+    heapView(backend, scratch).fill(0, 0, wide);
+    const offsetTable = new Int32Array(heapView(backend, scratch).buffer, offsets, POSITIONS);
+    v.forEach((info, k) => (offsetTable[k] = heapOffset(backend, info)));
+    native.winograd_input(
+      heapOffset(backend, x),
+      offsets,
+      zero,
+      temp,
+      batchSize,
+      inHeight,
+      inWidth,
+      inChannels,
+      tilesHigh,
+      tilesWide,
+      padTop,
+      padLeft,
+    );
     for (let k = 0; k < POSITIONS; k++) {
       m.push(
         runWasmKernel(
@@ -305,73 +187,24 @@ export function conv2dWinograd(
     }
     v.length = 0;
     y = allocate(backend, [batchSize, outHeight, outWidth, outChannels]);
-    {
-      const yView = heapView(backend, y);
-      const heap = new Float32Array(yView.buffer);
-      const yAt = offsetOf(yView);
-      const zero = offsetOf(heapView(backend, scratch));
-      const sink = zero + wide;
-      const temp = zero + 2 * wide;
-      const bias = options.bias ? offsetOf(heapView(backend, options.bias)) : zero;
-      const low = options.relu ? 0 : Number.NEGATIVE_INFINITY;
-      const mAt = m.map((info) => offsetOf(heapView(backend, info)));
-      const out = new Int32Array(TILE_OUT);
-      const c = outChannels;
-      let tile = 0;
-      for (let n = 0; n < batchSize; n++) {
-        for (let th = 0; th < tilesHigh; th++) {
-          for (let tw = 0; tw < tilesWide; tw++, tile++) {
-            const at = tile * c;
-            for (let a = 0; a < TILE_IN; a++) {
-              const from = (b: number) => mAt[a * TILE_IN + b]! + at;
-              const to = temp + a * TILE_OUT * c;
-              outputPass(
-                heap,
-                from(0),
-                from(1),
-                from(2),
-                from(3),
-                from(4),
-                from(5),
-                heap,
-                to,
-                to + c,
-                to + 2 * c,
-                to + 3 * c,
-                zero,
-                Number.NEGATIVE_INFINITY,
-                c,
-              );
-            }
-            for (let q = 0; q < TILE_OUT; q++) {
-              const w = tw * TILE_OUT + q;
-              for (let p = 0; p < TILE_OUT; p++) {
-                const h = th * TILE_OUT + p;
-                out[p] = h < outHeight && w < outWidth ? yAt + ((n * outHeight + h) * outWidth + w) * c : sink;
-              }
-              const from = (a: number) => temp + (a * TILE_OUT + q) * c;
-              outputPass(
-                heap,
-                from(0),
-                from(1),
-                from(2),
-                from(3),
-                from(4),
-                from(5),
-                heap,
-                out[0]!,
-                out[1]!,
-                out[2]!,
-                out[3]!,
-                bias,
-                low,
-                c,
-              );
-            }
-          }
-        }
-      }
-    }
+    // Offsets again: the allocation of y may have grown the heap (views die, offsets do not).
+    const table = new Int32Array(heapView(backend, scratch).buffer, offsets, POSITIONS);
+    m.forEach((info, k) => (table[k] = heapOffset(backend, info)));
+    native.winograd_output(
+      offsets,
+      heapOffset(backend, y),
+      options.bias ? heapOffset(backend, options.bias) : zero,
+      zero,
+      sink,
+      temp,
+      batchSize,
+      outHeight,
+      outWidth,
+      outChannels,
+      tilesHigh,
+      tilesWide,
+      options.relu ? 1 : 0,
+    );
   } catch (error) {
     if (y) free(backend, y);
     throw error;

@@ -6,7 +6,7 @@ import { formatReport } from '../../eval/report.ts';
 import type { GlobalOptions } from '../main.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
-  await useBackend(globals.backend, { threads: globals.threads });
+  await useBackend(globals.backend, { threads: globals.threads, winograd: true });
   const json = opts.json === true;
   // With --json, stdout holds the JSON only; progress goes to stderr.
   const progress = (m: string) => (json ? console.error(m) : console.log(m));

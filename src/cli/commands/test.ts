@@ -6,7 +6,7 @@ import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
   if (opts.engine === 'tfjs') {
-    await useBackend(globals.backend, { threads: globals.threads });
+    await useBackend(globals.backend, { threads: globals.threads, winograd: true });
     console.log(`backend: ${describeBackend()}`);
   }
   const bar = countBar('test');

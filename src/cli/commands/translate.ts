@@ -8,7 +8,7 @@ import { countBar } from '../progress.ts';
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions, args: string[]): Promise<number> {
   const engine = opts.engine as Engine;
   if (engine === 'tfjs') {
-    await useBackend(globals.backend, { threads: globals.threads });
+    await useBackend(globals.backend, { threads: globals.threads, winograd: true });
     console.log(`backend: ${describeBackend()}`);
   } else console.log('engine: onnxruntime-node (cpu)');
   const files = await expandInputs(args, (m) => console.warn(`warning: ${m}`));
