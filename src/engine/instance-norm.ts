@@ -25,16 +25,32 @@ interface NormInputs {
   offset?: TensorInfo;
 }
 
-/** Allocates `shapes` in order; on a failure (a full heap) frees the ones already taken. The last is scratch. */
-function allocateAll(backend: BackendWasm, shapes: number[][]): TensorInfo[] {
-  const out: TensorInfo[] = [];
+/** A buffer's heap offset for the compiled code; 0 (never a buffer's offset) for none. */
+type At = (info: TensorInfo | null | undefined) => number;
+
+/**
+ * Allocates the outputs of `shapes` and `scratchFloats` of scratch, calls `compute` with them and
+ * a heap-offset function, frees the scratch, and returns the outputs. On any failure (a full heap,
+ * a trap) everything taken is freed before the error goes on.
+ */
+function runCompiled(
+  backend: BackendWasm,
+  shapes: number[][],
+  scratchFloats: number,
+  compute: (at: At, outputs: TensorInfo[], scratch: TensorInfo) => void,
+): TensorInfo[] {
+  const taken: TensorInfo[] = [];
   try {
-    for (const shape of shapes) out.push(allocate(backend, shape));
+    for (const shape of [...shapes, [scratchFloats]]) taken.push(allocate(backend, shape));
+    const scratch = taken[taken.length - 1]!;
+    const outputs = taken.slice(0, -1);
+    compute((info) => (info ? heapOffset(backend, info) : 0), outputs, scratch);
+    free(backend, scratch);
+    return outputs;
   } catch (error) {
-    free(backend, ...out);
+    free(backend, ...taken);
     throw error;
   }
-  return out;
 }
 
 function checkChannels(kernel: string, what: string, info: TensorInfo | undefined, channels: number): void {
@@ -53,19 +69,11 @@ export function instanceNorm(args: KernelArgs): TensorInfo[] {
   checkChannels(INSTANCE_NORM, 'scale', scale, c);
   checkChannels(INSTANCE_NORM, 'offset', offset, c);
   const affine = scale !== undefined;
-  const outputs = allocateAll(backend, [...(affine ? [x.shape, x.shape, [n, 1, 1, c]] : [x.shape, [n, 1, 1, c]]), [2 * c]]);
-  const scratch = outputs.pop()!;
-  const [y, xHat, rstd] = affine ? (outputs as [TensorInfo, TensorInfo, TensorInfo]) : [null, outputs[0]!, outputs[1]!];
-  try {
-    const at = (info: TensorInfo | null | undefined) => (info ? heapOffset(backend, info) : 0);
+  const shapes = affine ? [x.shape, x.shape, [n, 1, 1, c]] : [x.shape, [n, 1, 1, c]];
+  return runCompiled(backend, shapes, 2 * c, (at, outputs, scratch) => {
+    const [y, xHat, rstd] = affine ? outputs : [null, outputs[0], outputs[1]];
     instanceNormModule(backend).instance_norm(at(x), at(xHat), at(y), at(rstd), at(scale), at(offset), at(scratch), n, h * w, c, epsilon);
-  } catch (error) {
-    free(backend, ...outputs);
-    throw error;
-  } finally {
-    free(backend, scratch);
-  }
-  return outputs;
+  });
 }
 
 interface GradInputs {
@@ -88,11 +96,8 @@ export function instanceNormGrad(args: KernelArgs): TensorInfo[] {
   if (rstd.shape.join() !== [n, 1, 1, c].join())
     throw new Error(`${INSTANCE_NORM_GRAD}: rstd must be [${n},1,1,${c}], got [${rstd.shape}]`);
   checkChannels(INSTANCE_NORM_GRAD, 'scale', scale, c);
-  const outputs = allocateAll(backend, [...(scale ? [xHat.shape, [c], [c]] : [xHat.shape]), [5 * c]]);
-  const scratch = outputs.pop()!;
-  const [dx, dScale, dOffset] = outputs;
-  try {
-    const at = (info: TensorInfo | null | undefined) => (info ? heapOffset(backend, info) : 0);
+  return runCompiled(backend, scale ? [xHat.shape, [c], [c]] : [xHat.shape], 5 * c, (at, outputs, scratch) => {
+    const [dx, dScale, dOffset] = outputs;
     instanceNormModule(backend).instance_norm_grad(
       at(dy),
       at(xHat),
@@ -106,11 +111,5 @@ export function instanceNormGrad(args: KernelArgs): TensorInfo[] {
       h * w,
       c,
     );
-  } catch (error) {
-    free(backend, ...outputs);
-    throw error;
-  } finally {
-    free(backend, scratch);
-  }
-  return outputs;
+  });
 }
