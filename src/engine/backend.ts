@@ -37,8 +37,8 @@ export interface BackendOptions {
    * Run the wasm backend's 3x3 stride-1 convolutions through Winograd F(4x4, 3x3) (winograd.ts):
    * a ResNet-9 forward pass at 256 px takes 0.81 s instead of 1.91 s, for the memory of the
    * transformed filters (up to 512 MiB, kept while the weights live). The inference commands turn
-   * it on; training leaves it off, where it costs ~500 MiB of heap for a step 18 % faster. Unset:
-   * unchanged (off at start).
+   * it on; training turns it off, where it costs ~500 MiB of heap for 18 % less time per step. It
+   * is a process-wide setting: unset leaves it as it is (off at start).
    */
   winograd?: boolean;
 }
@@ -66,7 +66,6 @@ export async function useBackend(name: BackendName = 'auto', options: BackendOpt
   if (target === 'webgpu') await installWebGpu();
   if (target === 'wasm') {
     registerWasmKernels();
-    if (options.winograd !== undefined) wasmKernelTuning.winograd = options.winograd;
     await registerThreadedWasm(options.threads ?? defaultWasmThreads());
   }
   if (tf.getBackend() !== target) {
@@ -75,6 +74,7 @@ export async function useBackend(name: BackendName = 'auto', options: BackendOpt
   }
   await tf.ready();
   if (tf.getBackend() === 'wasm') {
+    if (options.winograd !== undefined) wasmKernelTuning.winograd = options.winograd;
     trackWasmBuffers();
     // The thread count is fixed when the wasm engine first starts in a process; a different
     // count asked for later would otherwise be silently ignored.

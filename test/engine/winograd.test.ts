@@ -226,3 +226,17 @@ test('Winograd leaks no tensors, buffers or heap bytes (forward, input gradient 
     restore();
   }
 });
+
+test("useBackend's winograd option sets the process-wide choice, and leaving it out keeps the current one", async () => {
+  const before = wasmKernelTuning.winograd;
+  try {
+    await useBackend('wasm', { winograd: true });
+    assert.equal(wasmKernelTuning.winograd, true);
+    await useBackend('wasm');
+    assert.equal(wasmKernelTuning.winograd, true, 'unset leaves it on');
+    await useBackend('wasm', { winograd: false });
+    assert.equal(wasmKernelTuning.winograd, false);
+  } finally {
+    wasmKernelTuning.winograd = before;
+  }
+});
