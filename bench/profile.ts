@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- profile [--generator resnet6] [--size 128] [--ngf 32] [--ndf 32] [--threads N]`:
+ * `npm run bench -- profile [--generator resnet6] [--size 128] [--ngf 32] [--ndf 32] [--threads N] [--no-winograd]`:
  * where one CycleGAN training step's time goes, by kernel (tf.profile of the third step on wasm),
  * convolutions split by their shapes; then the rate of tfjs-wasm's matrix product (XNNPACK) at the
  * shapes those convolutions reduce to, the ceiling a direct convolution meets.
@@ -24,7 +24,7 @@ export async function run(args: string[]): Promise<void> {
   const ngf = Number(option(args, 'ngf', '32'));
   const ndf = Number(option(args, 'ndf', String(ngf)));
   const threadsText = option(args, 'threads', '');
-  await useBackend('wasm', threadsText ? { threads: Number(threadsText) } : {});
+  await useBackend('wasm', { ...(threadsText ? { threads: Number(threadsText) } : {}), winograd: !args.includes('--no-winograd') });
   const config = resolveConfig({ preset: 'tutorial', generator, cropSize: size, loadSize: size, ngf, ndf });
   const gan = buildModel(config, new Rng(0));
   const image = () => tf.randomUniform([1, size, size, 3], -1, 1) as tf.Tensor4D;

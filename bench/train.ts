@@ -42,8 +42,8 @@ const USAGE = `usage: npm run bench -- train [options]
   --backends LIST    engines, comma-separated, each handed to useBackend (default wasm)
   --steps N          timed training steps after a warm-up step (default 3)
   --threads N        wasm threads (default: one per core)
-  --winograd         3x3 stride-1 convolutions through Winograd F(4x4,3x3) (off by default)
-  --no-winograd      through XNNPACK's direct convolution (the default), for before/after runs
+  --no-winograd      3x3 stride-1 convolutions through XNNPACK's direct convolution instead of
+                     Winograd F(4x4,3x3) (the default), for before/after runs
   --no-norm-kernels  instance norm op by op instead of the compiled kernels, for before/after runs
   --help             this text
 
@@ -247,7 +247,7 @@ export async function run(args: string[]): Promise<void> {
   const threadsArg = option(args, 'threads', '');
   const threads = threadsArg ? positiveInt(args, 'threads', 1) : undefined;
   const one = option(args, 'one', '');
-  const winograd = args.includes('--winograd') && !args.includes('--no-winograd');
+  const winograd = !args.includes('--no-winograd');
   const normKernels = !args.includes('--no-norm-kernels');
   const steps = positiveInt(args, 'steps', 3);
   if (one) {
@@ -280,7 +280,7 @@ export async function run(args: string[]): Promise<void> {
         'train',
         ...extra,
         ...(threads ? ['--threads', String(threads)] : []),
-        ...(winograd ? ['--winograd'] : []),
+        ...(winograd ? [] : ['--no-winograd']),
         ...(normKernels ? [] : ['--no-norm-kernels']),
       ],
       {
@@ -356,7 +356,7 @@ export async function run(args: string[]): Promise<void> {
     }
   }
   console.log(
-    `machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step${winograd ? '; Winograd on' : ''}${normKernels ? '' : '; instance norm op by op'}`,
+    `machine peak: ${peak?.toFixed(1) ?? 'n/a'} GFLOP/s (${peakSource}); ${steps} timed steps after a warm-up step${winograd ? '' : '; Winograd off'}${normKernels ? '' : '; instance norm op by op'}`,
   );
   console.table(table);
 }

@@ -100,7 +100,7 @@ export async function runSynthetic(
 ): Promise<{ report: string; losses: string; exportDir: string; stripeGain: number }> {
   const log = options.log ?? console.log;
   const out = resolve(options.out ?? 'runs/demo');
-  await useBackend(options.backend ?? 'auto', { threads: options.threads, winograd: false });
+  await useBackend(options.backend ?? 'auto', { threads: options.threads, winograd: true });
   log(`backend: ${describeBackend()}`);
   const data = await writeSyntheticDataset(join(out, 'data'), {
     size: 32,

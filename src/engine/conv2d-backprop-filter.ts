@@ -4,8 +4,9 @@
  */
 import { BatchMatMul, Conv2DBackpropFilter, Transpose, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { convGeometry, float32Only, floorDiv, shape4, type BackpropFilterAttrs } from './kernel-common.ts';
+import { convGeometry, float32Only, floorDiv, shape4, wasmKernelTuning, type BackpropFilterAttrs } from './kernel-common.ts';
 import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
+import { conv2dBackpropFilterWinograd, winogradApplies } from './winograd.ts';
 
 /**
  * dW[kh, kw, ci, co] = sum over n, oh, ow of xpad[n, s*oh + kh, s*ow + kw, ci] * dy[n, oh, ow, co].
@@ -16,7 +17,7 @@ import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs
  * the constant (kh div s)*Wq + (kw div s): a contiguous window. Storing the phases channel-major
  * ([Ci, pixels]) makes each window a plain [Ci, M] matrix, so every kernel position is one
  * untransposed XNNPACK matmul [Ci, M] x [M, Co] = dW[kh, kw]; dy is the same right-hand matrix
- * every time, so XNNPACK packs it once.
+ * every time, so XNNPACK packs it once. Several positions share one product (see below).
  */
 export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
@@ -31,6 +32,7 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
+  if (winogradApplies(info)) return conv2dBackpropFilterWinograd(backend, x, dy, info);
   const dwShape = [filterHeight, filterWidth, inChannels, outChannels];
   const dw = allocate(backend, dwShape);
   if (batchSize * outHeight * outWidth === 0 || inChannels * outChannels === 0) {
@@ -87,34 +89,41 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
     free(backend, channelMajorX);
     channelMajorX = null;
 
+    // Kernel positions go in groups: the group's windows stacked are one [g*Ci, M] matrix whose
+    // product with dy is g consecutive [Ci, Co] blocks of dW (HWIO), so one larger matmul replaces
+    // g small ones (whose Ci x Co outputs are too few tiles to keep XNNPACK's threads busy).
     const blockSize = inChannels * outChannels;
-    for (let kh = 0; kh < filterHeight; kh++) {
-      for (let kw = 0; kw < filterWidth; kw++) {
-        const phase = (kh % strideHeight) * strideWidth + (kw % strideWidth);
-        const offset = phase * phaseLength + floorDiv(kh, strideHeight) * phaseWidth + floorDiv(kw, strideWidth);
-        const window = allocate(backend, [inChannels, pixels]);
-        {
-          const src = heapView(backend, phased);
-          const dst = heapView(backend, window);
+    const positions = filterHeight * filterWidth;
+    const windowFloats = inChannels * pixels;
+    const group = Math.max(1, Math.min(positions, Math.floor(wasmKernelTuning.filterGradWindowFloats / windowFloats)));
+    for (let first = 0; first < positions; first += group) {
+      const count = Math.min(group, positions - first);
+      const windows = allocate(backend, [count * inChannels, pixels]);
+      let product: TensorInfo;
+      try {
+        const src = heapView(backend, phased);
+        const dst = heapView(backend, windows);
+        for (let p = 0; p < count; p++) {
+          const kh = Math.floor((first + p) / filterWidth);
+          const kw = (first + p) % filterWidth;
+          const phase = (kh % strideHeight) * strideWidth + (kw % strideWidth);
+          const offset = phase * phaseLength + floorDiv(kh, strideHeight) * phaseWidth + floorDiv(kw, strideWidth);
           for (let c = 0; c < inChannels; c++) {
             const from = c * channelLength + offset;
-            dst.set(src.subarray(from, from + pixels), c * pixels);
+            dst.set(src.subarray(from, from + pixels), (p * inChannels + c) * pixels);
           }
         }
-        let product: TensorInfo;
-        try {
-          product = runWasmKernel(
-            backend,
-            BatchMatMul,
-            { a: window, b: paddedDy ?? { ...dy, shape: [pixels, outChannels] } },
-            { transposeA: false, transposeB: false },
-          );
-        } finally {
-          free(backend, window);
-        }
-        heapView(backend, dw).set(heapView(backend, product), (kh * filterWidth + kw) * blockSize);
-        free(backend, product);
+        product = runWasmKernel(
+          backend,
+          BatchMatMul,
+          { a: windows, b: paddedDy ?? { ...dy, shape: [pixels, outChannels] } },
+          { transposeA: false, transposeB: false },
+        );
+      } finally {
+        free(backend, windows);
       }
+      heapView(backend, dw).set(heapView(backend, product), first * blockSize);
+      free(backend, product);
     }
   } catch (error) {
     free(backend, dw);

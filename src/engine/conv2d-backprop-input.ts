@@ -78,7 +78,6 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
               [cols.padBefore, cols.padAfter],
               [0, 0],
             ],
-            !owned,
           );
         } finally {
           if (owned) free(backend, subFilter);
@@ -140,15 +139,13 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
 
 /**
  * One phase: a stride-1 convolution of dy with the sub-filter. A stride-1 3x3 layer's only phase
- * is a 3x3 stride-1 convolution itself, which goes through Winograd when it applies; its
- * transform is cached under the sub-filter when that is cached (and dies with it).
+ * is a 3x3 stride-1 convolution itself, which goes through Winograd when it applies.
  */
 function phaseConvolution(
   backend: BackendWasm,
   dy: TensorInfo,
   subFilter: TensorInfo,
   pad: backend_util.ExplicitPadding,
-  cached: boolean,
 ): TensorInfo {
   const info = backend_util.computeConv2DInfo(
     dy.shape as [number, number, number, number],
@@ -160,7 +157,7 @@ function phaseConvolution(
     false,
     'channelsLast',
   );
-  if (winogradApplies(info)) return conv2dWinograd(backend, dy, subFilter, info, { bias: null, relu: false, cacheFilter: cached });
+  if (winogradApplies(info)) return conv2dWinograd(backend, dy, subFilter, info, { bias: null, relu: false });
   return runStock(
     stockKernels.conv2D,
     backend,

@@ -78,7 +78,7 @@ export function conv2d(args: KernelArgs): TensorInfo {
   const small = smallOutputGeometry(x, filter, attrs);
   if (small) return conv2dSmallOutput(backend, x, filter, small);
   const info = plainConvGeometry(x, filter, attrs);
-  if (info && winogradApplies(info)) return conv2dWinograd(backend, x, filter, info, { bias: null, relu: false, cacheFilter: true });
+  if (info && winogradApplies(info)) return conv2dWinograd(backend, x, filter, info, { bias: null, relu: false });
   return runStock(stockKernels.conv2D, backend, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
 }
 
@@ -95,7 +95,7 @@ export function fusedConv2d(args: KernelArgs): TensorInfo {
     // Winograd adds a per-channel bias; other broadcasts of it go to XNNPACK.
     const perChannelBias = bias == null || (bias.shape.length === 1 && bias.shape[0] === filter!.shape[3] && bias.dtype === 'float32');
     if (info && perChannelBias && winogradApplies(info)) {
-      return conv2dWinograd(backend, x!, filter!, info, { bias: bias ?? null, relu: activation === 'relu', cacheFilter: true });
+      return conv2dWinograd(backend, x!, filter!, info, { bias: bias ?? null, relu: activation === 'relu' });
     }
   }
   return runStock(stockKernels.fusedConv2D, backend, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);

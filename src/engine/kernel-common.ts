@@ -45,26 +45,30 @@ export const wasmKernelTuning = {
   /** Output pixels up to which Conv2D and plain FusedConv2D use the transposed-filter GEMM (0 turns it off). */
   convGemmMaxOutPixels: 64,
   /**
-   * 3x3 stride-1 Conv2D/FusedConv2D and Conv2DBackpropInput through Winograd F(4x4, 3x3)
-   * (winograd.ts, its input and output transforms compiled to wasm SIMD). Off at start; the
-   * inference commands turn it on (useBackend's `winograd`). Measured with `npm run bench -- train
-   * --generators resnet9 --sizes 128,256 --steps 3 [--winograd]`, trainers paused: the ResNet-9
-   * forward at 256 px 0.81 s against 1.91 s, at 128 px 0.23 s against 0.53 s; a training step
-   * at 256 px 35.2 s against 42.8 s, but peak live buffers 1970 against 1466 MiB (the transformed
-   * filters of both generators, forward and input gradient, kept while the weights live), which is
-   * why training leaves it off. (With the transforms in JS a 256 px step was slower with it: 106 s
-   * against 63 s.)
+   * 3x3 stride-1 Conv2D/FusedConv2D, Conv2DBackpropInput and Conv2DBackpropFilter through
+   * Winograd F(4x4, 3x3) (winograd.ts; transforms and products compiled to wasm SIMD and split
+   * over native-threads.ts' workers; nothing cached). On at start; useBackend's `winograd` sets
+   * it. Measured on single convolutions, 2 threads, trainers paused (bench/kernels' shapes, a new
+   * filter each call): 32 px 128->128 forward 3.5 ms against 11.5 direct, input gradient 4.7
+   * against 9.3, filter gradient 3.4 against 11.4; 64 px 256->256 38.6 / 43.1 / 31.6 against
+   * 99.6 / 107.6 / 183.6.
    */
-  winograd: false,
+  winograd: true,
   /**
-   * Fewest input and output channels for Winograd, and fewest output pixels (all images): below
-   * them the 36 small matrix products run XNNPACK below its speed. Measured on single
-   * convolutions (3 uses of a new filter each, 2 threads, trainers paused): 64 px 256->256 123-145
-   * ms against 267-320 ms direct; 32 px 128->128 18-32 ms against 24-25 ms (a tie within the
-   * noise; a ResNet-6 ngf 32 training step at 128 px 2.96 s against 3.03 s).
+   * Fewest input and output channels for Winograd, and fewest output pixels (all images). Below
+   * 16 channels or 16x16 pixels the two are within the noise of each other (same measurement:
+   * 32 px 16->16 forward 0.38 ms against 0.25 direct, 16 px 64->64 0.81 against 0.67).
    */
-  winogradMinChannels: 64,
-  winogradMinOutPixels: 1024,
+  winogradMinChannels: 16,
+  winogradMinOutPixels: 256,
+  /**
+   * Most floats in the stacked input windows of one direct Conv2DBackpropFilter product (16 MiB):
+   * the kernel positions that fit share one matrix product, whose output has enough tiles to keep
+   * XNNPACK's threads busy. Measured against one product per position (2 threads, trainers
+   * paused): 4x4 stride-2 64 px 64->128 9.3 ms against 13.2, 7x7 128 px 3->32 8.2 against 12.0,
+   * 3x3 stride-2 128 px 32->64 10.5 against 11.6.
+   */
+  filterGradWindowFloats: 4 * 1024 * 1024,
 };
 
 /** The backend's own kernels that the ones here replaced, kept as their fallbacks and engines. */

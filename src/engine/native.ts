@@ -38,47 +38,29 @@ export interface InstanceNormModule {
   ): void;
 }
 
-/** winograd.c's exports (pointers are byte offsets on the heap; v and m point at 36 int32 offsets). */
-export interface WinogradModule {
-  winograd_input(
-    x: number,
-    v: number,
-    zero: number,
-    temp: number,
-    n: number,
-    height: number,
-    width: number,
-    c: number,
-    tilesHigh: number,
-    tilesWide: number,
-    padTop: number,
-    padLeft: number,
-  ): void;
-  winograd_output(
-    m: number,
-    y: number,
-    bias: number,
-    zero: number,
-    sink: number,
-    temp: number,
-    n: number,
-    outHigh: number,
-    outWide: number,
-    c: number,
-    tilesHigh: number,
-    tilesWide: number,
-    relu: number,
-  ): void;
-}
-
 const compiled = new Map<string, WebAssembly.Module>();
 const instances = new WeakMap<BackendWasm, Map<string, WebAssembly.Exports>>();
 
+/** The compiled kernel modules (native/NAME.c); winograd.c's are called through runNative (native-threads.ts). */
+export const NATIVE_MODULES = ['instance-norm', 'winograd'] as const;
+export type NativeModuleName = (typeof NATIVE_MODULES)[number];
+
 /**
- * native/NAME.wasm instantiated on `backend`'s memory: the build importing a shared memory for
+ * native/NAME.wasm compiled for `backend`'s memory: the build importing a shared memory for
  * tfjs-wasm's threaded build (NAME.shared.wasm), the other for its single-threaded one.
  */
-function nativeModule(backend: BackendWasm, name: string): WebAssembly.Exports {
+export function compiledNativeModule(backend: BackendWasm, name: NativeModuleName): WebAssembly.Module {
+  const file = wasmMemory(backend).buffer instanceof SharedArrayBuffer ? `${name}.shared.wasm` : `${name}.wasm`;
+  let code = compiled.get(file);
+  if (!code) {
+    code = new WebAssembly.Module(readFileSync(new URL(`./native/${file}`, import.meta.url)));
+    compiled.set(file, code);
+  }
+  return code;
+}
+
+/** native/NAME.wasm instantiated on `backend`'s memory, once per backend. */
+export function nativeModule(backend: BackendWasm, name: NativeModuleName): WebAssembly.Exports {
   let modules = instances.get(backend);
   if (!modules) {
     modules = new Map();
@@ -86,18 +68,10 @@ function nativeModule(backend: BackendWasm, name: string): WebAssembly.Exports {
   }
   let exports = modules.get(name);
   if (!exports) {
-    const memory = wasmMemory(backend);
-    const file = memory.buffer instanceof SharedArrayBuffer ? `${name}.shared.wasm` : `${name}.wasm`;
-    let code = compiled.get(file);
-    if (!code) {
-      code = new WebAssembly.Module(readFileSync(new URL(`./native/${file}`, import.meta.url)));
-      compiled.set(file, code);
-    }
-    exports = new WebAssembly.Instance(code, { env: { memory } }).exports;
+    exports = new WebAssembly.Instance(compiledNativeModule(backend, name), { env: { memory: wasmMemory(backend) } }).exports;
     modules.set(name, exports);
   }
   return exports;
 }
 
 export const instanceNormModule = (backend: BackendWasm) => nativeModule(backend, 'instance-norm') as unknown as InstanceNormModule;
-export const winogradModule = (backend: BackendWasm) => nativeModule(backend, 'winograd') as unknown as WinogradModule;

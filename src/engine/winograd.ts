@@ -18,12 +18,11 @@
  * random data (measured in test/engine/winograd.test.ts), against ~1e-7 for direct, i.e. about
  * two decimal digits fewer, far below what training notices (Adam steps are ~1e-4 relative).
  */
-import { BatchMatMul, type backend_util, type TensorInfo } from '@tensorflow/tfjs';
+import type { backend_util, TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { cacheDerived, cachedDerived } from './filter-cache.ts';
 import { wasmKernelTuning } from './kernel-common.ts';
-import { winogradModule } from './native.ts';
-import { allocate, free, heapOffset, heapView, runWasmKernel } from './tfjs-internals.ts';
+import { nativeThreads, runNative } from './native-threads.ts';
+import { allocate, free, heapOffset, heapView } from './tfjs-internals.ts';
 
 const TILE_OUT = 4;
 const TILE_IN = 6;
@@ -44,85 +43,28 @@ export function winogradApplies(info: backend_util.Conv2DInfo): boolean {
   );
 }
 
-/** t_b = Σ_k G[b][k] g_k for the three taps at i0..i2, written at o0..o5. */
-function filterPass(
-  src: Float32Array,
-  i0: number,
-  i1: number,
-  i2: number,
-  dst: Float32Array,
-  o0: number,
-  o1: number,
-  o2: number,
-  o3: number,
-  o4: number,
-  o5: number,
-  n: number,
-): void {
-  for (let c = 0; c < n; c++) {
-    const g0 = src[i0 + c]!,
-      g1 = src[i1 + c]!,
-      g2 = src[i2 + c]!;
-    const even = g0 + g2;
-    const quarter = g0 / 4 + g2;
-    dst[o0 + c] = g0 / 4;
-    dst[o1 + c] = -(even + g1) / 6;
-    dst[o2 + c] = -(even - g1) / 6;
-    dst[o3 + c] = (quarter + g1 / 2) / 6;
-    dst[o4 + c] = (quarter - g1 / 2) / 6;
-    dst[o5 + c] = g2;
+/** Float offsets of the parts of one scratch buffer, laid out in order. */
+function layout(base: number, sizes: Record<string, number>): Record<string, number> {
+  const at: Record<string, number> = {};
+  let offset = base;
+  for (const [name, floats] of Object.entries(sizes)) {
+    at[name] = offset;
+    offset += 4 * floats;
   }
+  return at;
 }
 
-/** Float offset of a buffer in the heap (views share the heap's ArrayBuffer). */
-function offsetOf(view: Float32Array): number {
-  return view.byteOffset >> 2;
-}
-
-/** U_k = G g Gᵀ at each of the 36 positions, each its own [Ci, Co] buffer (BatchMatMul's b). */
-function transformFilter(backend: BackendWasm, filter: TensorInfo): TensorInfo[] {
-  const [, , inChannels, outChannels] = filter.shape as [number, number, number, number];
-  const block = inChannels * outChannels;
-  const transformed: TensorInfo[] = [];
-  try {
-    for (let k = 0; k < POSITIONS; k++) transformed.push(allocate(backend, [inChannels, outChannels]));
-  } catch (error) {
-    free(backend, ...transformed);
-    throw error;
-  }
-  const source = heapView(backend, filter);
-  const heap = new Float32Array(source.buffer);
-  const g = offsetOf(source);
-  const u = transformed.map((info) => offsetOf(heapView(backend, info)));
-  const rows = new Float32Array(3 * TILE_IN * block); // t[kh][b]: the taps transformed along kw
-  for (let kh = 0; kh < 3; kh++) {
-    const at = (kw: number) => g + (kh * 3 + kw) * block;
-    const to = (b: number) => (kh * TILE_IN + b) * block;
-    filterPass(heap, at(0), at(1), at(2), rows, to(0), to(1), to(2), to(3), to(4), to(5), block);
-  }
-  for (let b = 0; b < TILE_IN; b++) {
-    const at = (kh: number) => (kh * TILE_IN + b) * block;
-    const to = (a: number) => u[a * TILE_IN + b]!;
-    filterPass(rows, at(0), at(1), at(2), heap, to(0), to(1), to(2), to(3), to(4), to(5), block);
-  }
-  return transformed;
-}
-
-/** The filter's transform, from the cache when it can be kept there; `owned` when the caller frees it. */
-function filterTransformFor(backend: BackendWasm, filter: TensorInfo, cacheable: boolean): { u: TensorInfo[]; owned: boolean } {
-  const key = 'winograd-f4x4-3x3';
-  const hit = cacheable ? cachedDerived(filter, key) : undefined;
-  if (hit) return { u: hit, owned: false };
-  const u = transformFilter(backend, filter);
-  return { u, owned: !(cacheable && cacheDerived(backend, 'winograd', filter, key, u)) };
+/** The tiling of a 3x3 stride-1 convolution's output into 4x4 tiles. */
+function tiling(info: backend_util.Conv2DInfo) {
+  const tilesHigh = Math.ceil(info.outHeight / TILE_OUT);
+  const tilesWide = Math.ceil(info.outWidth / TILE_OUT);
+  return { tilesHigh, tilesWide, tiles: info.batchSize * tilesHigh * tilesWide };
 }
 
 export interface WinogradOptions {
   /** A [Co] bias added to every output, or null. */
   bias: TensorInfo | null;
   relu: boolean;
-  /** False when the filter buffer is about to be freed (a derived filter): caching it would be waste. */
-  cacheFilter: boolean;
 }
 
 /** y = conv2d(x, filter) (3x3, stride 1, the padding in `info`) through F(4x4, 3x3). */
@@ -134,84 +76,118 @@ export function conv2dWinograd(
   options: WinogradOptions,
 ): TensorInfo {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const padTop = info.padInfo.top;
-  const padLeft = info.padInfo.left;
-  const tilesHigh = Math.ceil(outHeight / TILE_OUT);
-  const tilesWide = Math.ceil(outWidth / TILE_OUT);
-  const tiles = batchSize * tilesHigh * tilesWide;
+  const { tilesHigh, tilesWide, tiles } = tiling(info);
   const wide = Math.max(inChannels, outChannels);
-
-  const native = winogradModule(backend);
-  const { u, owned } = filterTransformFor(backend, filter, options.cacheFilter);
-  const v: TensorInfo[] = [];
-  const m: TensorInfo[] = [];
+  const temp = POSITIONS * wide; // per thread: the two-pass transforms' intermediate
+  const threads = nativeThreads(backend);
   let scratch: TensorInfo | null = null;
   let y: TensorInfo | null = null;
   try {
-    // scratch: zeros (read for pixels outside x, and as the absent bias), a sink for the outputs
-    // of edge tiles outside y, the per-tile intermediate of the two-pass transforms, and the 36
-    // buffer offsets the compiled transforms take.
-    scratch = allocate(backend, [wide + 4 * wide + POSITIONS * wide + POSITIONS]);
-    for (let k = 0; k < POSITIONS; k++) v.push(allocate(backend, [tiles, inChannels]));
-    const zero = heapOffset(backend, scratch);
-    const sink = zero + 4 * wide;
-    const temp = sink + 4 * 4 * wide;
-    const offsets = temp + 4 * POSITIONS * wide;
-    heapView(backend, scratch).fill(0, 0, wide);
-    const offsetTable = new Int32Array(heapView(backend, scratch).buffer, offsets, POSITIONS);
-    v.forEach((info, k) => (offsetTable[k] = heapOffset(backend, info)));
-    native.winograd_input(
-      heapOffset(backend, x),
-      offsets,
-      zero,
-      temp,
-      batchSize,
-      inHeight,
-      inWidth,
-      inChannels,
-      tilesHigh,
-      tilesWide,
-      padTop,
-      padLeft,
-    );
-    for (let k = 0; k < POSITIONS; k++) {
-      m.push(
-        runWasmKernel(
-          backend,
-          BatchMatMul,
-          { a: { ...v[k]!, shape: [1, tiles, inChannels] }, b: { ...u[k]!, shape: [1, inChannels, outChannels] } },
-          { transposeA: false, transposeB: false },
-        ),
-      );
-      free(backend, v[k]!); // the products' inputs go as their outputs come, to bound the peak
-    }
-    v.length = 0;
+    scratch = allocate(backend, [
+      POSITIONS * (inChannels * outChannels + tiles * inChannels + tiles * outChannels) + 5 * wide + threads * temp,
+    ]);
     y = allocate(backend, [batchSize, outHeight, outWidth, outChannels]);
-    // Offsets again: the allocation of y may have grown the heap (views die, offsets do not).
-    const table = new Int32Array(heapView(backend, scratch).buffer, offsets, POSITIONS);
-    m.forEach((info, k) => (table[k] = heapOffset(backend, info)));
-    native.winograd_output(
-      offsets,
-      heapOffset(backend, y),
-      options.bias ? heapOffset(backend, options.bias) : zero,
-      zero,
-      sink,
-      temp,
-      batchSize,
-      outHeight,
-      outWidth,
-      outChannels,
-      tilesHigh,
-      tilesWide,
-      options.relu ? 1 : 0,
+    const at = layout(heapOffset(backend, scratch), {
+      u: POSITIONS * inChannels * outChannels,
+      v: POSITIONS * tiles * inChannels,
+      m: POSITIONS * tiles * outChannels,
+      zero: wide,
+      sink: 4 * wide,
+      temp: threads * temp,
+    });
+    const zero = at.zero!;
+    heapView(backend, scratch).fill(0, (zero - heapOffset(backend, scratch)) / 4, (zero - heapOffset(backend, scratch)) / 4 + wide);
+    const filterFloats = inChannels * outChannels;
+    runNative(backend, 'winograd', 'winograd_filter', [heapOffset(backend, filter), at.u!, filterFloats], Math.ceil(filterFloats / 4));
+    runNative(
+      backend,
+      'winograd',
+      'winograd_input',
+      [heapOffset(backend, x), at.v!, zero, at.temp!, inHeight, inWidth, inChannels, tilesHigh, tilesWide, tiles, info.padInfo.top, info.padInfo.left],
+      tiles,
+      { argument: 3, stride: 4 * temp },
+    );
+    runNative(backend, 'winograd', 'winograd_products', [at.v!, at.u!, at.m!, tiles, inChannels, outChannels], POSITIONS);
+    runNative(
+      backend,
+      'winograd',
+      'winograd_output',
+      [
+        at.m!,
+        heapOffset(backend, y),
+        options.bias ? heapOffset(backend, options.bias) : zero,
+        zero,
+        at.sink!,
+        at.temp!,
+        outHeight,
+        outWidth,
+        outChannels,
+        tilesHigh,
+        tilesWide,
+        tiles,
+        options.relu ? 1 : 0,
+      ],
+      tiles,
+      { argument: 5, stride: 4 * temp },
     );
   } catch (error) {
     if (y) free(backend, y);
     throw error;
   } finally {
-    free(backend, ...v, ...m);
     if (scratch) free(backend, scratch);
-    if (owned) free(backend, ...u);
   }
   return y;
+}
+
+/**
+ * dW [3, 3, Ci, Co] of y = conv2d(x, W) (3x3, stride 1, the padding in `info`) from x and dy,
+ * through the same transform: with V = Bᵀ d B per input tile and Wt = A dY Aᵀ per output-gradient
+ * tile, dU_k = Σ_tiles V_kᵀ Wt_k (36 products [Ci, tiles] x [tiles, Co]) and dW = Gᵀ dU G.
+ */
+export function conv2dBackpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { tilesHigh, tilesWide, tiles } = tiling(info);
+  const wide = Math.max(inChannels, outChannels);
+  const temp = POSITIONS * wide;
+  const threads = nativeThreads(backend);
+  let scratch: TensorInfo | null = null;
+  let dw: TensorInfo | null = null;
+  try {
+    scratch = allocate(backend, [POSITIONS * (tiles * inChannels + tiles * outChannels + inChannels * outChannels) + wide + threads * temp]);
+    dw = allocate(backend, [3, 3, inChannels, outChannels]);
+    const base = heapOffset(backend, scratch);
+    const at = layout(base, {
+      v: POSITIONS * tiles * inChannels,
+      w: POSITIONS * tiles * outChannels,
+      du: POSITIONS * inChannels * outChannels,
+      zero: wide,
+      temp: threads * temp,
+    });
+    heapView(backend, scratch).fill(0, (at.zero! - base) / 4, (at.zero! - base) / 4 + wide);
+    runNative(
+      backend,
+      'winograd',
+      'winograd_input',
+      [heapOffset(backend, x), at.v!, at.zero!, at.temp!, inHeight, inWidth, inChannels, tilesHigh, tilesWide, tiles, info.padInfo.top, info.padInfo.left],
+      tiles,
+      { argument: 3, stride: 4 * temp },
+    );
+    runNative(
+      backend,
+      'winograd',
+      'winograd_gradient',
+      [heapOffset(backend, dy), at.w!, at.zero!, at.temp!, outHeight, outWidth, outChannels, tilesHigh, tilesWide, tiles],
+      tiles,
+      { argument: 3, stride: 4 * temp },
+    );
+    runNative(backend, 'winograd', 'winograd_filter_products', [at.v!, at.w!, at.du!, tiles, inChannels, outChannels], POSITIONS);
+    const filterFloats = inChannels * outChannels;
+    runNative(backend, 'winograd', 'winograd_filter_grad', [at.du!, heapOffset(backend, dw), filterFloats], Math.ceil(filterFloats / 4));
+  } catch (error) {
+    if (dw) free(backend, dw);
+    throw error;
+  } finally {
+    if (scratch) free(backend, scratch);
+  }
+  return dw;
 }

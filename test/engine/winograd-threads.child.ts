@@ -1,4 +1,4 @@
-// Child for winograd-threads.test.ts: Winograd convolutions (forward and input gradient, forced
+// Child for winograd-threads.test.ts: Winograd convolutions (forward, input and filter gradients, forced
 // on at a small size) with CYCLEGAN_WASM_THREADS threads; prints the thread count and a hash.
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';

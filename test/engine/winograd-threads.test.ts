@@ -1,4 +1,4 @@
-/** Winograd's products run on XNNPACK's thread pool: results must not depend on the thread count. */
+/** Winograd's transforms and products are split over the compiled kernels' threads: results must not depend on the thread count. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';

@@ -50,7 +50,7 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
       `${given.map((k) => TRAIN_OPTIONS[k].flag).join(', ')}: CUT options, for --method cut or fastcut (this run trains a CycleGAN)`,
     );
   }
-  await useBackend(globals.backend, { threads: globals.threads, winograd: false });
+  await useBackend(globals.backend, { threads: globals.threads, winograd: true });
   const backend = describeBackend();
   let data: string | undefined;
   if (typeof opts.data === 'string' && opts.data !== '') {

@@ -1,13 +1,17 @@
 /*
- * The input and output transforms of Winograd F(4x4, 3x3) (src/engine/winograd.ts), in wasm SIMD
- * over channels. Same rules as instance-norm.c: the module works in tfjs's heap on buffers the
- * caller allocated, with no globals, data or stack (pointer sets are passed as scalars or as
- * arrays of offsets in the heap).
+ * Winograd F(4x4, 3x3) (src/engine/winograd.ts) in wasm SIMD: the filter, input and output
+ * transforms, the 36 matrix products, and the filter gradient's transforms and products. Same
+ * rules as instance-norm.c: the module works in tfjs's heap on buffers the caller allocated, with
+ * no globals, data or stack.
  *
- * Each 1-D pass reads six channel streams and writes six (input) or four (output), the layout of
- * winograd.ts: per tile, the first pass runs along one axis into `temp` (36·c floats), the second
- * along the other into the 36 transform buffers V_k [tiles, c] (input) or out of the 36 products
- * M_k [tiles, c] into y (output).
+ * Layout (one buffer each, floats): U [36][ci][co] the transformed filter, V [36][tiles][ci] the
+ * transformed input tiles, M [36][tiles][co] the products (or, for the filter gradient, the
+ * transformed output-gradient tiles), dU [36][ci][co] the filter gradient's products.
+ *
+ * Every function takes a half-open range [begin, end) of its natural unit (tiles, positions, or
+ * groups of four filter elements), so that threads sharing the heap can each take a part. Each
+ * output element is computed by the same instructions whatever the split, so the results do not
+ * depend on the thread count. wasm has no fused multiply-add here, so nothing is contracted.
  */
 #include <wasm_simd128.h>
 
@@ -17,8 +21,9 @@ typedef float f4 __attribute__((vector_size(16)));
 
 static inline f4 ld(const float *p) { return (f4)wasm_v128_load(p); }
 static inline void st(float *p, f4 v) { wasm_v128_store(p, (v128_t)v); }
+static inline f4 splat(float x) { return (f4)wasm_f32x4_splat(x); }
 
-/* d_b = Σ_j Bᵀ[b][j] s_j. */
+/* d_b = Σ_j Bᵀ[b][j] s_j over c channels. */
 static inline void input_pass(const float *s0, const float *s1, const float *s2, const float *s3, const float *s4, const float *s5,
                               float *d0, float *d1, float *d2, float *d3, float *d4, float *d5, int c) {
   int k = 0;
@@ -81,76 +86,380 @@ static inline void output_pass(const float *s0, const float *s1, const float *s2
   }
 }
 
+/* w_b = Σ_q A[b][q] y_q (A = (Aᵀ)ᵀ, 6x4): the output gradient's transform, the adjoint of output_pass. */
+static inline void gradient_pass(const float *s0, const float *s1, const float *s2, const float *s3, float *d0, float *d1, float *d2, float *d3,
+                                 float *d4, float *d5, int c) {
+  int k = 0;
+  for (; k + 4 <= c; k += 4) {
+    f4 y0 = ld(s0 + k), y1 = ld(s1 + k), y2 = ld(s2 + k), y3 = ld(s3 + k);
+    f4 even = y0 + 4 * y2, odd = 2 * y1 + 8 * y3;
+    st(d0 + k, y0);
+    st(d1 + k, y0 + y1 + y2 + y3);
+    st(d2 + k, y0 - y1 + y2 - y3);
+    st(d3 + k, even + odd);
+    st(d4 + k, even - odd);
+    st(d5 + k, y3);
+  }
+  for (; k < c; k++) {
+    float y0 = s0[k], y1 = s1[k], y2 = s2[k], y3 = s3[k];
+    float even = y0 + 4 * y2, odd = 2 * y1 + 8 * y3;
+    d0[k] = y0;
+    d1[k] = y0 + y1 + y2 + y3;
+    d2[k] = y0 - y1 + y2 - y3;
+    d3[k] = even + odd;
+    d4[k] = even - odd;
+    d5[k] = y3;
+  }
+}
+
 /* The pixel (h, w) of sample n, or the block of zeros outside the image. */
 static inline const float *pixel(const float *x, const float *zero, int n, int h, int w, int height, int width, int c) {
   return (h >= 0 && h < height && w >= 0 && w < width) ? x + ((n * height + h) * width + w) * c : zero;
 }
 
 /*
- * V_k[tile] = (Bᵀ d B)_k for every 6x6 input tile d of x [n, height, width, c].
- * v: 36 byte offsets of the V_k buffers. zero: c zeros. temp: 36·c floats.
+ * V_k[tile] = (Bᵀ d B)_k for the 6x6 input tiles d of x [n, height, width, c] numbered begin..end-1
+ * (tile = (sample * tiles_high + th) * tiles_wide + tw). zero: c zeros. temp: 36·c floats.
  */
 EXPORT("winograd_input")
-void winograd_input(const float *x, const int *v, const float *zero, float *temp, int n, int height, int width, int c, int tiles_high,
-                    int tiles_wide, int pad_top, int pad_left) {
-  int tile = 0;
-  for (int s = 0; s < n; s++) {
-    for (int th = 0; th < tiles_high; th++) {
-      for (int tw = 0; tw < tiles_wide; tw++, tile++) {
-        int h0 = th * 4 - pad_top, w0 = tw * 4 - pad_left;
-        for (int i = 0; i < 6; i++) {
-          int h = h0 + i;
-          float *to = temp + i * 6 * c;
-          input_pass(pixel(x, zero, s, h, w0, height, width, c), pixel(x, zero, s, h, w0 + 1, height, width, c),
-                     pixel(x, zero, s, h, w0 + 2, height, width, c), pixel(x, zero, s, h, w0 + 3, height, width, c),
-                     pixel(x, zero, s, h, w0 + 4, height, width, c), pixel(x, zero, s, h, w0 + 5, height, width, c), to, to + c,
-                     to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c, c);
-        }
-        long at = tile * c;
-        for (int b = 0; b < 6; b++) {
-          const float *from = temp + b * c;
-          int stride = 6 * c;
-          input_pass(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride,
-                     (float *)v[0 * 6 + b] + at, (float *)v[1 * 6 + b] + at, (float *)v[2 * 6 + b] + at, (float *)v[3 * 6 + b] + at,
-                     (float *)v[4 * 6 + b] + at, (float *)v[5 * 6 + b] + at, c);
-        }
-      }
+void winograd_input(const float *x, float *v, const float *zero, float *temp, int height, int width, int c, int tiles_high, int tiles_wide,
+                    int tiles, int pad_top, int pad_left, int begin, int end) {
+  long plane = (long)tiles * c;
+  for (int tile = begin; tile < end; tile++) {
+    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
+    int h0 = (rest / tiles_wide) * 4 - pad_top, w0 = (rest % tiles_wide) * 4 - pad_left;
+    for (int i = 0; i < 6; i++) {
+      int h = h0 + i;
+      float *to = temp + i * 6 * c;
+      input_pass(pixel(x, zero, s, h, w0, height, width, c), pixel(x, zero, s, h, w0 + 1, height, width, c),
+                 pixel(x, zero, s, h, w0 + 2, height, width, c), pixel(x, zero, s, h, w0 + 3, height, width, c),
+                 pixel(x, zero, s, h, w0 + 4, height, width, c), pixel(x, zero, s, h, w0 + 5, height, width, c), to, to + c, to + 2 * c,
+                 to + 3 * c, to + 4 * c, to + 5 * c, c);
+    }
+    float *at = v + (long)tile * c;
+    for (int b = 0; b < 6; b++) {
+      const float *from = temp + b * c;
+      int stride = 6 * c;
+      input_pass(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride, at + (0 * 6 + b) * plane,
+                 at + (1 * 6 + b) * plane, at + (2 * 6 + b) * plane, at + (3 * 6 + b) * plane, at + (4 * 6 + b) * plane,
+                 at + (5 * 6 + b) * plane, c);
     }
   }
 }
 
 /*
- * y [n, out_high, out_wide, c] from the 36 products M_k [tiles, c]: Aᵀ M A per tile, plus bias,
- * then relu when asked. m: 36 byte offsets. bias: c floats (zeros for none). sink: 4·c floats
- * that take the outputs of edge tiles outside y. temp: 24·c floats.
+ * y [n, out_high, out_wide, c] for the tiles begin..end-1 from the products M [36][tiles][c]:
+ * Aᵀ M A per tile, plus bias, then relu when asked. bias: c floats (zeros for none). sink: 4·c
+ * floats that take the outputs of edge tiles outside y. temp: 24·c floats.
  */
 EXPORT("winograd_output")
-void winograd_output(const int *m, float *y, const float *bias, const float *zero, float *sink, float *temp, int n, int out_high, int out_wide,
-                     int c, int tiles_high, int tiles_wide, int relu) {
-  int tile = 0;
-  for (int s = 0; s < n; s++) {
-    for (int th = 0; th < tiles_high; th++) {
-      for (int tw = 0; tw < tiles_wide; tw++, tile++) {
-        long at = tile * c;
-        for (int a = 0; a < 6; a++) {
-          float *to = temp + a * 4 * c;
-          output_pass((const float *)m[a * 6 + 0] + at, (const float *)m[a * 6 + 1] + at, (const float *)m[a * 6 + 2] + at,
-                      (const float *)m[a * 6 + 3] + at, (const float *)m[a * 6 + 4] + at, (const float *)m[a * 6 + 5] + at, to, to + c,
-                      to + 2 * c, to + 3 * c, zero, 0, c);
-        }
-        for (int q = 0; q < 4; q++) {
-          int w = tw * 4 + q;
-          int h = th * 4;
-          float *p0 = (h + 0 < out_high && w < out_wide) ? y + ((s * out_high + h + 0) * out_wide + w) * c : sink;
-          float *p1 = (h + 1 < out_high && w < out_wide) ? y + ((s * out_high + h + 1) * out_wide + w) * c : sink + c;
-          float *p2 = (h + 2 < out_high && w < out_wide) ? y + ((s * out_high + h + 2) * out_wide + w) * c : sink + 2 * c;
-          float *p3 = (h + 3 < out_high && w < out_wide) ? y + ((s * out_high + h + 3) * out_wide + w) * c : sink + 3 * c;
-          const float *from = temp + q * c;
-          int stride = 4 * c;
-          output_pass(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride, p0, p1, p2, p3, bias,
-                      relu, c);
-        }
+void winograd_output(const float *m, float *y, const float *bias, const float *zero, float *sink, float *temp, int out_high, int out_wide,
+                     int c, int tiles_high, int tiles_wide, int tiles, int relu, int begin, int end) {
+  long plane = (long)tiles * c;
+  for (int tile = begin; tile < end; tile++) {
+    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
+    int th = rest / tiles_wide, tw = rest % tiles_wide;
+    const float *at = m + (long)tile * c;
+    for (int a = 0; a < 6; a++) {
+      float *to = temp + a * 4 * c;
+      const float *row = at + a * 6 * plane;
+      output_pass(row, row + plane, row + 2 * plane, row + 3 * plane, row + 4 * plane, row + 5 * plane, to, to + c, to + 2 * c, to + 3 * c,
+                  zero, 0, c);
+    }
+    for (int q = 0; q < 4; q++) {
+      int w = tw * 4 + q;
+      int h = th * 4;
+      float *p0 = (h + 0 < out_high && w < out_wide) ? y + ((s * out_high + h + 0) * out_wide + w) * c : sink;
+      float *p1 = (h + 1 < out_high && w < out_wide) ? y + ((s * out_high + h + 1) * out_wide + w) * c : sink + c;
+      float *p2 = (h + 2 < out_high && w < out_wide) ? y + ((s * out_high + h + 2) * out_wide + w) * c : sink + 2 * c;
+      float *p3 = (h + 3 < out_high && w < out_wide) ? y + ((s * out_high + h + 3) * out_wide + w) * c : sink + 3 * c;
+      const float *from = temp + q * c;
+      int stride = 4 * c;
+      output_pass(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride, p0, p1, p2, p3, bias, relu, c);
+    }
+  }
+}
+
+/*
+ * W_k[tile] = (A dY Aᵀ)_k for the 4x4 tiles dY of dy [n, out_high, out_wide, c] (zeros outside it),
+ * tiles begin..end-1: the gradient with respect to the products, for the filter gradient.
+ * temp: 24·c floats.
+ */
+EXPORT("winograd_gradient")
+void winograd_gradient(const float *dy, float *w, const float *zero, float *temp, int out_high, int out_wide, int c, int tiles_high,
+                       int tiles_wide, int tiles, int begin, int end) {
+  long plane = (long)tiles * c;
+  for (int tile = begin; tile < end; tile++) {
+    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
+    int h0 = (rest / tiles_wide) * 4, w0 = (rest % tiles_wide) * 4;
+    for (int q = 0; q < 4; q++) {
+      float *to = temp + q * 6 * c;
+      int h = h0 + q;
+      gradient_pass(pixel(dy, zero, s, h, w0, out_high, out_wide, c), pixel(dy, zero, s, h, w0 + 1, out_high, out_wide, c),
+                    pixel(dy, zero, s, h, w0 + 2, out_high, out_wide, c), pixel(dy, zero, s, h, w0 + 3, out_high, out_wide, c), to, to + c,
+                    to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c, c);
+    }
+    float *at = w + (long)tile * c;
+    for (int b = 0; b < 6; b++) {
+      const float *from = temp + b * c;
+      int stride = 6 * c;
+      gradient_pass(from, from + stride, from + 2 * stride, from + 3 * stride, at + (0 * 6 + b) * plane, at + (1 * 6 + b) * plane,
+                    at + (2 * 6 + b) * plane, at + (3 * 6 + b) * plane, at + (4 * 6 + b) * plane, at + (5 * 6 + b) * plane, c);
+    }
+  }
+}
+
+/* t_b = Σ_k G[b][k] g_k (G 6x3, the points 0, ±1, ±2, ∞ with Lavin's scaling). */
+#define FILTER_PASS(g0, g1, g2, t0, t1, t2, t3, t4, t5)                                                                           \
+  do {                                                                                                                           \
+    f4 even_ = (g0) + (g2), quarter_ = (g0)*0.25f + (g2), half_ = (g1)*0.5f;                                                      \
+    t0 = (g0)*0.25f;                                                                                                             \
+    t1 = -(even_ + (g1)) / 6;                                                                                                    \
+    t2 = -(even_ - (g1)) / 6;                                                                                                    \
+    t3 = (quarter_ + half_) / 6;                                                                                                 \
+    t4 = (quarter_ - half_) / 6;                                                                                                 \
+    t5 = (g2);                                                                                                                   \
+  } while (0)
+
+/* U_{·b} for one column b of the kw-transformed rows r0..r2, stored (or lane 0 stored) at u + (a·6 + b)·n. */
+static inline void filter_column(f4 r0, f4 r1, f4 r2, float *u, long n, int b, int whole) {
+  f4 t0, t1, t2, t3, t4, t5;
+  FILTER_PASS(r0, r1, r2, t0, t1, t2, t3, t4, t5);
+  if (whole) {
+    st(u + (0 * 6 + b) * n, t0);
+    st(u + (1 * 6 + b) * n, t1);
+    st(u + (2 * 6 + b) * n, t2);
+    st(u + (3 * 6 + b) * n, t3);
+    st(u + (4 * 6 + b) * n, t4);
+    st(u + (5 * 6 + b) * n, t5);
+  } else {
+    u[(0 * 6 + b) * n] = t0[0];
+    u[(1 * 6 + b) * n] = t1[0];
+    u[(2 * 6 + b) * n] = t2[0];
+    u[(3 * 6 + b) * n] = t3[0];
+    u[(4 * 6 + b) * n] = t4[0];
+    u[(5 * 6 + b) * n] = t5[0];
+  }
+}
+
+/* U = G g Gᵀ at the filter elements g[·] (four lanes, or lane 0 only when !whole) into u + k·n. */
+static inline void filter_elements(f4 g00, f4 g01, f4 g02, f4 g10, f4 g11, f4 g12, f4 g20, f4 g21, f4 g22, float *u, long n, int whole) {
+  f4 a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5, c0, c1, c2, c3, c4, c5;
+  FILTER_PASS(g00, g01, g02, a0, a1, a2, a3, a4, a5);
+  FILTER_PASS(g10, g11, g12, b0, b1, b2, b3, b4, b5);
+  FILTER_PASS(g20, g21, g22, c0, c1, c2, c3, c4, c5);
+  filter_column(a0, b0, c0, u, n, 0, whole);
+  filter_column(a1, b1, c1, u, n, 1, whole);
+  filter_column(a2, b2, c2, u, n, 2, whole);
+  filter_column(a3, b3, c3, u, n, 3, whole);
+  filter_column(a4, b4, c4, u, n, 4, whole);
+  filter_column(a5, b5, c5, u, n, 5, whole);
+}
+
+/*
+ * U = G g Gᵀ for the filter g [3][3][n] (HWIO, n = ci·co) into U [36][n], for the elements
+ * 4·begin .. min(4·end, n)-1 (groups of four; a partial last group goes element by element).
+ */
+EXPORT("winograd_filter")
+void winograd_filter(const float *g, float *u, int n, int begin, int end) {
+  long ln = n;
+  for (int group = begin; group < end; group++) {
+    int e = group * 4;
+    if (e + 4 <= n) {
+      const float *p = g + e;
+      filter_elements(ld(p), ld(p + ln), ld(p + 2 * ln), ld(p + 3 * ln), ld(p + 4 * ln), ld(p + 5 * ln), ld(p + 6 * ln), ld(p + 7 * ln),
+                      ld(p + 8 * ln), u + e, ln, 1);
+    } else {
+      for (; e < n; e++) {
+        const float *p = g + e;
+        filter_elements(splat(p[0]), splat(p[ln]), splat(p[2 * ln]), splat(p[3 * ln]), splat(p[4 * ln]), splat(p[5 * ln]), splat(p[6 * ln]),
+                        splat(p[7 * ln]), splat(p[8 * ln]), u + e, ln, 0);
       }
     }
+  }
+}
+
+/* o_k = Σ_b G[b][k] s_b: the adjoint of FILTER_PASS (Gᵀ, 3x6). */
+#define FILTER_GRAD_PASS(s0, s1, s2, s3, s4, s5, o0, o1, o2)                                                                     \
+  do {                                                                                                                           \
+    f4 sum12_ = (s1) + (s2), diff12_ = (s2) - (s1), sum34_ = (s3) + (s4), diff34_ = (s3) - (s4);                                 \
+    o0 = (s0)*0.25f - sum12_ / 6 + sum34_ / 24;                                                                                  \
+    o1 = diff12_ / 6 + diff34_ / 12;                                                                                             \
+    o2 = (sum34_ - sum12_) / 6 + (s5);                                                                                           \
+  } while (0)
+
+static inline f4 load_lanes(const float *p, int whole) { return whole ? ld(p) : splat(p[0]); }
+
+/* Row a of dU (six positions) transformed along b: the three kw values. */
+#define GRAD_ROW(a, o0, o1, o2)                                                                                                   \
+  FILTER_GRAD_PASS(load_lanes(du + (a * 6 + 0) * n, whole), load_lanes(du + (a * 6 + 1) * n, whole),                             \
+                   load_lanes(du + (a * 6 + 2) * n, whole), load_lanes(du + (a * 6 + 3) * n, whole),                             \
+                   load_lanes(du + (a * 6 + 4) * n, whole), load_lanes(du + (a * 6 + 5) * n, whole), o0, o1, o2)
+
+static inline void store_lanes(float *p, f4 v, int whole) {
+  if (whole) st(p, v);
+  else p[0] = v[0];
+}
+
+/* dg = Gᵀ dU G at du + k·n (four lanes, or lane 0 only when !whole) into dg + (kh·3 + kw)·n. */
+static inline void filter_grad_elements(const float *du, float *dg, long n, int whole) {
+  f4 r00, r01, r02, r10, r11, r12, r20, r21, r22, r30, r31, r32, r40, r41, r42, r50, r51, r52, o0, o1, o2;
+  GRAD_ROW(0, r00, r01, r02);
+  GRAD_ROW(1, r10, r11, r12);
+  GRAD_ROW(2, r20, r21, r22);
+  GRAD_ROW(3, r30, r31, r32);
+  GRAD_ROW(4, r40, r41, r42);
+  GRAD_ROW(5, r50, r51, r52);
+  FILTER_GRAD_PASS(r00, r10, r20, r30, r40, r50, o0, o1, o2);
+  store_lanes(dg + 0 * n, o0, whole);
+  store_lanes(dg + 3 * n, o1, whole);
+  store_lanes(dg + 6 * n, o2, whole);
+  FILTER_GRAD_PASS(r01, r11, r21, r31, r41, r51, o0, o1, o2);
+  store_lanes(dg + 1 * n, o0, whole);
+  store_lanes(dg + 4 * n, o1, whole);
+  store_lanes(dg + 7 * n, o2, whole);
+  FILTER_GRAD_PASS(r02, r12, r22, r32, r42, r52, o0, o1, o2);
+  store_lanes(dg + 2 * n, o0, whole);
+  store_lanes(dg + 5 * n, o1, whole);
+  store_lanes(dg + 8 * n, o2, whole);
+}
+
+/*
+ * dg = Gᵀ dU G: the filter gradient [3][3][n] (HWIO, n = ci·co) from the products dU [36][n],
+ * groups of four elements begin..end-1 as in winograd_filter.
+ */
+EXPORT("winograd_filter_grad")
+void winograd_filter_grad(const float *du, float *dg, int n, int begin, int end) {
+  for (int group = begin; group < end; group++) {
+    int e = group * 4;
+    if (e + 4 <= n) filter_grad_elements(du + e, dg + e, n, 1);
+    else
+      for (; e < n; e++) filter_grad_elements(du + e, dg + e, n, 0);
+  }
+}
+
+/* C [m][n] = A [m][k] · B [k][n], all row-major and dense: 4x8 blocks, then the edges. */
+static void gemm_nn(const float *a, const float *b, float *c, int m, int k, int n) {
+  int i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const float *a0 = a + (long)i * k, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k;
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+      f4 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+      const float *bp = b + j;
+      for (int p = 0; p < k; p++, bp += n) {
+        f4 b0 = ld(bp), b1 = ld(bp + 4);
+        f4 x0 = splat(a0[p]), x1 = splat(a1[p]), x2 = splat(a2[p]), x3 = splat(a3[p]);
+        c00 += x0 * b0;
+        c01 += x0 * b1;
+        c10 += x1 * b0;
+        c11 += x1 * b1;
+        c20 += x2 * b0;
+        c21 += x2 * b1;
+        c30 += x3 * b0;
+        c31 += x3 * b1;
+      }
+      float *cp = c + (long)i * n + j;
+      st(cp, c00);
+      st(cp + 4, c01);
+      st(cp + n, c10);
+      st(cp + n + 4, c11);
+      st(cp + 2 * n, c20);
+      st(cp + 2 * n + 4, c21);
+      st(cp + 3 * n, c30);
+      st(cp + 3 * n + 4, c31);
+    }
+    for (; j < n; j++) {
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (int p = 0; p < k; p++) {
+        float bv = b[(long)p * n + j];
+        s0 += a0[p] * bv;
+        s1 += a1[p] * bv;
+        s2 += a2[p] * bv;
+        s3 += a3[p] * bv;
+      }
+      c[(long)i * n + j] = s0;
+      c[(long)(i + 1) * n + j] = s1;
+      c[(long)(i + 2) * n + j] = s2;
+      c[(long)(i + 3) * n + j] = s3;
+    }
+  }
+  for (; i < m; i++) {
+    const float *a0 = a + (long)i * k;
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+      f4 acc = {0};
+      for (int p = 0; p < k; p++) acc += splat(a0[p]) * ld(b + (long)p * n + j);
+      st(c + (long)i * n + j, acc);
+    }
+    for (; j < n; j++) {
+      float s = 0;
+      for (int p = 0; p < k; p++) s += a0[p] * b[(long)p * n + j];
+      c[(long)i * n + j] = s;
+    }
+  }
+}
+
+/* C [m][n] = Aᵀ · B with A [k][m], B [k][n], all row-major and dense: 4x8 blocks, then the edges. */
+static void gemm_tn(const float *a, const float *b, float *c, int m, int k, int n) {
+  int i = 0;
+  for (; i + 4 <= m; i += 4) {
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+      f4 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+      const float *ap = a + i, *bp = b + j;
+      for (int p = 0; p < k; p++, ap += m, bp += n) {
+        f4 b0 = ld(bp), b1 = ld(bp + 4), x = ld(ap);
+        f4 x0 = __builtin_shufflevector(x, x, 0, 0, 0, 0), x1 = __builtin_shufflevector(x, x, 1, 1, 1, 1);
+        f4 x2 = __builtin_shufflevector(x, x, 2, 2, 2, 2), x3 = __builtin_shufflevector(x, x, 3, 3, 3, 3);
+        c00 += x0 * b0;
+        c01 += x0 * b1;
+        c10 += x1 * b0;
+        c11 += x1 * b1;
+        c20 += x2 * b0;
+        c21 += x2 * b1;
+        c30 += x3 * b0;
+        c31 += x3 * b1;
+      }
+      float *cp = c + (long)i * n + j;
+      st(cp, c00);
+      st(cp + 4, c01);
+      st(cp + n, c10);
+      st(cp + n + 4, c11);
+      st(cp + 2 * n, c20);
+      st(cp + 2 * n + 4, c21);
+      st(cp + 3 * n, c30);
+      st(cp + 3 * n + 4, c31);
+    }
+    for (; j < n; j++) {
+      for (int r = 0; r < 4; r++) {
+        float s = 0;
+        for (int p = 0; p < k; p++) s += a[(long)p * m + i + r] * b[(long)p * n + j];
+        c[(long)(i + r) * n + j] = s;
+      }
+    }
+  }
+  for (; i < m; i++) {
+    for (int j = 0; j < n; j++) {
+      float s = 0;
+      for (int p = 0; p < k; p++) s += a[(long)p * m + i] * b[(long)p * n + j];
+      c[(long)i * n + j] = s;
+    }
+  }
+}
+
+/* M_k [tiles][co] = V_k [tiles][ci] · U_k [ci][co] for the positions k = begin..end-1. */
+EXPORT("winograd_products")
+void winograd_products(const float *v, const float *u, float *m, int tiles, int ci, int co, int begin, int end) {
+  for (int k = begin; k < end; k++) {
+    gemm_nn(v + (long)k * tiles * ci, u + (long)k * ci * co, m + (long)k * tiles * co, tiles, ci, co);
+  }
+}
+
+/* dU_k [ci][co] = V_kᵀ · W_k (V_k [tiles][ci], W_k [tiles][co]) for the positions k = begin..end-1. */
+EXPORT("winograd_filter_products")
+void winograd_filter_products(const float *v, const float *w, float *du, int tiles, int ci, int co, int begin, int end) {
+  for (int k = begin; k < end; k++) {
+    gemm_tn(v + (long)k * tiles * ci, w + (long)k * tiles * co, du + (long)k * ci * co, ci, tiles, co);
   }
 }
