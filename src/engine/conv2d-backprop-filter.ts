@@ -2,10 +2,11 @@
  * Conv2DBackpropFilter (dW from x and dy), which tfjs-backend-wasm 4.22 lacks (so conv nets cannot
  * train on it without this), built from XNNPACK matrix products.
  */
-import { BatchMatMul, Conv2DBackpropFilter, Transpose, type TensorInfo } from '@tensorflow/tfjs';
+import { BatchMatMul, Conv2DBackpropFilter, Transpose, type backend_util, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { convGeometry, float32Only, floorDiv, shape4, wasmKernelTuning, type BackpropFilterAttrs } from './kernel-common.ts';
-import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
+import { runNative } from './native-threads.ts';
+import { allocate, free, heapOffset, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
 import { conv2dBackpropFilterWinograd, winogradApplies } from './winograd.ts';
 
 /**
@@ -33,6 +34,8 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
   if (winogradApplies(info)) return conv2dBackpropFilterWinograd(backend, x, dy, info);
+  const narrow = narrowSide(inChannels, outChannels, filterHeight * filterWidth);
+  if (narrow) return filterGradSmallChannels(backend, x, dy, info, narrow === 'out');
   const dwShape = [filterHeight, filterWidth, inChannels, outChannels];
   const dw = allocate(backend, dwShape);
   if (batchSize * outHeight * outWidth === 0 || inChannels * outChannels === 0) {
@@ -132,6 +135,71 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
     if (channelMajorX) free(backend, channelMajorX);
     if (phased) free(backend, phased);
     if (paddedDy) free(backend, paddedDy);
+  }
+  return dw;
+}
+
+/**
+ * Which side is narrow enough for native/filter-grad.c, with the other a multiple of 4 to run its
+ * vectors over: 'out' (few output channels), 'in' (few input channels, at most 32 output channels
+ * and 16 kernel taps: past either its accumulators outgrow the cache and XNNPACK's product wins),
+ * or null.
+ */
+function narrowSide(inChannels: number, outChannels: number, taps: number): 'in' | 'out' | null {
+  const most = wasmKernelTuning.filterGradSmallMaxChannels;
+  if (outChannels <= most && inChannels % 4 === 0) return 'out';
+  if (inChannels <= most && outChannels % 4 === 0 && outChannels <= 32 && taps <= 16) return 'in';
+  return null;
+}
+
+/**
+ * dW by native/filter-grad.c's direct accumulation, vectorised over the wide side, its kernel
+ * rows split over the compiled kernels' threads.
+ */
+function filterGradSmallChannels(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  fewOutputs: boolean,
+): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const vectorCo = !fewOutputs;
+  const dw = allocate(backend, [filterHeight, filterWidth, inChannels, outChannels]);
+  let acc: TensorInfo | null = null;
+  try {
+    if (!vectorCo) acc = allocate(backend, [filterHeight, filterWidth, outChannels, inChannels]);
+    runNative(
+      backend,
+      'filter-grad',
+      'filter_grad_small',
+      [
+        heapOffset(backend, x),
+        heapOffset(backend, dy),
+        heapOffset(backend, dw),
+        acc ? heapOffset(backend, acc) : 0,
+        batchSize,
+        inHeight,
+        inWidth,
+        inChannels,
+        outHeight,
+        outWidth,
+        outChannels,
+        filterHeight,
+        filterWidth,
+        info.strideHeight,
+        info.strideWidth,
+        info.padInfo.top,
+        info.padInfo.left,
+        vectorCo ? 1 : 0,
+      ],
+      filterHeight,
+    );
+  } catch (error) {
+    free(backend, dw);
+    throw error;
+  } finally {
+    if (acc) free(backend, acc);
   }
   return dw;
 }

@@ -69,6 +69,16 @@ export const wasmKernelTuning = {
    * 3x3 stride-2 128 px 32->64 10.5 against 11.6.
    */
   filterGradWindowFloats: 4 * 1024 * 1024,
+  /**
+   * Conv2DBackpropFilter with at most this many input or output channels (the other side a
+   * multiple of 4) through native/filter-grad.c's direct accumulation instead of matrix products
+   * with 1-4 rows or columns. Measured against those (2 threads, trainers paused): 7x7 128 px
+   * 32->3 12.5 ms against 40.8; 4x4 stride-2 128 px 3->32 1.0 against 3.3; 7x7 256 px 64->3 57 against 259;
+   * PatchGAN's last 4x4 512->1 at 32 px 2.1 against
+   * 21.3; but 7x7 128 px 3->32 14.1 in a training step against 10.6, 256 px 3->64 98 against
+   * 63, hence the caps on that side (conv2d-backprop-filter.ts).
+   */
+  filterGradSmallMaxChannels: 4,
 };
 
 /** The backend's own kernels that the ones here replaced, kept as their fallbacks and engines. */

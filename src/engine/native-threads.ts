@@ -126,6 +126,9 @@ class NativeThreads {
 
 const pools = new WeakMap<BackendWasm, NativeThreads>();
 
+/** Calls per `module.function` since the process started: how tests see which path a kernel took. */
+export const nativeCallCounts = new Map<string, number>();
+
 /**
  * Starts `threads - 1` workers for the compiled kernels on `backend` (whose memory must be
  * shared: tfjs-wasm's threaded build). No-op for one thread or an unshared memory.
@@ -172,6 +175,8 @@ export function runNative(
   units: number,
   scratch?: Scratch,
 ): void {
+  const key = `${module}.${name}`;
+  nativeCallCounts.set(key, (nativeCallCounts.get(key) ?? 0) + 1);
   const pool = pools.get(backend);
   if (pool) pool.run(module, name, args, units, scratch);
   else (nativeModule(backend, module)[name] as (...values: number[]) => void)(...args, 0, units);
