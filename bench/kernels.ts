@@ -109,8 +109,8 @@ export async function run(args: string[]): Promise<void> {
   const filterCases: [number, number, 1 | 2, number, number][] = [
     [256, 4, 2, 3, 64],
     [128, 4, 2, 64, 128],
-    [64, 3, 1, 256, 256],
     [16, 4, 2, 512, 512],
+    [134, 7, 1, 32, 3], // the ResNet's 7x7 output layer (few output channels: direct accumulation)
   ];
   for (const [size, kernel, stride, inChannels, outChannels] of filterCases) {
     const x = tf.randomNormal([1, size, size, inChannels]) as tf.Tensor4D;
@@ -187,9 +187,9 @@ export async function run(args: string[]): Promise<void> {
 
   // The ResNet generator's residual convolutions (reflect-padded input, 'valid'): ResNet-9 ngf 64 at
   // 256 px (64 px, 256 channels) and 128 px (32 px), ResNet-6 ngf 32 at 128 px (32 px, 128
-  // channels), through Winograd against XNNPACK's direct convolution; forward with a variable
-  // filter (cached transform), and the input gradient (Conv2DBackpropInput) with the filter
-  // buffer fixed, as within a training step.
+  // channels), through Winograd against XNNPACK's direct convolution (--baseline): the forward
+  // pass, the input gradient (Conv2DBackpropInput) and the filter gradient (Conv2DBackpropFilter),
+  // as within a training step.
   const residualCases: [number, number][] = [
     [64, 256],
     [32, 256],
@@ -204,6 +204,14 @@ export async function run(args: string[]): Promise<void> {
     const flops = convFlops(1, size, size, 3, channels, channels);
     const forward = () => tf.fused.conv2d({ x, filter: filter as tf.Tensor4D, strides: 1, pad: 'valid', bias });
     const inputGradient = () => tf.conv2dTranspose(dy, filter as tf.Tensor4D, x.shape, 1, 'valid');
+    const filterGradient = () =>
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropFilter',
+          { x, dy },
+          { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: filter.shape },
+        ) as tf.Tensor;
     const winograd = (fn: () => tf.Tensor) => {
       const saved = wasmKernelTuning.winograd;
       wasmKernelTuning.winograd = true;
@@ -226,6 +234,9 @@ export async function run(args: string[]): Promise<void> {
     rows.push(row(`conv2d ${name} (Winograd)`, winograd(forward), flops, withBaseline ? direct(forward) : undefined));
     rows.push(
       row(`Conv2DBackpropInput ${name} (Winograd)`, winograd(inputGradient), flops, withBaseline ? direct(inputGradient) : undefined),
+    );
+    rows.push(
+      row(`Conv2DBackpropFilter ${name} (Winograd)`, winograd(filterGradient), flops, withBaseline ? direct(filterGradient) : undefined),
     );
     tf.dispose([x, filter, dy, bias]);
   }

@@ -68,17 +68,12 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
         let result: TensorInfo;
         try {
           croppedDy = cropRowsCols(backend, dy, rows.dyBegin, rows.dyEnd, cols.dyBegin, cols.dyEnd);
-          result = phaseConvolution(
-            backend,
-            croppedDy ?? dy,
-            subFilter,
-            [
-              [0, 0],
-              [rows.padBefore, rows.padAfter],
-              [cols.padBefore, cols.padAfter],
-              [0, 0],
-            ],
-          );
+          result = phaseConvolution(backend, croppedDy ?? dy, subFilter, [
+            [0, 0],
+            [rows.padBefore, rows.padAfter],
+            [cols.padBefore, cols.padAfter],
+            [0, 0],
+          ]);
         } finally {
           if (owned) free(backend, subFilter);
           if (croppedDy) free(backend, croppedDy);
@@ -141,12 +136,7 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
  * One phase: a stride-1 convolution of dy with the sub-filter. A stride-1 3x3 layer's only phase
  * is a 3x3 stride-1 convolution itself, which goes through Winograd when it applies.
  */
-function phaseConvolution(
-  backend: BackendWasm,
-  dy: TensorInfo,
-  subFilter: TensorInfo,
-  pad: backend_util.ExplicitPadding,
-): TensorInfo {
+function phaseConvolution(backend: BackendWasm, dy: TensorInfo, subFilter: TensorInfo, pad: backend_util.ExplicitPadding): TensorInfo {
   const info = backend_util.computeConv2DInfo(
     dy.shape as [number, number, number, number],
     subFilter.shape as [number, number, number, number],

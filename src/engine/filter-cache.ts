@@ -1,6 +1,6 @@
 /**
- * Filters derived from a filter buffer (a transposed convolution's phase sub-filters, a
- * convolution's Winograd transform), kept until that buffer is freed.
+ * Filters derived from a filter buffer (a transposed convolution's phase sub-filters), kept until
+ * that buffer is freed.
  *
  * A layer's forward pass hands the kernel its variable directly, and (with the buffer-sharing
  * Identity) backprop hands it the variable's buffer too, so inference and every use of a network
@@ -14,12 +14,8 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { byteSize } from './kernel-common.ts';
 import { onBufferRelease } from './tfjs-internals.ts';
 
-/**
- * Budgets per kind of derived filter. Winograd transforms are 4x their filter (F(4x4,3x3)) and
- * XNNPACK packs a copy of each: the ResNet-9's 36 residual convolutions (two generators) need
- * ~340 MB of them, which must not crowd out the U-Net's sub-filters.
- */
-export const DERIVED_FILTER_BUDGETS = { subFilter: 192 * 2 ** 20, winograd: 512 * 2 ** 20 };
+/** Budgets per kind of derived filter (XNNPACK packs a copy of each on top). */
+export const DERIVED_FILTER_BUDGETS = { subFilter: 192 * 2 ** 20 };
 export type DerivedKind = keyof typeof DERIVED_FILTER_BUDGETS;
 
 interface Entry {
@@ -27,12 +23,12 @@ interface Entry {
   infos: TensorInfo[];
 }
 const derivedFilters = new Map<DataId, Map<string, Entry>>();
-const derivedBytes: Record<DerivedKind, number> = { subFilter: 0, winograd: 0 };
+const derivedBytes: Record<DerivedKind, number> = { subFilter: 0 };
 const watchedBackends = new WeakSet<BackendWasm>();
 
 /**
- * Frees what was derived from a released buffer, and what was derived from that in turn (the
- * Winograd transform of a sub-filter): those go through the backend's own release, unhooked.
+ * Frees what was derived from a released buffer, and anything derived from that in turn: those
+ * go through the backend's own release, unhooked.
  */
 function evict(dataId: DataId, disposeData: (dataId: DataId) => void): void {
   const entries = derivedFilters.get(dataId);

@@ -14,13 +14,17 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { compiledNativeModule, nativeModule, NATIVE_MODULES, type NativeModuleName } from './native.ts';
 import { wasmMemory } from './tfjs-internals.ts';
 
-// Control block (Int32Array): generation, parts done, failures, function index. Arguments (Float64Array, from byte 256): the count, the values, then per worker its
+// Control block. Int32Array: generation, parts done, failures, function index; from byte 64 the
+// first failure's message (UTF-16, MESSAGE_CHARS). Float64Array from byte 256: the argument count,
+// up to MAX_ARGS - 1 values, the index of the scratch argument (-1 for none), then per worker its
 // [begin, end) and its scratch offset.
 const GENERATION = 0;
 const DONE = 1;
 const FAILED = 2;
 const FUNCTION = 3;
 const INTS = 4;
+const MESSAGE_AT = 64 / 2;
+const MESSAGE_CHARS = (256 - 64) / 2;
 const MAX_WORKERS = 7;
 const ARGS = 256 / 8;
 const MAX_ARGS = 24;
@@ -51,7 +55,12 @@ for (;;) {
     if (scratchArg >= 0) args[scratchArg] = nums[at + 2];
     if (nums[at + 1] > nums[at]) calls[ints[${FUNCTION}]](...args, nums[at], nums[at + 1]);
   } catch (error) {
-    Atomics.add(ints, ${FAILED}, 1);
+    if (Atomics.add(ints, ${FAILED}, 1) === 0) {
+      const text = String(error && error.message ? error.message : error).slice(0, ${MESSAGE_CHARS} - 1);
+      const chars = new Uint16Array(control, ${MESSAGE_AT} * 2, ${MESSAGE_CHARS});
+      for (let i = 0; i < text.length; i++) chars[i] = text.charCodeAt(i);
+      chars[text.length] = 0;
+    }
   }
   Atomics.add(ints, ${DONE}, 1);
   Atomics.notify(ints, ${DONE});
@@ -73,7 +82,7 @@ class NativeThreads {
   constructor(
     private readonly backend: BackendWasm,
     private readonly workers: Worker[],
-    control: SharedArrayBuffer,
+    private readonly control: SharedArrayBuffer,
     functions: string[],
   ) {
     this.ints = new Int32Array(control, 0, INTS);
@@ -86,13 +95,15 @@ class NativeThreads {
   }
 
   run(module: NativeModuleName, name: string, args: number[], units: number, scratch?: Scratch): void {
+    // Checked whether or not this call is split, so a call that works on one core works on all.
+    if (args.length > MAX_ARGS - 1)
+      throw new Error(`${module}.${name}: ${args.length} arguments, the thread pool passes at most ${MAX_ARGS - 1}`);
     const call = nativeModule(this.backend, module)[name] as (...values: number[]) => void;
     const parts = Math.min(this.threads, units);
     if (parts <= 1) {
       call(...args, 0, units);
       return;
     }
-    if (args.length > MAX_ARGS - 1) throw new Error(`${module}.${name}: ${args.length} arguments, the thread pool passes at most ${MAX_ARGS - 1}`);
     const index = this.functions.indexOf(`${module}.${name}`);
     const { ints, nums } = this;
     nums[ARGS] = args.length;
@@ -120,11 +131,18 @@ class NativeThreads {
         Atomics.wait(ints, DONE, done);
       }
     }
-    if (Atomics.load(ints, FAILED) > 0) throw new Error(`${module}.${name} failed in a worker thread`);
+    if (Atomics.load(ints, FAILED) > 0) {
+      const chars = new Uint16Array(this.control, MESSAGE_AT * 2, MESSAGE_CHARS);
+      const end = chars.indexOf(0);
+      throw new Error(
+        `${module}.${name} failed in a worker thread: ${String.fromCharCode(...chars.subarray(0, end < 0 ? MESSAGE_CHARS : end))}`,
+      );
+    }
   }
 }
 
 const pools = new WeakMap<BackendWasm, NativeThreads>();
+const starting = new WeakMap<BackendWasm, Promise<void>>();
 
 /** Calls per `module.function` since the process started: how tests see which path a kernel took. */
 export const nativeCallCounts = new Map<string, number>();
@@ -135,6 +153,21 @@ export const nativeCallCounts = new Map<string, number>();
  */
 export async function startNativeThreads(backend: BackendWasm, threads: number): Promise<void> {
   if (pools.has(backend) || threads <= 1) return;
+  // Two calls not awaited in turn share one start instead of making two pools.
+  let start = starting.get(backend);
+  if (!start) {
+    start = startWorkers(backend, threads).finally(() => starting.delete(backend));
+    starting.set(backend, start);
+  }
+  await start;
+}
+
+/**
+ * The workers' start. They live as long as the process (unref'd, idle on a futex) and are never
+ * terminated once started: a split call waits for every part, so a pool with a missing worker
+ * would wait forever.
+ */
+async function startWorkers(backend: BackendWasm, threads: number): Promise<void> {
   const memory = wasmMemory(backend);
   if (!(memory.buffer instanceof SharedArrayBuffer)) return;
   const modules = Object.fromEntries(NATIVE_MODULES.map((name) => [name, compiledNativeModule(backend, name)]));
@@ -151,15 +184,21 @@ export async function startNativeThreads(backend: BackendWasm, threads: number):
     worker.unref(); // idle workers must not keep the process alive
     workers.push(worker);
   }
-  await Promise.all(
-    workers.map(
-      (worker) =>
-        new Promise<void>((resolve, reject) => {
-          worker.once('message', () => resolve());
-          worker.once('error', reject);
-        }),
-    ),
-  );
+  try {
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            worker.once('message', () => resolve());
+            worker.once('error', reject);
+            worker.once('exit', (code) => reject(new Error(`a compiled-kernel worker exited with code ${code} while starting`)));
+          }),
+      ),
+    );
+  } catch (error) {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+    throw error;
+  }
   pools.set(backend, new NativeThreads(backend, workers, control, functions));
 }
 

@@ -4,14 +4,17 @@
  * Each 4x4 output tile comes from a 6x6 input tile d: Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A. Summed over
  * input channels, the element-wise product becomes, for each of the 36 positions k of the 6x6
  * transform, one matrix product M_k [tiles, Co] = V_k [tiles, Ci] x U_k [Ci, Co]: 2.25
- * multiply-adds per output against 9 for the direct convolution. The 36 products go through
- * XNNPACK's BatchMatMul (multithreaded, and it keeps the packed U_k while its buffer lives); the
- * input and output transforms are compiled to wasm SIMD (native/winograd.c) as separable 1-D
- * passes whose inner loops run over channels (contiguous in NHWC), reading and writing six
- * streams each, in float32; the filter transform, cached, runs here in JS in float64.
+ * multiply-adds per output against 9 for the direct convolution. The filter gradient uses the same
+ * transform backward: dU_k [Ci, Co] = V_kᵀ W_k with W = A dY Aᵀ per output-gradient tile, then
+ * dW = Gᵀ dU G. Everything (the transforms as separable 1-D passes over channels, contiguous in
+ * NHWC; the 36 products, its own 4x8-blocked GEMM) is compiled to wasm SIMD (native/winograd.c),
+ * in float32, and split over native-threads.ts' threads by tiles, positions or filter elements.
+ * Nothing is cached (a cache of the transforms cost ~500 MiB of heap at 256 px): the filter is
+ * transformed on every call, in C.
  *
  * Out-of-image input pixels are read from a block of zeros and out-of-image outputs written to a
- * sink block, so the loops have no bounds tests. U_k are cached per filter buffer (filter-cache.ts).
+ * sink block, so the loops have no bounds tests. One scratch buffer per call holds U, V and M (or
+ * V, W and dU): at 256 px in the ResNet-9's residual blocks 28 MB, freed at the end of the call.
  *
  * Accuracy: the transform's points (0, ±1, ±2, ∞) amplify float32 rounding in the products; the
  * result is within ~1e-5 of the direct convolution relative to the output's scale on the tests'
@@ -28,7 +31,7 @@ const TILE_OUT = 4;
 const TILE_IN = 6;
 const POSITIONS = TILE_IN * TILE_IN;
 
-/** True when `info` (a forward convolution) should run through Winograd. */
+/** True when the convolution `info` describes (forward, or the one a gradient belongs to) should run through Winograd. */
 export function winogradApplies(info: backend_util.Conv2DInfo): boolean {
   return (
     wasmKernelTuning.winograd &&
@@ -103,7 +106,20 @@ export function conv2dWinograd(
       backend,
       'winograd',
       'winograd_input',
-      [heapOffset(backend, x), at.v!, zero, at.temp!, inHeight, inWidth, inChannels, tilesHigh, tilesWide, tiles, info.padInfo.top, info.padInfo.left],
+      [
+        heapOffset(backend, x),
+        at.v!,
+        zero,
+        at.temp!,
+        inHeight,
+        inWidth,
+        inChannels,
+        tilesHigh,
+        tilesWide,
+        tiles,
+        info.padInfo.top,
+        info.padInfo.left,
+      ],
       tiles,
       { argument: 3, stride: 4 * temp },
     );
@@ -144,7 +160,12 @@ export function conv2dWinograd(
  * through the same transform: with V = Bᵀ d B per input tile and Wt = A dY Aᵀ per output-gradient
  * tile, dU_k = Σ_tiles V_kᵀ Wt_k (36 products [Ci, tiles] x [tiles, Co]) and dW = Gᵀ dU G.
  */
-export function conv2dBackpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+export function conv2dBackpropFilterWinograd(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
   const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { tilesHigh, tilesWide, tiles } = tiling(info);
   const wide = Math.max(inChannels, outChannels);
@@ -153,7 +174,9 @@ export function conv2dBackpropFilterWinograd(backend: BackendWasm, x: TensorInfo
   let scratch: TensorInfo | null = null;
   let dw: TensorInfo | null = null;
   try {
-    scratch = allocate(backend, [POSITIONS * (tiles * inChannels + tiles * outChannels + inChannels * outChannels) + wide + threads * temp]);
+    scratch = allocate(backend, [
+      POSITIONS * (tiles * inChannels + tiles * outChannels + inChannels * outChannels) + wide + threads * temp,
+    ]);
     dw = allocate(backend, [3, 3, inChannels, outChannels]);
     const base = heapOffset(backend, scratch);
     const at = layout(base, {
@@ -168,7 +191,20 @@ export function conv2dBackpropFilterWinograd(backend: BackendWasm, x: TensorInfo
       backend,
       'winograd',
       'winograd_input',
-      [heapOffset(backend, x), at.v!, at.zero!, at.temp!, inHeight, inWidth, inChannels, tilesHigh, tilesWide, tiles, info.padInfo.top, info.padInfo.left],
+      [
+        heapOffset(backend, x),
+        at.v!,
+        at.zero!,
+        at.temp!,
+        inHeight,
+        inWidth,
+        inChannels,
+        tilesHigh,
+        tilesWide,
+        tiles,
+        info.padInfo.top,
+        info.padInfo.left,
+      ],
       tiles,
       { argument: 3, stride: 4 * temp },
     );

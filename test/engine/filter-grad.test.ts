@@ -1,8 +1,9 @@
 /**
  * The filter gradient of convolutions with few input or output channels (native/filter-grad.c,
- * through conv2d-backprop-filter.ts) against the pure-JS cpu backend: both of its vector layouts,
- * strides 1 and 2, 'same', 'valid' and explicit padding, batch 1 and 2, odd sizes; then against
- * the general kernel it replaces, and no leaks.
+ * through conv2d-backprop-filter.ts) against the pure-JS cpu backend over its both vector layouts,
+ * strides 1 and 2, 'same', 'valid' and explicit padding, batch 1 and 2, odd sizes (the few-input
+ * cases with 5x5 kernels, past its 16-tap cap, check the general kernel on the same shapes); which
+ * path runs when; no leaks.
  *
  * Accepted error: 1e-5 of the largest magnitude. It is a plain float32 sum over pixels (measured
  * ~1e-7 here); the cpu backend sums in another order.
@@ -39,7 +40,16 @@ for (const [inChannels, outChannels] of [
   for (const [kernel, stride, pad] of [
     [5, 1, 'valid'],
     [4, 2, 'same'],
-    [3, 2, [[0, 0], [1, 2], [0, 1], [0, 0]]],
+    [
+      3,
+      2,
+      [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0],
+      ],
+    ],
     [4, 1, 'same'],
   ] as [number, number, Pad][]) {
     cases.push({ batch: inChannels === 8 ? 2 : 1, size: [13, 10], inChannels, outChannels, kernel, stride, pad });
@@ -53,7 +63,12 @@ function filterGradient(c: Case): Float32Array {
     const filter = tf.zeros(filterShape) as tf.Tensor4D;
     const weights = tf.randomUniform(tf.conv2d(x, filter, c.stride, c.pad).shape, -1, 1, 'float32', 72);
     // d/dfilter of sum(conv(x, filter) * weights): Conv2DBackpropFilter(x, dy = weights).
-    const dfilter = tf.grad((f: tf.Tensor) => tf.conv2d(x, f as tf.Tensor4D, c.stride, c.pad).mul(weights).sum())(filter);
+    const dfilter = tf.grad((f: tf.Tensor) =>
+      tf
+        .conv2d(x, f as tf.Tensor4D, c.stride, c.pad)
+        .mul(weights)
+        .sum(),
+    )(filter);
     return dfilter.dataSync() as Float32Array;
   });
 }

@@ -1,8 +1,12 @@
-// Child for winograd-threads.test.ts: Winograd convolutions (forward, input and filter gradients, forced
-// on at a small size) with CYCLEGAN_WASM_THREADS threads; prints the thread count and a hash.
+// Child for winograd-threads.test.ts: the compiled kernels split over threads (Winograd's forward,
+// input and filter gradients, forced on at small sizes, with channel counts that are and are not
+// multiples of 4; the few-channel filter gradient) with CYCLEGAN_WASM_THREADS threads; prints the
+// backend, how many threads the compiled kernels use, and a hash of every result.
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, useBackend } from '../../src/engine/backend.ts';
+import { nativeThreads } from '../../src/engine/native-threads.ts';
+import { activeWasmBackend } from '../../src/engine/tfjs-internals.ts';
 import { wasmKernelTuning } from '../../src/engine/wasm-kernels.ts';
 
 await useBackend('wasm');
@@ -14,14 +18,38 @@ Object.assign(wasmKernelTuning, {
   gemmMaxDyPixels: 0,
 });
 const hash = createHash('sha256');
-const x = tf.randomNormal([2, 26, 22, 64], 0, 1, 'float32', 1) as tf.Tensor4D;
-const w = tf.randomNormal([3, 3, 64, 96], 0, 0.1, 'float32', 2) as tf.Tensor4D;
-const bias = tf.randomNormal([96], 0, 0.1, 'float32', 3) as tf.Tensor1D;
-const [dx, dw] = tf.grads((a: tf.Tensor, f: tf.Tensor) =>
-  tf.fused
-    .conv2d({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad: 'valid', bias })
-    .square()
-    .sum(),
-)([x, w]);
-for (const t of [tf.conv2d(x, w, 1, 'same'), dx!, dw!]) hash.update(t.dataSync() as Float32Array);
-console.log(JSON.stringify({ backend: describeBackend(), hash: hash.digest('hex') }));
+const results: tf.Tensor[] = [];
+for (const [inChannels, outChannels, seed] of [
+  [64, 96, 1],
+  [33, 41, 4],
+] as const) {
+  const x = tf.randomNormal([2, 26, 22, inChannels], 0, 1, 'float32', seed) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, inChannels, outChannels], 0, 0.1, 'float32', seed + 1) as tf.Tensor4D;
+  const bias = tf.randomNormal([outChannels], 0, 0.1, 'float32', seed + 2) as tf.Tensor1D;
+  const [dx, dw] = tf.grads((a: tf.Tensor, f: tf.Tensor) =>
+    tf.fused
+      .conv2d({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad: 'valid', bias })
+      .square()
+      .sum(),
+  )([x, w]);
+  results.push(tf.conv2d(x, w, 1, 'same'), dx!, dw!);
+}
+// The few-channel filter gradient: 7x7 12 -> 3 and 4x4 stride 2 3 -> 8.
+for (const [inChannels, outChannels, kernel, stride] of [
+  [12, 3, 7, 1],
+  [3, 8, 4, 2],
+] as const) {
+  const x = tf.randomNormal([2, 23, 19, inChannels], 0, 1, 'float32', 7) as tf.Tensor4D;
+  const f = tf.zeros([kernel, kernel, inChannels, outChannels]) as tf.Tensor4D;
+  const weights = tf.randomNormal(tf.conv2d(x, f, stride, 'same').shape, 0, 1, 'float32', 8);
+  results.push(
+    tf.grad((g: tf.Tensor) =>
+      tf
+        .conv2d(x, g as tf.Tensor4D, stride, 'same')
+        .mul(weights)
+        .sum(),
+    )(f),
+  );
+}
+for (const t of results) hash.update(t.dataSync() as Float32Array);
+console.log(JSON.stringify({ backend: describeBackend(), nativeThreads: nativeThreads(activeWasmBackend()!), hash: hash.digest('hex') }));

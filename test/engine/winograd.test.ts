@@ -61,7 +61,7 @@ function computeAll(c: Case): Record<string, Float32Array> {
   });
 }
 
-/** Every 3x3 stride-1 convolution (forward and input gradient) through Winograd, whatever its size. */
+/** Every 3x3 stride-1 convolution (forward, input and filter gradients) through Winograd, whatever its size. */
 function forceWinograd(): () => void {
   const saved = { ...wasmKernelTuning };
   Object.assign(wasmKernelTuning, {
@@ -151,7 +151,7 @@ test('Winograd is really used, and differs from the direct convolution only by r
   }
 });
 
-test('Winograd keeps nothing between calls, so a variable\'s new value is used after assign', async () => {
+test("Winograd keeps nothing between calls, so a variable's new value is used after assign", async () => {
   await useBackend('wasm');
   const restore = forceWinograd();
   try {
@@ -230,12 +230,14 @@ test('Winograd leaks no tensors, buffers or heap bytes (forward, input and filte
 test("useBackend's winograd option sets the process-wide choice, and leaving it out keeps the current one", async () => {
   const before = wasmKernelTuning.winograd;
   try {
+    await useBackend('wasm', { winograd: false });
+    assert.equal(wasmKernelTuning.winograd, false);
+    await useBackend('wasm');
+    assert.equal(wasmKernelTuning.winograd, false, 'unset leaves it off (the default is on)');
     await useBackend('wasm', { winograd: true });
     assert.equal(wasmKernelTuning.winograd, true);
     await useBackend('wasm');
     assert.equal(wasmKernelTuning.winograd, true, 'unset leaves it on');
-    await useBackend('wasm', { winograd: false });
-    assert.equal(wasmKernelTuning.winograd, false);
   } finally {
     wasmKernelTuning.winograd = before;
   }

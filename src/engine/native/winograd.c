@@ -12,6 +12,7 @@
  * groups of four filter elements), so that threads sharing the heap can each take a part. Each
  * output element is computed by the same instructions whatever the split, so the results do not
  * depend on the thread count. wasm has no fused multiply-add here, so nothing is contracted.
+ * (long is 32 bits on wasm32, like int: indices stay below 2^30 floats in tfjs's 4 GiB heap.)
  */
 #include <wasm_simd128.h>
 
