@@ -20,7 +20,7 @@ import { conv2dBackpropFilterWinograd, winogradApplies } from './winograd.ts';
  * the constant (kh div s)*Wq + (kw div s): a contiguous window. Storing the phases channel-major
  * ([Ci, pixels]) makes each window a plain [Ci, M] matrix, so every kernel position is one
  * untransposed XNNPACK matmul [Ci, M] x [M, Co] = dW[kh, kw]; dy is the same right-hand matrix
- * every time, so XNNPACK packs it once. Several positions share one product (see below).
+ * every time, so XNNPACK packs it once.
  */
 export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
@@ -94,41 +94,34 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
     free(backend, channelMajorX);
     channelMajorX = null;
 
-    // Kernel positions go in groups: the group's windows stacked are one [g*Ci, M] matrix whose
-    // product with dy is g consecutive [Ci, Co] blocks of dW (HWIO), so one larger matmul replaces
-    // g small ones (whose Ci x Co outputs are too few tiles to keep XNNPACK's threads busy).
     const blockSize = inChannels * outChannels;
-    const positions = filterHeight * filterWidth;
-    const windowFloats = inChannels * pixels;
-    const group = Math.max(1, Math.min(positions, Math.floor(wasmKernelTuning.filterGradWindowFloats / windowFloats)));
-    for (let first = 0; first < positions; first += group) {
-      const count = Math.min(group, positions - first);
-      const windows = allocate(backend, [count * inChannels, pixels]);
-      let product: TensorInfo;
-      try {
-        const src = heapView(backend, phased);
-        const dst = heapView(backend, windows);
-        for (let p = 0; p < count; p++) {
-          const kh = Math.floor((first + p) / filterWidth);
-          const kw = (first + p) % filterWidth;
-          const phase = (kh % strideHeight) * strideWidth + (kw % strideWidth);
-          const offset = phase * phaseLength + floorDiv(kh, strideHeight) * phaseWidth + floorDiv(kw, strideWidth);
+    for (let kh = 0; kh < filterHeight; kh++) {
+      for (let kw = 0; kw < filterWidth; kw++) {
+        const phase = (kh % strideHeight) * strideWidth + (kw % strideWidth);
+        const offset = phase * phaseLength + floorDiv(kh, strideHeight) * phaseWidth + floorDiv(kw, strideWidth);
+        const window = allocate(backend, [inChannels, pixels]);
+        {
+          const src = heapView(backend, phased);
+          const dst = heapView(backend, window);
           for (let c = 0; c < inChannels; c++) {
             const from = c * channelLength + offset;
-            dst.set(src.subarray(from, from + pixels), (p * inChannels + c) * pixels);
+            dst.set(src.subarray(from, from + pixels), c * pixels);
           }
         }
-        product = runWasmKernel(
-          backend,
-          BatchMatMul,
-          { a: windows, b: paddedDy ?? { ...dy, shape: [pixels, outChannels] } },
-          { transposeA: false, transposeB: false },
-        );
-      } finally {
-        free(backend, windows);
+        let product: TensorInfo;
+        try {
+          product = runWasmKernel(
+            backend,
+            BatchMatMul,
+            { a: window, b: paddedDy ?? { ...dy, shape: [pixels, outChannels] } },
+            { transposeA: false, transposeB: false },
+          );
+        } finally {
+          free(backend, window);
+        }
+        heapView(backend, dw).set(heapView(backend, product), (kh * filterWidth + kw) * blockSize);
+        free(backend, product);
       }
-      heapView(backend, dw).set(heapView(backend, product), first * blockSize);
-      free(backend, product);
     }
   } catch (error) {
     free(backend, dw);

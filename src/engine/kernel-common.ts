@@ -62,14 +62,6 @@ export const wasmKernelTuning = {
   winogradMinChannels: 16,
   winogradMinOutPixels: 256,
   /**
-   * Most floats in the stacked input windows of one direct Conv2DBackpropFilter product (16 MiB):
-   * the kernel positions that fit share one matrix product, whose output has enough tiles to keep
-   * XNNPACK's threads busy. Measured against one product per position (2 threads, trainers
-   * paused): 4x4 stride-2 64 px 64->128 9.3 ms against 13.2, 7x7 128 px 3->32 8.2 against 12.0,
-   * 3x3 stride-2 128 px 32->64 10.5 against 11.6.
-   */
-  filterGradWindowFloats: 4 * 1024 * 1024,
-  /**
    * Conv2DBackpropFilter with at most this many input or output channels (the other side a
    * multiple of 4) through native/filter-grad.c's direct accumulation instead of matrix products
    * with 1-4 rows or columns. Measured against those (2 threads, trainers paused): 7x7 128 px
