@@ -5,8 +5,9 @@
  *
  *   npm run bench -- kernels [--repeats N] [--size S] [--baseline]
  *
- * --baseline also times wasm's own scalar Conv2DBackpropInput for the transposed convolutions, and
- * XNNPACK's own convolution for the small-output and the 3x3 stride-1 convolutions.
+ * --baseline also times wasm's own scalar Conv2DBackpropInput for the transposed convolutions,
+ * XNNPACK's own convolution for the small-output and the 3x3 stride-1 convolutions (forward and
+ * both gradients), and the general filter gradient for the few-channel ones.
  */
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/engine/backend.ts';
@@ -111,30 +112,42 @@ export async function run(args: string[]): Promise<void> {
     [128, 4, 2, 64, 128],
     [16, 4, 2, 512, 512],
     [134, 7, 1, 32, 3], // the ResNet's 7x7 output layer (few output channels: direct accumulation)
+    [32, 4, 1, 512, 1], // PatchGAN's last layer at 256 px
   ];
   for (const [size, kernel, stride, inChannels, outChannels] of filterCases) {
     const x = tf.randomNormal([1, size, size, inChannels]) as tf.Tensor4D;
     const outSize = Math.ceil(size / stride);
     const dy = tf.randomNormal([1, outSize, outSize, outChannels]) as tf.Tensor4D;
-    const timing = time(
-      repeats,
-      () =>
-        tf.engine().runKernel(
-          'Conv2DBackpropFilter',
-          { x, dy },
-          {
-            strides: stride,
-            pad: 'same',
-            dataFormat: 'NHWC',
-            filterShape: [kernel, kernel, inChannels, outChannels],
-          },
-        ) as tf.Tensor,
-    );
+    const op = () =>
+      tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x, dy },
+        {
+          strides: stride,
+          pad: 'same',
+          dataFormat: 'NHWC',
+          filterShape: [kernel, kernel, inChannels, outChannels],
+        },
+      ) as tf.Tensor;
+    const timing = time(repeats, op);
+    // The baseline of a few-channel case is the general kernel (matrix products per position).
+    const fewChannels = Math.min(inChannels, outChannels) <= wasmKernelTuning.filterGradSmallMaxChannels;
+    let general: Timing | undefined;
+    if (withBaseline && fewChannels) {
+      const saved = wasmKernelTuning.filterGradSmallMaxChannels;
+      wasmKernelTuning.filterGradSmallMaxChannels = 0;
+      try {
+        general = time(repeats, op);
+      } finally {
+        wasmKernelTuning.filterGradSmallMaxChannels = saved;
+      }
+    }
     rows.push(
       row(
         `Conv2DBackpropFilter ${kernel}x${kernel} s${stride} ${size}px ${inChannels}->${outChannels}`,
         timing,
         convFlops(1, outSize, outSize, kernel, inChannels, outChannels),
+        general,
       ),
     );
     tf.dispose([x, dy]);

@@ -48,10 +48,9 @@ export const wasmKernelTuning = {
    * 3x3 stride-1 Conv2D/FusedConv2D, Conv2DBackpropInput and Conv2DBackpropFilter through
    * Winograd F(4x4, 3x3) (winograd.ts; transforms and products compiled to wasm SIMD and split
    * over native-threads.ts' workers; nothing cached). On at start; useBackend's `winograd` sets
-   * it. Measured on single convolutions, 2 threads, trainers paused (bench/kernels' shapes, a new
-   * filter each call): 32 px 128->128 forward 3.5 ms against 11.5 direct, input gradient 4.7
-   * against 9.3, filter gradient 3.4 against 11.4; 64 px 256->256 38.6 / 43.1 / 31.6 against
-   * 99.6 / 107.6 / 183.6.
+   * it. Measured with `npm run bench -- kernels --baseline` (2 threads, trainers paused): 32 px
+   * 128->128 forward 2.6 ms against 5.0 direct, input gradient 2.8 against 5.5, filter gradient
+   * 2.4 against 9.1; 64 px 256->256 32.4 / 35.4 / 27.4 against 90.3 / 93.2 / 108.1.
    */
   winograd: true,
   /**
@@ -64,11 +63,11 @@ export const wasmKernelTuning = {
   /**
    * Conv2DBackpropFilter with at most this many input or output channels (the other side a
    * multiple of 4) through native/filter-grad.c's direct accumulation instead of matrix products
-   * with 1-4 rows or columns. Measured against those (2 threads, trainers paused): 7x7 128 px
-   * 32->3 12.5 ms against 40.8; 4x4 stride-2 128 px 3->32 1.0 against 3.3; 7x7 256 px 64->3 57 against 259;
-   * PatchGAN's last 4x4 512->1 at 32 px 2.1 against
-   * 21.3; but 7x7 128 px 3->32 14.1 in a training step against 10.6, 256 px 3->64 98 against
-   * 63, hence the caps on that side (conv2d-backprop-filter.ts).
+   * with 1-4 rows or columns. `npm run bench -- kernels --baseline` (2 threads, trainers paused):
+   * 7x7 at 128 px 32->3 9.2 ms against 29.1, PatchGAN's last 4x4 512->1 at 32 px 1.1 against
+   * 13.1. With few input channels it loses past 32 output channels or 16 taps (a training step's
+   * 7x7 3->32 took 14.1 ms a call against 10.6), hence the caps on that side
+   * (conv2d-backprop-filter.ts).
    */
   filterGradSmallMaxChannels: 4,
 };
