@@ -64,6 +64,40 @@ function tiling(info: backend_util.Conv2DInfo) {
   return { tilesHigh, tilesWide, tiles: info.batchSize * tilesHigh * tilesWide };
 }
 
+/** V = Bᵀ d B for every input tile of x into `v`, split by tiles (each part its own `temp` floats of scratch). */
+function transformInput(
+  backend: BackendWasm,
+  x: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  v: number,
+  zero: number,
+  temps: number,
+  temp: number,
+): void {
+  const { tilesHigh, tilesWide, tiles } = tiling(info);
+  runNative(
+    backend,
+    'winograd',
+    'winograd_input',
+    [
+      heapOffset(backend, x),
+      v,
+      zero,
+      temps,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      tilesHigh,
+      tilesWide,
+      tiles,
+      info.padInfo.top,
+      info.padInfo.left,
+    ],
+    tiles,
+    { argument: 3, stride: 4 * temp },
+  );
+}
+
 export interface WinogradOptions {
   /** A [Co] bias added to every output, or null. */
   bias: TensorInfo | null;
@@ -78,7 +112,7 @@ export function conv2dWinograd(
   info: backend_util.Conv2DInfo,
   options: WinogradOptions,
 ): TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { batchSize, inChannels, outHeight, outWidth, outChannels } = info;
   const { tilesHigh, tilesWide, tiles } = tiling(info);
   const wide = Math.max(inChannels, outChannels);
   const temp = POSITIONS * wide; // per thread: the two-pass transforms' intermediate
@@ -102,27 +136,7 @@ export function conv2dWinograd(
     heapView(backend, scratch).fill(0, (zero - heapOffset(backend, scratch)) / 4, (zero - heapOffset(backend, scratch)) / 4 + wide);
     const filterFloats = inChannels * outChannels;
     runNative(backend, 'winograd', 'winograd_filter', [heapOffset(backend, filter), at.u!, filterFloats], Math.ceil(filterFloats / 4));
-    runNative(
-      backend,
-      'winograd',
-      'winograd_input',
-      [
-        heapOffset(backend, x),
-        at.v!,
-        zero,
-        at.temp!,
-        inHeight,
-        inWidth,
-        inChannels,
-        tilesHigh,
-        tilesWide,
-        tiles,
-        info.padInfo.top,
-        info.padInfo.left,
-      ],
-      tiles,
-      { argument: 3, stride: 4 * temp },
-    );
+    transformInput(backend, x, info, at.v!, zero, at.temp!, temp);
     runNative(backend, 'winograd', 'winograd_products', [at.v!, at.u!, at.m!, tiles, inChannels, outChannels], POSITIONS);
     runNative(
       backend,
@@ -166,7 +180,7 @@ export function conv2dBackpropFilterWinograd(
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
+  const { inChannels, outHeight, outWidth, outChannels } = info;
   const { tilesHigh, tilesWide, tiles } = tiling(info);
   const wide = Math.max(inChannels, outChannels);
   const temp = POSITIONS * wide;
@@ -187,27 +201,7 @@ export function conv2dBackpropFilterWinograd(
       temp: threads * temp,
     });
     heapView(backend, scratch).fill(0, (at.zero! - base) / 4, (at.zero! - base) / 4 + wide);
-    runNative(
-      backend,
-      'winograd',
-      'winograd_input',
-      [
-        heapOffset(backend, x),
-        at.v!,
-        at.zero!,
-        at.temp!,
-        inHeight,
-        inWidth,
-        inChannels,
-        tilesHigh,
-        tilesWide,
-        tiles,
-        info.padInfo.top,
-        info.padInfo.left,
-      ],
-      tiles,
-      { argument: 3, stride: 4 * temp },
-    );
+    transformInput(backend, x, info, at.v!, at.zero!, at.temp!, temp);
     runNative(
       backend,
       'winograd',

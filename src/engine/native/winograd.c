@@ -339,6 +339,35 @@ void winograd_filter_grad(const float *du, float *dg, int n, int begin, int end)
   }
 }
 
+/*
+ * The 4x8 block both products share: accumulators c00..c31 (rows 0-3, column halves 0-1) take
+ * x_r · b_h; then the block is stored at row stride n. Macros, not functions: the accumulators
+ * must stay wasm locals (a pointer to them would put them on the stack, which this module has not).
+ */
+#define ACCUMULATE_4X8(x0, x1, x2, x3, b0, b1)                                                                                      \
+  do {                                                                                                                           \
+    c00 += (x0) * (b0);                                                                                                          \
+    c01 += (x0) * (b1);                                                                                                          \
+    c10 += (x1) * (b0);                                                                                                          \
+    c11 += (x1) * (b1);                                                                                                          \
+    c20 += (x2) * (b0);                                                                                                          \
+    c21 += (x2) * (b1);                                                                                                          \
+    c30 += (x3) * (b0);                                                                                                          \
+    c31 += (x3) * (b1);                                                                                                          \
+  } while (0)
+#define STORE_4X8(at, n)                                                                                                           \
+  do {                                                                                                                           \
+    float *cp_ = (at);                                                                                                           \
+    st(cp_, c00);                                                                                                                \
+    st(cp_ + 4, c01);                                                                                                            \
+    st(cp_ + (n), c10);                                                                                                          \
+    st(cp_ + (n) + 4, c11);                                                                                                      \
+    st(cp_ + 2 * (n), c20);                                                                                                      \
+    st(cp_ + 2 * (n) + 4, c21);                                                                                                  \
+    st(cp_ + 3 * (n), c30);                                                                                                      \
+    st(cp_ + 3 * (n) + 4, c31);                                                                                                  \
+  } while (0)
+
 /* C [m][n] = A [m][k] · B [k][n], all row-major and dense: 4x8 blocks, then the edges. */
 static void gemm_nn(const float *a, const float *b, float *c, int m, int k, int n) {
   int i = 0;
@@ -351,24 +380,9 @@ static void gemm_nn(const float *a, const float *b, float *c, int m, int k, int 
       for (int p = 0; p < k; p++, bp += n) {
         f4 b0 = ld(bp), b1 = ld(bp + 4);
         f4 x0 = splat(a0[p]), x1 = splat(a1[p]), x2 = splat(a2[p]), x3 = splat(a3[p]);
-        c00 += x0 * b0;
-        c01 += x0 * b1;
-        c10 += x1 * b0;
-        c11 += x1 * b1;
-        c20 += x2 * b0;
-        c21 += x2 * b1;
-        c30 += x3 * b0;
-        c31 += x3 * b1;
+        ACCUMULATE_4X8(x0, x1, x2, x3, b0, b1);
       }
-      float *cp = c + (long)i * n + j;
-      st(cp, c00);
-      st(cp + 4, c01);
-      st(cp + n, c10);
-      st(cp + n + 4, c11);
-      st(cp + 2 * n, c20);
-      st(cp + 2 * n + 4, c21);
-      st(cp + 3 * n, c30);
-      st(cp + 3 * n + 4, c31);
+      STORE_4X8(c + (long)i * n + j, n);
     }
     for (; j < n; j++) {
       float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -413,24 +427,9 @@ static void gemm_tn(const float *a, const float *b, float *c, int m, int k, int 
         f4 b0 = ld(bp), b1 = ld(bp + 4), x = ld(ap);
         f4 x0 = __builtin_shufflevector(x, x, 0, 0, 0, 0), x1 = __builtin_shufflevector(x, x, 1, 1, 1, 1);
         f4 x2 = __builtin_shufflevector(x, x, 2, 2, 2, 2), x3 = __builtin_shufflevector(x, x, 3, 3, 3, 3);
-        c00 += x0 * b0;
-        c01 += x0 * b1;
-        c10 += x1 * b0;
-        c11 += x1 * b1;
-        c20 += x2 * b0;
-        c21 += x2 * b1;
-        c30 += x3 * b0;
-        c31 += x3 * b1;
+        ACCUMULATE_4X8(x0, x1, x2, x3, b0, b1);
       }
-      float *cp = c + (long)i * n + j;
-      st(cp, c00);
-      st(cp + 4, c01);
-      st(cp + n, c10);
-      st(cp + n + 4, c11);
-      st(cp + 2 * n, c20);
-      st(cp + 2 * n + 4, c21);
-      st(cp + 3 * n, c30);
-      st(cp + 3 * n + 4, c31);
+      STORE_4X8(c + (long)i * n + j, n);
     }
     for (; j < n; j++) {
       for (int r = 0; r < 4; r++) {
