@@ -202,19 +202,22 @@ export async function run(args: string[]): Promise<void> {
   // 256 px (64 px, 256 channels) and 128 px (32 px), ResNet-6 ngf 32 at 128 px (32 px, 128
   // channels), through Winograd against XNNPACK's direct convolution (--baseline): the forward
   // pass, the input gradient (Conv2DBackpropInput) and the filter gradient (Conv2DBackpropFilter),
-  // as within a training step.
-  const residualCases: [number, number][] = [
-    [64, 256],
-    [32, 256],
-    [32, 128],
-    [64, 128],
+  // as within a training step. Then PatchGAN's 4x4 stride-1 layer (F(3x3, 4x4)) at 256 and 128 px:
+  // 31 px out of 34, 256->512, and 15 of 18, 128->256. [output size, in, out, kernel]
+  const residualCases: [number, number, number, number][] = [
+    [64, 256, 256, 3],
+    [32, 256, 256, 3],
+    [32, 128, 128, 3],
+    [64, 128, 128, 3],
+    [31, 256, 512, 4],
+    [15, 128, 256, 4],
   ];
-  for (const [size, channels] of residualCases) {
-    const x = tf.randomNormal([1, size + 2, size + 2, channels]) as tf.Tensor4D;
-    const filter = tf.variable(tf.randomNormal([3, 3, channels, channels], 0, 0.05) as tf.Tensor4D, false);
-    const dy = tf.randomNormal([1, size, size, channels]) as tf.Tensor4D;
-    const bias = tf.zeros([channels]);
-    const flops = convFlops(1, size, size, 3, channels, channels);
+  for (const [size, channels, outChannels, kernel] of residualCases) {
+    const x = tf.randomNormal([1, size + kernel - 1, size + kernel - 1, channels]) as tf.Tensor4D;
+    const filter = tf.variable(tf.randomNormal([kernel, kernel, channels, outChannels], 0, 0.05) as tf.Tensor4D, false);
+    const dy = tf.randomNormal([1, size, size, outChannels]) as tf.Tensor4D;
+    const bias = tf.zeros([outChannels]);
+    const flops = convFlops(1, size, size, kernel, channels, outChannels);
     const forward = () => tf.fused.conv2d({ x, filter: filter as tf.Tensor4D, strides: 1, pad: 'valid', bias });
     const inputGradient = () => tf.conv2dTranspose(dy, filter as tf.Tensor4D, x.shape, 1, 'valid');
     const filterGradient = () =>
@@ -243,7 +246,7 @@ export async function run(args: string[]): Promise<void> {
         wasmKernelTuning.winograd = saved;
       }
     };
-    const name = `3x3 s1 ${size}px ${channels}->${channels}`;
+    const name = `${kernel}x${kernel} s1 ${size}px ${channels}->${outChannels}`;
     rows.push(row(`conv2d ${name} (Winograd)`, winograd(forward), flops, withBaseline ? direct(forward) : undefined));
     rows.push(
       row(`Conv2DBackpropInput ${name} (Winograd)`, winograd(inputGradient), flops, withBaseline ? direct(inputGradient) : undefined),

@@ -36,9 +36,10 @@ export interface BackendOptions {
    */
   threads?: number;
   /**
-   * Run the wasm backend's 3x3 stride-1 convolutions (forward, input and filter gradients) through
-   * Winograd F(4x4, 3x3) (winograd.ts) rather than XNNPACK's direct convolution: about 2-5x
-   * faster on the ResNets' residual blocks, within ~1e-5 of the direct result. A process-wide
+   * Run the wasm backend's 3x3 and 4x4 stride-1 convolutions (forward, input and filter
+   * gradients) through Winograd F(4x4, 3x3) and F(3x3, 4x4) (winograd.ts) rather than XNNPACK's
+   * direct convolution: 2-5x faster on the ResNets' residual blocks and PatchGAN's 4x4 layers at
+   * 256 px, within ~1e-5 of the direct result. A process-wide
    * setting, on at start; unset leaves it as it is.
    */
   winograd?: boolean;

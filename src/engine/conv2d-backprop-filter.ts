@@ -1,8 +1,8 @@
 /**
  * Conv2DBackpropFilter (dW from x and dy), which tfjs-backend-wasm 4.22 lacks (so conv nets cannot
- * train on it without this): 3x3 stride-1 through Winograd (winograd.ts), few input or output
- * channels by direct accumulation (native/filter-grad.c), everything else from XNNPACK matrix
- * products.
+ * train on it without this): 3x3 and 4x4 stride-1 through Winograd (winograd.ts), few input or
+ * output channels by direct accumulation (native/filter-grad.c), everything else from XNNPACK
+ * matrix products.
  */
 import { BatchMatMul, Conv2DBackpropFilter, Transpose, type backend_util, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';

@@ -133,8 +133,8 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
 }
 
 /**
- * One phase: a stride-1 convolution of dy with the sub-filter. A stride-1 3x3 layer's only phase
- * is a 3x3 stride-1 convolution itself, which goes through Winograd when it applies.
+ * One phase: a stride-1 convolution of dy with the sub-filter. A stride-1 3x3 or 4x4 layer's only
+ * phase is a stride-1 convolution of that size itself, which goes through Winograd when it applies.
  */
 function phaseConvolution(backend: BackendWasm, dy: TensorInfo, subFilter: TensorInfo, pad: backend_util.ExplicitPadding): TensorInfo {
   const info = backend_util.computeConv2DInfo(

@@ -45,12 +45,13 @@ export const wasmKernelTuning = {
   /** Output pixels up to which Conv2D and plain FusedConv2D use the transposed-filter GEMM (0 turns it off). */
   convGemmMaxOutPixels: 64,
   /**
-   * 3x3 stride-1 Conv2D/FusedConv2D, Conv2DBackpropInput and Conv2DBackpropFilter through
-   * Winograd F(4x4, 3x3) (winograd.ts; transforms and products compiled to wasm SIMD and split
+   * 3x3 and 4x4 stride-1 Conv2D/FusedConv2D, Conv2DBackpropInput and Conv2DBackpropFilter through
+   * Winograd F(4x4, 3x3) and F(3x3, 4x4) (winograd.ts; transforms and products compiled to wasm SIMD and split
    * over native-threads.ts' workers; nothing cached). On at start; useBackend's `winograd` sets
    * it. Measured with `npm run bench -- kernels --baseline` (2 threads, trainers paused): 32 px
    * 128->128 forward 2.6 ms against 5.0 direct, input gradient 2.8 against 5.5, filter gradient
-   * 2.4 against 9.1; 64 px 256->256 32.4 / 35.4 / 27.4 against 90.3 / 93.2 / 108.1.
+   * 2.4 against 9.1; 64 px 256->256 32.4 / 35.4 / 27.4 against 90.3 / 93.2 / 108.1; 4x4 at
+   * 31 px 256->512 (PatchGAN at 256 px) 25.5 / 27.1 / 26.5 against 65.9 / 78.4 / 92.4.
    */
   winograd: true,
   /**

@@ -1,5 +1,6 @@
 /**
- * 3x3 stride-1 convolutions by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016).
+ * 3x3 stride-1 convolutions by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016), and
+ * 4x4 stride-1 ones (PatchGAN's) by F(3x3, 4x4) on the same 6x6 tiles (see native/winograd.c).
  *
  * Each 4x4 output tile comes from a 6x6 input tile d: Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A. Summed over
  * input channels, the element-wise product becomes, for each of the 36 positions k of the 6x6
@@ -27,16 +28,52 @@ import { wasmKernelTuning } from './kernel-common.ts';
 import { nativeThreads, runNative } from './native-threads.ts';
 import { allocate, free, heapOffset, heapView } from './tfjs-internals.ts';
 
-const TILE_OUT = 4;
 const TILE_IN = 6;
 const POSITIONS = TILE_IN * TILE_IN;
+
+/**
+ * The two algorithms on 6x6 tiles (native/winograd.c): F(4x4, 3x3) for 3x3 filters, and
+ * F(3x3, 4x4) for 4x4 ones (PatchGAN's stride-1 layers), its transposition: the same input
+ * transform, the filter and output transforms swapped.
+ */
+interface Variant {
+  tileOut: number;
+  filter: string;
+  output: string;
+  gradient: string;
+  filterGrad: string;
+}
+const VARIANTS: Record<number, Variant> = {
+  3: {
+    tileOut: 4,
+    filter: 'winograd_filter',
+    output: 'winograd_output',
+    gradient: 'winograd_gradient',
+    filterGrad: 'winograd_filter_grad',
+  },
+  4: {
+    tileOut: 3,
+    filter: 'winograd_filter_f34',
+    output: 'winograd_output_f34',
+    gradient: 'winograd_gradient_f34',
+    filterGrad: 'winograd_filter_grad_f34',
+  },
+};
+
+function variantOf(info: backend_util.Conv2DInfo): Variant {
+  const variant = VARIANTS[info.filterHeight];
+  if (!variant || info.filterWidth !== info.filterHeight) {
+    throw new Error(`Winograd has no variant for a ${info.filterHeight}x${info.filterWidth} filter`);
+  }
+  return variant;
+}
 
 /** True when the convolution `info` describes (forward, or the one a gradient belongs to) should run through Winograd. */
 export function winogradApplies(info: backend_util.Conv2DInfo): boolean {
   return (
     wasmKernelTuning.winograd &&
-    info.filterHeight === 3 &&
-    info.filterWidth === 3 &&
+    (info.filterHeight === 3 || info.filterHeight === 4) &&
+    info.filterWidth === info.filterHeight &&
     info.strideHeight === 1 &&
     info.strideWidth === 1 &&
     info.dilationHeight === 1 &&
@@ -57,10 +94,11 @@ function layout(base: number, sizes: Record<string, number>): Record<string, num
   return at;
 }
 
-/** The tiling of a 3x3 stride-1 convolution's output into 4x4 tiles. */
+/** The tiling of the output into the variant's tiles (4x4 for a 3x3 filter, 3x3 for a 4x4). */
 function tiling(info: backend_util.Conv2DInfo) {
-  const tilesHigh = Math.ceil(info.outHeight / TILE_OUT);
-  const tilesWide = Math.ceil(info.outWidth / TILE_OUT);
+  const step = variantOf(info).tileOut;
+  const tilesHigh = Math.ceil(info.outHeight / step);
+  const tilesWide = Math.ceil(info.outWidth / step);
   return { tilesHigh, tilesWide, tiles: info.batchSize * tilesHigh * tilesWide };
 }
 
@@ -92,6 +130,7 @@ function transformInput(
       tiles,
       info.padInfo.top,
       info.padInfo.left,
+      variantOf(info).tileOut,
     ],
     tiles,
     { argument: 3, stride: 4 * temp },
@@ -135,13 +174,13 @@ export function conv2dWinograd(
     const zero = at.zero!;
     heapView(backend, scratch).fill(0, (zero - heapOffset(backend, scratch)) / 4, (zero - heapOffset(backend, scratch)) / 4 + wide);
     const filterFloats = inChannels * outChannels;
-    runNative(backend, 'winograd', 'winograd_filter', [heapOffset(backend, filter), at.u!, filterFloats], Math.ceil(filterFloats / 4));
+    runNative(backend, 'winograd', variantOf(info).filter, [heapOffset(backend, filter), at.u!, filterFloats], Math.ceil(filterFloats / 4));
     transformInput(backend, x, info, at.v!, zero, at.temp!, temp);
     runNative(backend, 'winograd', 'winograd_products', [at.v!, at.u!, at.m!, tiles, inChannels, outChannels], POSITIONS);
     runNative(
       backend,
       'winograd',
-      'winograd_output',
+      variantOf(info).output,
       [
         at.m!,
         heapOffset(backend, y),
@@ -191,7 +230,7 @@ export function conv2dBackpropFilterWinograd(
     scratch = allocate(backend, [
       POSITIONS * (tiles * inChannels + tiles * outChannels + inChannels * outChannels) + wide + threads * temp,
     ]);
-    dw = allocate(backend, [3, 3, inChannels, outChannels]);
+    dw = allocate(backend, [info.filterHeight, info.filterWidth, inChannels, outChannels]);
     const base = heapOffset(backend, scratch);
     const at = layout(base, {
       v: POSITIONS * tiles * inChannels,
@@ -205,14 +244,20 @@ export function conv2dBackpropFilterWinograd(
     runNative(
       backend,
       'winograd',
-      'winograd_gradient',
+      variantOf(info).gradient,
       [heapOffset(backend, dy), at.w!, at.zero!, at.temp!, outHeight, outWidth, outChannels, tilesHigh, tilesWide, tiles],
       tiles,
       { argument: 3, stride: 4 * temp },
     );
     runNative(backend, 'winograd', 'winograd_filter_products', [at.v!, at.w!, at.du!, tiles, inChannels, outChannels], POSITIONS);
     const filterFloats = inChannels * outChannels;
-    runNative(backend, 'winograd', 'winograd_filter_grad', [at.du!, heapOffset(backend, dw), filterFloats], Math.ceil(filterFloats / 4));
+    runNative(
+      backend,
+      'winograd',
+      variantOf(info).filterGrad,
+      [at.du!, heapOffset(backend, dw), filterFloats],
+      Math.ceil(filterFloats / 4),
+    );
   } catch (error) {
     if (dw) free(backend, dw);
     throw error;

@@ -1,5 +1,5 @@
 // Child for winograd-threads.test.ts: the compiled kernels split over threads (Winograd's forward,
-// input and filter gradients, forced on at small sizes, with channel counts that are and are not
+// input and filter gradients for 3x3 and 4x4 filters, forced on at small sizes, with channel counts that are and are not
 // multiples of 4; the few-channel filter gradient) with CYCLEGAN_WASM_THREADS threads; prints the
 // backend, how many threads the compiled kernels use, and a hash of every result.
 import { createHash } from 'node:crypto';
@@ -19,12 +19,13 @@ Object.assign(wasmKernelTuning, {
 });
 const hash = createHash('sha256');
 const results: tf.Tensor[] = [];
-for (const [inChannels, outChannels, seed] of [
-  [64, 96, 1],
-  [33, 41, 4],
+for (const [inChannels, outChannels, seed, kernel] of [
+  [64, 96, 1, 3],
+  [33, 41, 4, 3],
+  [24, 36, 5, 4],
 ] as const) {
   const x = tf.randomNormal([2, 26, 22, inChannels], 0, 1, 'float32', seed) as tf.Tensor4D;
-  const w = tf.randomNormal([3, 3, inChannels, outChannels], 0, 0.1, 'float32', seed + 1) as tf.Tensor4D;
+  const w = tf.randomNormal([kernel, kernel, inChannels, outChannels], 0, 0.1, 'float32', seed + 1) as tf.Tensor4D;
   const bias = tf.randomNormal([outChannels], 0, 0.1, 'float32', seed + 2) as tf.Tensor1D;
   const [dx, dw] = tf.grads((a: tf.Tensor, f: tf.Tensor) =>
     tf.fused

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/engine/backend.ts';
 import { wasmHeapStats } from '../../src/engine/heap-stats.ts';
+import { nativeCallCounts } from '../../src/engine/native-threads.ts';
 import { wasmKernelTuning } from '../../src/engine/wasm-kernels.ts';
 import { relativeError, valuesOf } from './helpers.ts';
 
@@ -25,13 +26,16 @@ interface Case {
   inChannels: number;
   outChannels: number;
   pad: 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+  /** The filter's size: 3 (F(4x4, 3x3), the default) or 4 (F(3x3, 4x4)). */
+  kernel?: number;
 }
 
 /** conv2d and fused conv2d (bias + relu) outputs and the gradients of both (x, filter, bias). */
 function computeAll(c: Case): Record<string, Float32Array> {
   return tf.tidy(() => {
     const x = tf.randomUniform([c.batch, c.height, c.width, c.inChannels], -1, 1, 'float32', 41) as tf.Tensor4D;
-    const filter = tf.randomUniform([3, 3, c.inChannels, c.outChannels], -1, 1, 'float32', 42) as tf.Tensor4D;
+    const k = c.kernel ?? 3;
+    const filter = tf.randomUniform([k, k, c.inChannels, c.outChannels], -1, 1, 'float32', 42) as tf.Tensor4D;
     const bias = tf.randomUniform([c.outChannels], -1, 1, 'float32', 43) as tf.Tensor1D;
     const y = tf.conv2d(x, filter, 1, c.pad);
     const weights = tf.randomUniform(y.shape, -1, 1, 'float32', 44);
@@ -102,6 +106,22 @@ for (const [batch, height, width, inChannels, outChannels] of [
 }
 // The ResNet's residual block at its width (reflect-padded input, 'valid').
 cases.push({ batch: 1, height: 10, width: 10, inChannels: 256, outChannels: 256, pad: 'valid' });
+// 4x4 filters (F(3x3, 4x4)): odd sizes, batch 2, every padding kind, and PatchGAN's 4x4 stride-1
+// layer at its width (padded by 1 on each side, 'valid').
+for (const pad of [
+  'same',
+  'valid',
+  [
+    [0, 0],
+    [2, 1],
+    [0, 2],
+    [0, 0],
+  ],
+] as Case['pad'][]) {
+  cases.push({ batch: 1, height: 8, width: 11, inChannels: 3, outChannels: 5, pad, kernel: 4 });
+  cases.push({ batch: 2, height: 13, width: 7, inChannels: 9, outChannels: 16, pad, kernel: 4 });
+}
+cases.push({ batch: 1, height: 12, width: 12, inChannels: 128, outChannels: 256, pad: 'valid', kernel: 4 });
 
 test('Winograd 3x3 stride-1 convolutions match the cpu backend (values and gradients)', async (t) => {
   const worst: Record<string, number> = {};
@@ -121,6 +141,9 @@ test('Winograd 3x3 stride-1 convolutions match the cpu backend (values and gradi
       worst[key] = Math.max(worst[key] ?? 0, error);
       assert.ok(error < TOLERANCE, `${JSON.stringify(c)}: ${key} relative error ${error.toExponential(2)}`);
     }
+  }
+  for (const name of ['winograd_filter_f34', 'winograd_output_f34', 'winograd_gradient_f34', 'winograd_filter_grad_f34']) {
+    assert.ok((nativeCallCounts.get(`winograd.${name}`) ?? 0) > 0, `the 4x4 cases never ran ${name}`);
   }
   const summary = Object.entries(worst)
     .map(([key, error]) => `${key} ${error.toExponential(2)}`)

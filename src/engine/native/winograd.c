@@ -120,15 +120,16 @@ static inline const float *pixel(const float *x, const float *zero, int n, int h
 
 /*
  * V_k[tile] = (Bᵀ d B)_k for the 6x6 input tiles d of x [n, height, width, c] numbered begin..end-1
- * (tile = (sample * tiles_high + th) * tiles_wide + tw). zero: c zeros. temp: 36·c floats.
+ * (tile = (sample * tiles_high + th) * tiles_wide + tw), tiles `step` pixels apart (4 for F(4x4,
+ * 3x3), 3 for F(3x3, 4x4)). zero: c zeros. temp: 36·c floats.
  */
 EXPORT("winograd_input")
 void winograd_input(const float *x, float *v, const float *zero, float *temp, int height, int width, int c, int tiles_high, int tiles_wide,
-                    int tiles, int pad_top, int pad_left, int begin, int end) {
+                    int tiles, int pad_top, int pad_left, int step, int begin, int end) {
   long plane = (long)tiles * c;
   for (int tile = begin; tile < end; tile++) {
     int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
-    int h0 = (rest / tiles_wide) * 4 - pad_top, w0 = (rest % tiles_wide) * 4 - pad_left;
+    int h0 = (rest / tiles_wide) * step - pad_top, w0 = (rest % tiles_wide) * step - pad_left;
     for (int i = 0; i < 6; i++) {
       int h = h0 + i;
       float *to = temp + i * 6 * c;
@@ -461,5 +462,232 @@ EXPORT("winograd_filter_products")
 void winograd_filter_products(const float *v, const float *w, float *du, int tiles, int ci, int co, int begin, int end) {
   for (int k = begin; k < end; k++) {
     gemm_tn(v + (long)k * tiles * ci, w + (long)k * tiles * co, du + (long)k * ci * co, ci, tiles, co);
+  }
+}
+
+/*
+ * F(3x3, 4x4), for the 4x4 stride-1 convolutions (PatchGAN's): the same 6x6 tiles and input
+ * transform Bᵀ, with the roles of G and A swapped. y_i = Σ_k g_k d_{i+k} is symmetric in i and k,
+ * so Σ_a Aᵀ[i][a] G[a][k] Bᵀ[a][j] = [j = i + k] read the other way round is F(3, 4): the filter
+ * (4 taps) goes through A (6x4), the products back through Gᵀ (3x6). The filter gradient's
+ * transforms are the adjoints: G for the output-gradient tiles, Aᵀ for dU.
+ */
+
+/* d_b = Σ_k G[b][k] s_k over c channels (then, with relu/bias unused): FILTER_PASS streamed. */
+static inline void g_stream(const float *s0, const float *s1, const float *s2, float *d0, float *d1, float *d2, float *d3, float *d4, float *d5,
+                            int c) {
+  int k = 0;
+  for (; k + 4 <= c; k += 4) {
+    f4 t0, t1, t2, t3, t4, t5, g0 = ld(s0 + k), g1 = ld(s1 + k), g2 = ld(s2 + k);
+    FILTER_PASS(g0, g1, g2, t0, t1, t2, t3, t4, t5);
+    st(d0 + k, t0);
+    st(d1 + k, t1);
+    st(d2 + k, t2);
+    st(d3 + k, t3);
+    st(d4 + k, t4);
+    st(d5 + k, t5);
+  }
+  for (; k < c; k++) {
+    f4 t0, t1, t2, t3, t4, t5, g0 = splat(s0[k]), g1 = splat(s1[k]), g2 = splat(s2[k]);
+    FILTER_PASS(g0, g1, g2, t0, t1, t2, t3, t4, t5);
+    d0[k] = t0[0];
+    d1[k] = t1[0];
+    d2[k] = t2[0];
+    d3[k] = t3[0];
+    d4[k] = t4[0];
+    d5[k] = t5[0];
+  }
+}
+
+/* d_q = Σ_b G[b][q] s_b + bias, then max(d, 0) when relu, over c channels: Gᵀ streamed. */
+static inline void gt_stream(const float *s0, const float *s1, const float *s2, const float *s3, const float *s4, const float *s5, float *d0,
+                             float *d1, float *d2, const float *bias, int relu, int c) {
+  int k = 0;
+  f4 zero = {0, 0, 0, 0};
+  for (; k + 4 <= c; k += 4) {
+    f4 o0, o1, o2, b = ld(bias + k);
+    FILTER_GRAD_PASS(ld(s0 + k), ld(s1 + k), ld(s2 + k), ld(s3 + k), ld(s4 + k), ld(s5 + k), o0, o1, o2);
+    o0 += b;
+    o1 += b;
+    o2 += b;
+    if (relu) {
+      o0 = (f4)wasm_f32x4_pmax((v128_t)zero, (v128_t)o0);
+      o1 = (f4)wasm_f32x4_pmax((v128_t)zero, (v128_t)o1);
+      o2 = (f4)wasm_f32x4_pmax((v128_t)zero, (v128_t)o2);
+    }
+    st(d0 + k, o0);
+    st(d1 + k, o1);
+    st(d2 + k, o2);
+  }
+  for (; k < c; k++) {
+    f4 o0, o1, o2, b = splat(bias[k]);
+    FILTER_GRAD_PASS(splat(s0[k]), splat(s1[k]), splat(s2[k]), splat(s3[k]), splat(s4[k]), splat(s5[k]), o0, o1, o2);
+    o0 += b;
+    o1 += b;
+    o2 += b;
+    float y0 = o0[0], y1 = o1[0], y2 = o2[0];
+    if (relu) {
+      y0 = y0 > 0 ? y0 : 0;
+      y1 = y1 > 0 ? y1 : 0;
+      y2 = y2 > 0 ? y2 : 0;
+    }
+    d0[k] = y0;
+    d1[k] = y1;
+    d2[k] = y2;
+  }
+}
+
+/* y [n, out_high, out_wide, c] for the tiles begin..end-1 of F(3x3, 4x4): Gᵀ M G per tile, plus bias, then relu. As winograd_output. */
+EXPORT("winograd_output_f34")
+void winograd_output_f34(const float *m, float *y, const float *bias, const float *zero, float *sink, float *temp, int out_high, int out_wide,
+                         int c, int tiles_high, int tiles_wide, int tiles, int relu, int begin, int end) {
+  long plane = (long)tiles * c;
+  for (int tile = begin; tile < end; tile++) {
+    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
+    int th = rest / tiles_wide, tw = rest % tiles_wide;
+    const float *at = m + (long)tile * c;
+    for (int a = 0; a < 6; a++) {
+      float *to = temp + a * 3 * c;
+      const float *row = at + a * 6 * plane;
+      gt_stream(row, row + plane, row + 2 * plane, row + 3 * plane, row + 4 * plane, row + 5 * plane, to, to + c, to + 2 * c, zero, 0, c);
+    }
+    for (int q = 0; q < 3; q++) {
+      int w = tw * 3 + q;
+      int h = th * 3;
+      float *p0 = (h + 0 < out_high && w < out_wide) ? y + ((s * out_high + h + 0) * out_wide + w) * c : sink;
+      float *p1 = (h + 1 < out_high && w < out_wide) ? y + ((s * out_high + h + 1) * out_wide + w) * c : sink + c;
+      float *p2 = (h + 2 < out_high && w < out_wide) ? y + ((s * out_high + h + 2) * out_wide + w) * c : sink + 2 * c;
+      const float *from = temp + q * c;
+      int stride = 3 * c;
+      gt_stream(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride, p0, p1, p2, bias, relu, c);
+    }
+  }
+}
+
+/* W_k[tile] = (G dY Gᵀ)_k for the 3x3 tiles dY of dy (zeros outside it), tiles begin..end-1: F(3x3, 4x4)'s winograd_gradient. */
+EXPORT("winograd_gradient_f34")
+void winograd_gradient_f34(const float *dy, float *w, const float *zero, float *temp, int out_high, int out_wide, int c, int tiles_high,
+                           int tiles_wide, int tiles, int begin, int end) {
+  long plane = (long)tiles * c;
+  for (int tile = begin; tile < end; tile++) {
+    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
+    int h0 = (rest / tiles_wide) * 3, w0 = (rest % tiles_wide) * 3;
+    for (int q = 0; q < 3; q++) {
+      float *to = temp + q * 6 * c;
+      int h = h0 + q;
+      g_stream(pixel(dy, zero, s, h, w0, out_high, out_wide, c), pixel(dy, zero, s, h, w0 + 1, out_high, out_wide, c),
+               pixel(dy, zero, s, h, w0 + 2, out_high, out_wide, c), to, to + c, to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c, c);
+    }
+    float *at = w + (long)tile * c;
+    for (int b = 0; b < 6; b++) {
+      const float *from = temp + b * c;
+      int stride = 6 * c;
+      g_stream(from, from + stride, from + 2 * stride, at + (0 * 6 + b) * plane, at + (1 * 6 + b) * plane, at + (2 * 6 + b) * plane,
+               at + (3 * 6 + b) * plane, at + (4 * 6 + b) * plane, at + (5 * 6 + b) * plane, c);
+    }
+  }
+}
+
+/* t_b = Σ_q A[b][q] y_q (A 6x4) on vectors: gradient_pass's formula. */
+#define A_PASS(y0, y1, y2, y3, t0, t1, t2, t3, t4, t5)                                                                            \
+  do {                                                                                                                           \
+    f4 even_ = (y0) + 4 * (y2), odd_ = 2 * (y1) + 8 * (y3);                                                                     \
+    t0 = (y0);                                                                                                                   \
+    t1 = (y0) + (y1) + (y2) + (y3);                                                                                              \
+    t2 = (y0) - (y1) + (y2) - (y3);                                                                                              \
+    t3 = even_ + odd_;                                                                                                           \
+    t4 = even_ - odd_;                                                                                                           \
+    t5 = (y3);                                                                                                                   \
+  } while (0)
+
+/* y_q = Σ_b Aᵀ[q][b] s_b (Aᵀ 4x6) on vectors: output_pass's formula. */
+#define AT_PASS(m0, m1, m2, m3, m4, m5, y0, y1, y2, y3)                                                                           \
+  do {                                                                                                                           \
+    f4 sum12_ = (m1) + (m2), diff12_ = (m1) - (m2), sum34_ = (m3) + (m4), diff34_ = (m3) - (m4);                                 \
+    y0 = (m0) + sum12_ + sum34_;                                                                                                 \
+    y1 = diff12_ + 2 * diff34_;                                                                                                  \
+    y2 = sum12_ + 4 * sum34_;                                                                                                    \
+    y3 = diff12_ + 8 * diff34_ + (m5);                                                                                           \
+  } while (0)
+
+/* Column b of U = A g Aᵀ from the kw-transformed rows r0..r3 (four lanes, or lane 0 when !whole). */
+static inline void filter34_column(f4 r0, f4 r1, f4 r2, f4 r3, float *u, long n, int b, int whole) {
+  f4 t0, t1, t2, t3, t4, t5;
+  A_PASS(r0, r1, r2, r3, t0, t1, t2, t3, t4, t5);
+  store_lanes(u + (0 * 6 + b) * n, t0, whole);
+  store_lanes(u + (1 * 6 + b) * n, t1, whole);
+  store_lanes(u + (2 * 6 + b) * n, t2, whole);
+  store_lanes(u + (3 * 6 + b) * n, t3, whole);
+  store_lanes(u + (4 * 6 + b) * n, t4, whole);
+  store_lanes(u + (5 * 6 + b) * n, t5, whole);
+}
+
+/* U = A g Aᵀ at filter elements p (taps p + (kh·4 + kw)·n) into u + k·n. */
+static inline void filter34_elements(const float *p, float *u, long n, int whole) {
+  f4 a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5, c0, c1, c2, c3, c4, c5, d0, d1, d2, d3, d4, d5;
+  A_PASS(load_lanes(p, whole), load_lanes(p + n, whole), load_lanes(p + 2 * n, whole), load_lanes(p + 3 * n, whole), a0, a1, a2, a3, a4, a5);
+  A_PASS(load_lanes(p + 4 * n, whole), load_lanes(p + 5 * n, whole), load_lanes(p + 6 * n, whole), load_lanes(p + 7 * n, whole), b0, b1, b2, b3,
+         b4, b5);
+  A_PASS(load_lanes(p + 8 * n, whole), load_lanes(p + 9 * n, whole), load_lanes(p + 10 * n, whole), load_lanes(p + 11 * n, whole), c0, c1, c2,
+         c3, c4, c5);
+  A_PASS(load_lanes(p + 12 * n, whole), load_lanes(p + 13 * n, whole), load_lanes(p + 14 * n, whole), load_lanes(p + 15 * n, whole), d0, d1,
+         d2, d3, d4, d5);
+  filter34_column(a0, b0, c0, d0, u, n, 0, whole);
+  filter34_column(a1, b1, c1, d1, u, n, 1, whole);
+  filter34_column(a2, b2, c2, d2, u, n, 2, whole);
+  filter34_column(a3, b3, c3, d3, u, n, 3, whole);
+  filter34_column(a4, b4, c4, d4, u, n, 4, whole);
+  filter34_column(a5, b5, c5, d5, u, n, 5, whole);
+}
+
+/* U = A g Aᵀ for the filter g [4][4][n] (HWIO) into U [36][n], groups of four elements as winograd_filter. */
+EXPORT("winograd_filter_f34")
+void winograd_filter_f34(const float *g, float *u, int n, int begin, int end) {
+  for (int group = begin; group < end; group++) {
+    int e = group * 4;
+    if (e + 4 <= n) filter34_elements(g + e, u + e, n, 1);
+    else
+      for (; e < n; e++) filter34_elements(g + e, u + e, n, 0);
+  }
+}
+
+/* dg = Aᵀ dU A at du + k·n into dg + (kh·4 + kw)·n (four lanes, or lane 0 when !whole). */
+static inline void filter34_grad_elements(const float *du, float *dg, long n, int whole) {
+  f4 r00, r01, r02, r03, r10, r11, r12, r13, r20, r21, r22, r23, r30, r31, r32, r33, r40, r41, r42, r43, r50, r51, r52, r53;
+#define GRAD34_ROW(a, o0, o1, o2, o3)                                                                                             \
+  AT_PASS(load_lanes(du + (a * 6 + 0) * n, whole), load_lanes(du + (a * 6 + 1) * n, whole), load_lanes(du + (a * 6 + 2) * n, whole),      \
+          load_lanes(du + (a * 6 + 3) * n, whole), load_lanes(du + (a * 6 + 4) * n, whole), load_lanes(du + (a * 6 + 5) * n, whole), o0, o1, \
+          o2, o3)
+  GRAD34_ROW(0, r00, r01, r02, r03);
+  GRAD34_ROW(1, r10, r11, r12, r13);
+  GRAD34_ROW(2, r20, r21, r22, r23);
+  GRAD34_ROW(3, r30, r31, r32, r33);
+  GRAD34_ROW(4, r40, r41, r42, r43);
+  GRAD34_ROW(5, r50, r51, r52, r53);
+#undef GRAD34_ROW
+#define GRAD34_COLUMN(kw, s0, s1, s2, s3, s4, s5)                                                                                 \
+  do {                                                                                                                           \
+    f4 o0, o1, o2, o3;                                                                                                           \
+    AT_PASS(s0, s1, s2, s3, s4, s5, o0, o1, o2, o3);                                                                             \
+    store_lanes(dg + (0 * 4 + kw) * n, o0, whole);                                                                              \
+    store_lanes(dg + (1 * 4 + kw) * n, o1, whole);                                                                              \
+    store_lanes(dg + (2 * 4 + kw) * n, o2, whole);                                                                              \
+    store_lanes(dg + (3 * 4 + kw) * n, o3, whole);                                                                              \
+  } while (0)
+  GRAD34_COLUMN(0, r00, r10, r20, r30, r40, r50);
+  GRAD34_COLUMN(1, r01, r11, r21, r31, r41, r51);
+  GRAD34_COLUMN(2, r02, r12, r22, r32, r42, r52);
+  GRAD34_COLUMN(3, r03, r13, r23, r33, r43, r53);
+#undef GRAD34_COLUMN
+}
+
+/* dg = Aᵀ dU A: the 4x4 filter gradient [4][4][n] from dU [36][n], groups of four elements. */
+EXPORT("winograd_filter_grad_f34")
+void winograd_filter_grad_f34(const float *du, float *dg, int n, int begin, int end) {
+  for (int group = begin; group < end; group++) {
+    int e = group * 4;
+    if (e + 4 <= n) filter34_grad_elements(du + e, dg + e, n, 1);
+    else
+      for (; e < n; e++) filter34_grad_elements(du + e, dg + e, n, 0);
   }
 }
