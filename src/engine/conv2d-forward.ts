@@ -1,7 +1,8 @@
 /**
  * Conv2D and FusedConv2D on wasm: XNNPACK's own convolution, except for small outputs, where a
- * changing filter's repacking dominates and a GEMM over im2col columns is faster, and for 3x3
- * stride-1 convolutions with enough channels, which go through Winograd F(4x4, 3x3).
+ * changing filter's repacking dominates and a GEMM over im2col columns is faster, and for 3x3 and
+ * 4x4 stride-1 convolutions with enough channels, which go through Winograd F(4x4, 3x3) and
+ * F(3x3, 4x4).
  */
 import { BatchMatMul, type backend_util, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';

@@ -2,7 +2,8 @@
  * 3x3 stride-1 convolutions by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016), and
  * 4x4 stride-1 ones (PatchGAN's) by F(3x3, 4x4) on the same 6x6 tiles (see native/winograd.c).
  *
- * Each 4x4 output tile comes from a 6x6 input tile d: Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A. Summed over
+ * In F(4x4, 3x3) each 4x4 output tile comes from a 6x6 input tile d: Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A
+ * (in F(3x3, 4x4), 3x3 tiles, G and A trade places). Summed over
  * input channels, the element-wise product becomes, for each of the 36 positions k of the 6x6
  * transform, one matrix product M_k [tiles, Co] = V_k [tiles, Ci] x U_k [Ci, Co]: 2.25
  * multiply-adds per output against 9 for the direct convolution. The filter gradient uses the same
@@ -143,7 +144,7 @@ export interface WinogradOptions {
   relu: boolean;
 }
 
-/** y = conv2d(x, filter) (3x3, stride 1, the padding in `info`) through F(4x4, 3x3). */
+/** y = conv2d(x, filter) (3x3 or 4x4, stride 1, the padding in `info`) through F(4x4, 3x3) or F(3x3, 4x4). */
 export function conv2dWinograd(
   backend: BackendWasm,
   x: TensorInfo,
@@ -209,9 +210,10 @@ export function conv2dWinograd(
 }
 
 /**
- * dW [3, 3, Ci, Co] of y = conv2d(x, W) (3x3, stride 1, the padding in `info`) from x and dy,
- * through the same transform: with V = Bᵀ d B per input tile and Wt = A dY Aᵀ per output-gradient
- * tile, dU_k = Σ_tiles V_kᵀ Wt_k (36 products [Ci, tiles] x [tiles, Co]) and dW = Gᵀ dU G.
+ * dW [k, k, Ci, Co] of y = conv2d(x, W) (3x3 or 4x4, stride 1, the padding in `info`) from x and
+ * dy, through the same transform: for F(4x4, 3x3), with V = Bᵀ d B per input tile and
+ * Wt = A dY Aᵀ per output-gradient tile, dU_k = Σ_tiles V_kᵀ Wt_k (36 products [Ci, tiles] x
+ * [tiles, Co]) and dW = Gᵀ dU G; for F(3x3, 4x4) the same with G and A swapped.
  */
 export function conv2dBackpropFilterWinograd(
   backend: BackendWasm,

@@ -1,6 +1,6 @@
 /**
- * Winograd F(4x4, 3x3) (src/engine/winograd.ts) against the pure-JS cpu backend: 3x3 stride-1
- * conv2d and fused conv2d (bias, relu) values and gradients (input, filter, bias) over odd sizes,
+ * Winograd F(4x4, 3x3) and F(3x3, 4x4) (src/engine/winograd.ts) against the pure-JS cpu backend:
+ * 3x3 and 4x4 stride-1 conv2d and fused conv2d (bias, relu) values and gradients (input, filter, bias) over odd sizes,
  * batch 1 and 2, 'same', 'valid' and explicit padding; nothing kept between calls; no leaks.
  *
  * Accepted error: 5e-5 of the output's largest magnitude. Winograd's transform (points 0, ±1, ±2)
@@ -65,7 +65,7 @@ function computeAll(c: Case): Record<string, Float32Array> {
   });
 }
 
-/** Every 3x3 stride-1 convolution (forward, input and filter gradients) through Winograd, whatever its size. */
+/** Every 3x3 and 4x4 stride-1 convolution (forward, input and filter gradients) through Winograd, whatever its size. */
 function forceWinograd(): () => void {
   const saved = { ...wasmKernelTuning };
   Object.assign(wasmKernelTuning, {
@@ -123,7 +123,7 @@ for (const pad of [
 }
 cases.push({ batch: 1, height: 12, width: 12, inChannels: 128, outChannels: 256, pad: 'valid', kernel: 4 });
 
-test('Winograd 3x3 stride-1 convolutions match the cpu backend (values and gradients)', async (t) => {
+test('Winograd 3x3 and 4x4 stride-1 convolutions match the cpu backend (values and gradients)', async (t) => {
   const worst: Record<string, number> = {};
   for (const c of cases) {
     await useBackend('cpu');

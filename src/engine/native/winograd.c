@@ -1,6 +1,7 @@
 /*
- * Winograd F(4x4, 3x3) (src/engine/winograd.ts) in wasm SIMD: the filter, input and output
- * transforms, the 36 matrix products, and the filter gradient's transforms and products. Same
+ * Winograd F(4x4, 3x3) and F(3x3, 4x4) (src/engine/winograd.ts; the second at the end of this
+ * file) in wasm SIMD: the filter, input and output transforms, the 36 matrix products, and the
+ * filter gradient's transforms and products. Same
  * rules as instance-norm.c: the module works in tfjs's heap on buffers the caller allocated, with
  * no globals, data or stack.
  *
