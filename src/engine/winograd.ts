@@ -38,25 +38,20 @@ const POSITIONS = TILE_IN * TILE_IN;
  * transform, the filter and output transforms swapped.
  */
 interface Variant {
+  /** Output pixels per tile side; winograd_input, _output and _gradient take it to pick their passes. */
   tileOut: number;
   filter: string;
-  output: string;
-  gradient: string;
   filterGrad: string;
 }
 const VARIANTS: Record<number, Variant> = {
   3: {
     tileOut: 4,
     filter: 'winograd_filter',
-    output: 'winograd_output',
-    gradient: 'winograd_gradient',
     filterGrad: 'winograd_filter_grad',
   },
   4: {
     tileOut: 3,
     filter: 'winograd_filter_f34',
-    output: 'winograd_output_f34',
-    gradient: 'winograd_gradient_f34',
     filterGrad: 'winograd_filter_grad_f34',
   },
 };
@@ -181,7 +176,7 @@ export function conv2dWinograd(
     runNative(
       backend,
       'winograd',
-      variantOf(info).output,
+      'winograd_output',
       [
         at.m!,
         heapOffset(backend, y),
@@ -196,6 +191,7 @@ export function conv2dWinograd(
         tilesWide,
         tiles,
         options.relu ? 1 : 0,
+        variantOf(info).tileOut,
       ],
       tiles,
       { argument: 5, stride: 4 * temp },
@@ -246,8 +242,20 @@ export function conv2dBackpropFilterWinograd(
     runNative(
       backend,
       'winograd',
-      variantOf(info).gradient,
-      [heapOffset(backend, dy), at.w!, at.zero!, at.temp!, outHeight, outWidth, outChannels, tilesHigh, tilesWide, tiles],
+      'winograd_gradient',
+      [
+        heapOffset(backend, dy),
+        at.w!,
+        at.zero!,
+        at.temp!,
+        outHeight,
+        outWidth,
+        outChannels,
+        tilesHigh,
+        tilesWide,
+        tiles,
+        variantOf(info).tileOut,
+      ],
       tiles,
       { argument: 3, stride: 4 * temp },
     );

@@ -142,7 +142,8 @@ test('Winograd 3x3 and 4x4 stride-1 convolutions match the cpu backend (values a
       assert.ok(error < TOLERANCE, `${JSON.stringify(c)}: ${key} relative error ${error.toExponential(2)}`);
     }
   }
-  for (const name of ['winograd_filter_f34', 'winograd_output_f34', 'winograd_gradient_f34', 'winograd_filter_grad_f34']) {
+  // F(3x3, 4x4)'s own transforms (the input, output and gradient passes are shared, picked by tile size).
+  for (const name of ['winograd_filter_f34', 'winograd_filter_grad_f34']) {
     assert.ok((nativeCallCounts.get(`winograd.${name}`) ?? 0) > 0, `the 4x4 cases never ran ${name}`);
   }
   const summary = Object.entries(worst)

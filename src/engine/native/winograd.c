@@ -150,68 +150,6 @@ void winograd_input(const float *x, float *v, const float *zero, float *temp, in
   }
 }
 
-/*
- * y [n, out_high, out_wide, c] for the tiles begin..end-1 from the products M [36][tiles][c]:
- * Aᵀ M A per tile, plus bias, then relu when asked. bias: c floats (zeros for none). sink: 4·c
- * floats that take the outputs of edge tiles outside y. temp: 24·c floats.
- */
-EXPORT("winograd_output")
-void winograd_output(const float *m, float *y, const float *bias, const float *zero, float *sink, float *temp, int out_high, int out_wide,
-                     int c, int tiles_high, int tiles_wide, int tiles, int relu, int begin, int end) {
-  long plane = (long)tiles * c;
-  for (int tile = begin; tile < end; tile++) {
-    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
-    int th = rest / tiles_wide, tw = rest % tiles_wide;
-    const float *at = m + (long)tile * c;
-    for (int a = 0; a < 6; a++) {
-      float *to = temp + a * 4 * c;
-      const float *row = at + a * 6 * plane;
-      output_pass(row, row + plane, row + 2 * plane, row + 3 * plane, row + 4 * plane, row + 5 * plane, to, to + c, to + 2 * c, to + 3 * c,
-                  zero, 0, c);
-    }
-    for (int q = 0; q < 4; q++) {
-      int w = tw * 4 + q;
-      int h = th * 4;
-      float *p0 = (h + 0 < out_high && w < out_wide) ? y + ((s * out_high + h + 0) * out_wide + w) * c : sink;
-      float *p1 = (h + 1 < out_high && w < out_wide) ? y + ((s * out_high + h + 1) * out_wide + w) * c : sink + c;
-      float *p2 = (h + 2 < out_high && w < out_wide) ? y + ((s * out_high + h + 2) * out_wide + w) * c : sink + 2 * c;
-      float *p3 = (h + 3 < out_high && w < out_wide) ? y + ((s * out_high + h + 3) * out_wide + w) * c : sink + 3 * c;
-      const float *from = temp + q * c;
-      int stride = 4 * c;
-      output_pass(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride, p0, p1, p2, p3, bias, relu, c);
-    }
-  }
-}
-
-/*
- * W_k[tile] = (A dY Aᵀ)_k for the 4x4 tiles dY of dy [n, out_high, out_wide, c] (zeros outside it),
- * tiles begin..end-1: the gradient with respect to the products, for the filter gradient.
- * temp: 24·c floats.
- */
-EXPORT("winograd_gradient")
-void winograd_gradient(const float *dy, float *w, const float *zero, float *temp, int out_high, int out_wide, int c, int tiles_high,
-                       int tiles_wide, int tiles, int begin, int end) {
-  long plane = (long)tiles * c;
-  for (int tile = begin; tile < end; tile++) {
-    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
-    int h0 = (rest / tiles_wide) * 4, w0 = (rest % tiles_wide) * 4;
-    for (int q = 0; q < 4; q++) {
-      float *to = temp + q * 6 * c;
-      int h = h0 + q;
-      gradient_pass(pixel(dy, zero, s, h, w0, out_high, out_wide, c), pixel(dy, zero, s, h, w0 + 1, out_high, out_wide, c),
-                    pixel(dy, zero, s, h, w0 + 2, out_high, out_wide, c), pixel(dy, zero, s, h, w0 + 3, out_high, out_wide, c), to, to + c,
-                    to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c, c);
-    }
-    float *at = w + (long)tile * c;
-    for (int b = 0; b < 6; b++) {
-      const float *from = temp + b * c;
-      int stride = 6 * c;
-      gradient_pass(from, from + stride, from + 2 * stride, from + 3 * stride, at + (0 * 6 + b) * plane, at + (1 * 6 + b) * plane,
-                    at + (2 * 6 + b) * plane, at + (3 * 6 + b) * plane, at + (4 * 6 + b) * plane, at + (5 * 6 + b) * plane, c);
-    }
-  }
-}
-
 /* t_b = Σ_k G[b][k] g_k (G 6x3, the points 0, ±1, ±2, ∞ with Lavin's scaling). */
 #define FILTER_PASS(g0, g1, g2, t0, t1, t2, t3, t4, t5)                                                                           \
   do {                                                                                                                           \
@@ -538,57 +476,6 @@ static inline void gt_stream(const float *s0, const float *s1, const float *s2, 
   }
 }
 
-/* y [n, out_high, out_wide, c] for the tiles begin..end-1 of F(3x3, 4x4): Gᵀ M G per tile, plus bias, then relu. As winograd_output. */
-EXPORT("winograd_output_f34")
-void winograd_output_f34(const float *m, float *y, const float *bias, const float *zero, float *sink, float *temp, int out_high, int out_wide,
-                         int c, int tiles_high, int tiles_wide, int tiles, int relu, int begin, int end) {
-  long plane = (long)tiles * c;
-  for (int tile = begin; tile < end; tile++) {
-    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
-    int th = rest / tiles_wide, tw = rest % tiles_wide;
-    const float *at = m + (long)tile * c;
-    for (int a = 0; a < 6; a++) {
-      float *to = temp + a * 3 * c;
-      const float *row = at + a * 6 * plane;
-      gt_stream(row, row + plane, row + 2 * plane, row + 3 * plane, row + 4 * plane, row + 5 * plane, to, to + c, to + 2 * c, zero, 0, c);
-    }
-    for (int q = 0; q < 3; q++) {
-      int w = tw * 3 + q;
-      int h = th * 3;
-      float *p0 = (h + 0 < out_high && w < out_wide) ? y + ((s * out_high + h + 0) * out_wide + w) * c : sink;
-      float *p1 = (h + 1 < out_high && w < out_wide) ? y + ((s * out_high + h + 1) * out_wide + w) * c : sink + c;
-      float *p2 = (h + 2 < out_high && w < out_wide) ? y + ((s * out_high + h + 2) * out_wide + w) * c : sink + 2 * c;
-      const float *from = temp + q * c;
-      int stride = 3 * c;
-      gt_stream(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride, p0, p1, p2, bias, relu, c);
-    }
-  }
-}
-
-/* W_k[tile] = (G dY Gᵀ)_k for the 3x3 tiles dY of dy (zeros outside it), tiles begin..end-1: F(3x3, 4x4)'s winograd_gradient. */
-EXPORT("winograd_gradient_f34")
-void winograd_gradient_f34(const float *dy, float *w, const float *zero, float *temp, int out_high, int out_wide, int c, int tiles_high,
-                           int tiles_wide, int tiles, int begin, int end) {
-  long plane = (long)tiles * c;
-  for (int tile = begin; tile < end; tile++) {
-    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
-    int h0 = (rest / tiles_wide) * 3, w0 = (rest % tiles_wide) * 3;
-    for (int q = 0; q < 3; q++) {
-      float *to = temp + q * 6 * c;
-      int h = h0 + q;
-      g_stream(pixel(dy, zero, s, h, w0, out_high, out_wide, c), pixel(dy, zero, s, h, w0 + 1, out_high, out_wide, c),
-               pixel(dy, zero, s, h, w0 + 2, out_high, out_wide, c), to, to + c, to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c, c);
-    }
-    float *at = w + (long)tile * c;
-    for (int b = 0; b < 6; b++) {
-      const float *from = temp + b * c;
-      int stride = 6 * c;
-      g_stream(from, from + stride, from + 2 * stride, at + (0 * 6 + b) * plane, at + (1 * 6 + b) * plane, at + (2 * 6 + b) * plane,
-               at + (3 * 6 + b) * plane, at + (4 * 6 + b) * plane, at + (5 * 6 + b) * plane, c);
-    }
-  }
-}
-
 /* t_b = Σ_q A[b][q] y_q (A 6x4) on vectors: gradient_pass's formula. */
 #define A_PASS(y0, y1, y2, y3, t0, t1, t2, t3, t4, t5)                                                                            \
   do {                                                                                                                           \
@@ -690,5 +577,83 @@ void winograd_filter_grad_f34(const float *du, float *dg, int n, int begin, int 
     if (e + 4 <= n) filter34_grad_elements(du + e, dg + e, n, 1);
     else
       for (; e < n; e++) filter34_grad_elements(du + e, dg + e, n, 0);
+  }
+}
+
+/* Where output row r of a tile goes: its pixel in y, or the sink's row r when it falls outside. */
+static inline float *output_pixel(float *y, float *sink, int s, int h, int w, int out_high, int out_wide, int c, int r) {
+  return (h < out_high && w < out_wide) ? y + ((s * out_high + h) * out_wide + w) * c : sink + r * c;
+}
+
+/*
+ * y [n, out_high, out_wide, c] for the tiles begin..end-1 from the products M [36][tiles][c]: per
+ * tile Aᵀ M A (tile_out 4, F(4x4, 3x3)) or Gᵀ M G (tile_out 3, F(3x3, 4x4)), plus bias, then relu
+ * when asked. bias: c floats (zeros for none). sink: 4·c floats that take the outputs of edge
+ * tiles outside y. temp: 24·c floats.
+ */
+EXPORT("winograd_output")
+void winograd_output(const float *m, float *y, const float *bias, const float *zero, float *sink, float *temp, int out_high, int out_wide,
+                     int c, int tiles_high, int tiles_wide, int tiles, int relu, int tile_out, int begin, int end) {
+  long plane = (long)tiles * c;
+  int four = tile_out == 4;
+  for (int tile = begin; tile < end; tile++) {
+    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
+    int th = rest / tiles_wide, tw = rest % tiles_wide;
+    const float *at = m + (long)tile * c;
+    for (int a = 0; a < 6; a++) {
+      float *to = temp + a * tile_out * c;
+      const float *row = at + a * 6 * plane;
+      if (four)
+        output_pass(row, row + plane, row + 2 * plane, row + 3 * plane, row + 4 * plane, row + 5 * plane, to, to + c, to + 2 * c, to + 3 * c,
+                    zero, 0, c);
+      else gt_stream(row, row + plane, row + 2 * plane, row + 3 * plane, row + 4 * plane, row + 5 * plane, to, to + c, to + 2 * c, zero, 0, c);
+    }
+    for (int q = 0; q < tile_out; q++) {
+      int w = tw * tile_out + q, h = th * tile_out;
+      float *p0 = output_pixel(y, sink, s, h, w, out_high, out_wide, c, 0);
+      float *p1 = output_pixel(y, sink, s, h + 1, w, out_high, out_wide, c, 1);
+      float *p2 = output_pixel(y, sink, s, h + 2, w, out_high, out_wide, c, 2);
+      const float *from = temp + q * c;
+      int stride = tile_out * c;
+      if (four)
+        output_pass(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride, p0, p1, p2,
+                    output_pixel(y, sink, s, h + 3, w, out_high, out_wide, c, 3), bias, relu, c);
+      else gt_stream(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride, p0, p1, p2, bias, relu, c);
+    }
+  }
+}
+
+/*
+ * W_k[tile] for the tiles begin..end-1 of dy [n, out_high, out_wide, c] (zeros outside it): the
+ * gradient with respect to the products, for the filter gradient, A dY Aᵀ on 4x4 tiles (tile_out 4)
+ * or G dY Gᵀ on 3x3 ones (tile_out 3). temp: 24·c floats.
+ */
+EXPORT("winograd_gradient")
+void winograd_gradient(const float *dy, float *w, const float *zero, float *temp, int out_high, int out_wide, int c, int tiles_high,
+                       int tiles_wide, int tiles, int tile_out, int begin, int end) {
+  long plane = (long)tiles * c;
+  int four = tile_out == 4;
+  for (int tile = begin; tile < end; tile++) {
+    int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
+    int h0 = (rest / tiles_wide) * tile_out, w0 = (rest % tiles_wide) * tile_out;
+    for (int q = 0; q < tile_out; q++) {
+      float *to = temp + q * 6 * c;
+      int h = h0 + q;
+      const float *s0 = pixel(dy, zero, s, h, w0, out_high, out_wide, c), *s1 = pixel(dy, zero, s, h, w0 + 1, out_high, out_wide, c);
+      const float *s2 = pixel(dy, zero, s, h, w0 + 2, out_high, out_wide, c);
+      if (four)
+        gradient_pass(s0, s1, s2, pixel(dy, zero, s, h, w0 + 3, out_high, out_wide, c), to, to + c, to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c,
+                      c);
+      else g_stream(s0, s1, s2, to, to + c, to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c, c);
+    }
+    float *at = w + (long)tile * c;
+    for (int b = 0; b < 6; b++) {
+      const float *from = temp + b * c;
+      int stride = 6 * c;
+      float *d0 = at + (0 * 6 + b) * plane, *d1 = at + (1 * 6 + b) * plane, *d2 = at + (2 * 6 + b) * plane;
+      float *d3 = at + (3 * 6 + b) * plane, *d4 = at + (4 * 6 + b) * plane, *d5 = at + (5 * 6 + b) * plane;
+      if (four) gradient_pass(from, from + stride, from + 2 * stride, from + 3 * stride, d0, d1, d2, d3, d4, d5, c);
+      else g_stream(from, from + stride, from + 2 * stride, d0, d1, d2, d3, d4, d5, c);
+    }
   }
 }
