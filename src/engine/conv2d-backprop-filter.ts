@@ -7,7 +7,7 @@
 import { BatchMatMul, Conv2DBackpropFilter, Transpose, type backend_util, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { convGeometry, float32Only, floorDiv, shape4, wasmKernelTuning, type BackpropFilterAttrs } from './kernel-common.ts';
-import { runNative } from './native-threads.ts';
+import { nativeThreads, runNative } from './native-threads.ts';
 import { allocate, free, heapOffset, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
 import { conv2dBackpropFilterWinograd, winogradApplies } from './winograd.ts';
 
@@ -36,8 +36,9 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
   if (winogradApplies(info)) return conv2dBackpropFilterWinograd(backend, x, dy, info);
-  const narrow = narrowSide(inChannels, outChannels, filterHeight * filterWidth);
-  if (narrow) return filterGradSmallChannels(backend, x, dy, info, narrow === 'out');
+  const fewOutputs = outChannels <= wasmKernelTuning.filterGradSmallMaxChannels && inChannels % 4 === 0;
+  if (fewOutputs) return filterGradFewOutputs(backend, x, dy, info);
+  if (wasmKernelTuning.filterGradGemm) return filterGradGemm(backend, x, dy, info);
   const dwShape = [filterHeight, filterWidth, inChannels, outChannels];
   const dw = allocate(backend, dwShape);
   if (batchSize * outHeight * outWidth === 0 || inChannels * outChannels === 0) {
@@ -135,35 +136,15 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
 }
 
 /**
- * Which side is narrow enough for native/filter-grad.c, with the other a multiple of 4 to run its
- * vectors over: 'out' (few output channels), 'in' (few input channels, at most 32 output channels
- * and 16 kernel taps: past either its accumulators outgrow the cache and XNNPACK's product wins),
- * or null.
+ * dW by native/filter-grad.c's direct accumulation over vectors of input channels (few output
+ * channels, input channels a multiple of 4), its kernel rows split over the compiled kernels' threads.
  */
-function narrowSide(inChannels: number, outChannels: number, taps: number): 'in' | 'out' | null {
-  const most = wasmKernelTuning.filterGradSmallMaxChannels;
-  if (outChannels <= most && inChannels % 4 === 0) return 'out';
-  if (inChannels <= most && outChannels % 4 === 0 && outChannels <= 32 && taps <= 16) return 'in';
-  return null;
-}
-
-/**
- * dW by native/filter-grad.c's direct accumulation, vectorised over the wide side, its kernel
- * rows split over the compiled kernels' threads.
- */
-function filterGradSmallChannels(
-  backend: BackendWasm,
-  x: TensorInfo,
-  dy: TensorInfo,
-  info: backend_util.Conv2DInfo,
-  fewOutputs: boolean,
-): TensorInfo {
+function filterGradFewOutputs(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
-  const vectorCo = !fewOutputs;
   const dw = allocate(backend, [filterHeight, filterWidth, inChannels, outChannels]);
   let acc: TensorInfo | null = null;
   try {
-    if (!vectorCo) acc = allocate(backend, [filterHeight, filterWidth, outChannels, inChannels]);
+    acc = allocate(backend, [filterHeight, filterWidth, outChannels, inChannels]);
     runNative(
       backend,
       'filter-grad',
@@ -172,7 +153,7 @@ function filterGradSmallChannels(
         heapOffset(backend, x),
         heapOffset(backend, dy),
         heapOffset(backend, dw),
-        acc ? heapOffset(backend, acc) : 0,
+        heapOffset(backend, acc),
         batchSize,
         inHeight,
         inWidth,
@@ -186,7 +167,6 @@ function filterGradSmallChannels(
         info.strideWidth,
         info.padInfo.top,
         info.padInfo.left,
-        vectorCo ? 1 : 0,
       ],
       filterHeight,
     );
@@ -195,6 +175,56 @@ function filterGradSmallChannels(
     throw error;
   } finally {
     if (acc) free(backend, acc);
+  }
+  return dw;
+}
+
+/**
+ * dW by native/filter-grad.c's single product dW = Xᵀ·dY, X the im2col matrix of x gathered a
+ * cache-sized panel at a time (no im2col-sized buffer), dW's rows split over the threads in
+ * groups of four.
+ */
+function filterGradGemm(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { filterGradBlockRows: blockRows, filterGradChunk: chunk } = wasmKernelTuning;
+  const dw = allocate(backend, [filterHeight, filterWidth, inChannels, outChannels]);
+  const panelFloats = blockRows * chunk;
+  let panels: TensorInfo | null = null;
+  try {
+    panels = allocate(backend, [nativeThreads(backend), panelFloats]);
+    runNative(
+      backend,
+      'filter-grad',
+      'filter_grad_gemm',
+      [
+        heapOffset(backend, x),
+        heapOffset(backend, dy),
+        heapOffset(backend, dw),
+        heapOffset(backend, panels),
+        batchSize,
+        inHeight,
+        inWidth,
+        inChannels,
+        outHeight,
+        outWidth,
+        outChannels,
+        filterHeight,
+        filterWidth,
+        info.strideHeight,
+        info.strideWidth,
+        info.padInfo.top,
+        info.padInfo.left,
+        blockRows,
+        chunk,
+      ],
+      Math.ceil((filterHeight * filterWidth * inChannels) / 4),
+      { argument: 3, stride: panelFloats * 4 },
+    );
+  } catch (error) {
+    free(backend, dw);
+    throw error;
+  } finally {
+    if (panels) free(backend, panels);
   }
   return dw;
 }

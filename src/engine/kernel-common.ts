@@ -62,15 +62,21 @@ export const wasmKernelTuning = {
   winogradMinChannels: 16,
   winogradMinOutPixels: 256,
   /**
-   * Conv2DBackpropFilter with at most this many input or output channels (the other side a
-   * multiple of 4) through native/filter-grad.c's direct accumulation instead of matrix products
-   * with 1-4 rows or columns. `npm run bench -- kernels --baseline` (2 threads, trainers paused):
-   * 7x7 at 128 px 32->3 9.2 ms against 29.1, PatchGAN's last 4x4 512->1 at 32 px 1.1 against
-   * 13.1. With few input channels it loses past 32 output channels or 16 taps (a training step's
-   * 7x7 3->32 took 14.1 ms a call against 10.6), hence the caps on that side
-   * (conv2d-backprop-filter.ts).
+   * Conv2DBackpropFilter with at most this many output channels (input channels a multiple of 4)
+   * through native/filter-grad.c's direct accumulation: the matrix product's 1-4 columns would
+   * leave its 4x8 blocks empty. `npm run bench -- kernels --baseline` (2 threads, trainers
+   * paused): 7x7 at 128 px 32->3 9.2 ms against 29.1 for XNNPACK's products, PatchGAN's last 4x4
+   * 512->1 at 32 px 1.1 against 13.1.
    */
   filterGradSmallMaxChannels: 4,
+  /**
+   * Every other Conv2DBackpropFilter through native/filter-grad.c's in-place product dW = Xᵀ·dY
+   * (false: the XNNPACK product per kernel position over phase-split copies of x), its panel
+   * `filterGradChunk` pixels by `filterGradBlockRows` dW rows.
+   */
+  filterGradGemm: true,
+  filterGradBlockRows: 64,
+  filterGradChunk: 64,
 };
 
 /** The backend's own kernels that the ones here replaced, kept as their fallbacks and engines. */

@@ -1,9 +1,10 @@
 /**
- * The filter gradient of convolutions with few input or output channels (native/filter-grad.c,
- * through conv2d-backprop-filter.ts) against the pure-JS cpu backend over its both vector layouts,
- * strides 1 and 2, 'same', 'valid' and explicit padding, batch 1 and 2, odd sizes (the few-input
- * cases with 5x5 kernels, past its 16-tap cap, check the general kernel on the same shapes); which
- * path runs when; no leaks.
+ * The filter gradients of native/filter-grad.c (through conv2d-backprop-filter.ts) against the
+ * pure-JS cpu backend: the few-output-channel kernel and the in-place matrix product, over strides
+ * 1 and 2, 'same', 'valid' and explicit padding, batch 1 and 2, odd sizes and channel counts
+ * (rows of dW not a multiple of 4, columns not a multiple of 8), with the product's panel both at
+ * its default size and small enough that every call spans several row blocks and pixel chunks;
+ * which path runs when; no leaks.
  *
  * Accepted error: 1e-5 of the largest magnitude. It is a plain float32 sum over pixels (measured
  * ~1e-7 here); the cpu backend sums in another order.
@@ -34,8 +35,10 @@ const cases: Case[] = [];
 for (const [inChannels, outChannels] of [
   [8, 3], // few outputs: vectors over input channels
   [12, 1],
-  [3, 8], // few inputs: vectors over output channels
+  [3, 8], // few inputs, and the rest: the matrix product
   [1, 4],
+  [6, 13],
+  [9, 16],
 ] as const) {
   for (const [kernel, stride, pad] of [
     [5, 1, 'valid'],
@@ -52,7 +55,7 @@ for (const [inChannels, outChannels] of [
     ],
     [4, 1, 'same'],
   ] as [number, number, Pad][]) {
-    cases.push({ batch: inChannels === 8 ? 2 : 1, size: [13, 10], inChannels, outChannels, kernel, stride, pad });
+    cases.push({ batch: inChannels === 8 || inChannels === 9 ? 2 : 1, size: [13, 10], inChannels, outChannels, kernel, stride, pad });
   }
 }
 
@@ -73,49 +76,68 @@ function filterGradient(c: Case): Float32Array {
   });
 }
 
-test('the few-channel filter gradient matches the cpu backend', async (t) => {
+test('the filter gradients match the cpu backend', async (t) => {
+  const saved = { ...wasmKernelTuning };
   let worst = 0;
-  for (const c of cases) {
-    await useBackend('cpu');
-    const expected = filterGradient(c);
-    await useBackend('wasm');
-    const error = relativeError(filterGradient(c), expected);
-    worst = Math.max(worst, error);
-    assert.ok(error < TOLERANCE, `${JSON.stringify(c)}: relative error ${error.toExponential(2)}`);
+  try {
+    for (const panel of [undefined, { filterGradBlockRows: 8, filterGradChunk: 5 }]) {
+      for (const c of cases) {
+        await useBackend('cpu');
+        const expected = filterGradient(c);
+        await useBackend('wasm');
+        Object.assign(wasmKernelTuning, panel);
+        const error = relativeError(filterGradient(c), expected);
+        Object.assign(wasmKernelTuning, saved);
+        worst = Math.max(worst, error);
+        assert.ok(error < TOLERANCE, `${JSON.stringify({ ...c, panel })}: relative error ${error.toExponential(2)}`);
+      }
+    }
+  } finally {
+    Object.assign(wasmKernelTuning, saved);
   }
-  t.diagnostic(`${cases.length} cases, max relative error ${worst.toExponential(2)}`);
+  t.diagnostic(`${2 * cases.length} cases, max relative error ${worst.toExponential(2)}`);
 });
 
-test('the few-channel filter gradient is really used, and agrees with the general kernel', async () => {
+test('each filter gradient kernel runs where it should, and both agree', async () => {
   await useBackend('wasm');
   const saved = wasmKernelTuning.filterGradSmallMaxChannels;
-  const calls = () => nativeCallCounts.get('filter-grad.filter_grad_small') ?? 0;
+  const calls = (name: string) => nativeCallCounts.get(`filter-grad.${name}`) ?? 0;
   try {
-    for (const c of [cases[0]!, cases[9]!]) {
-      const before = calls();
+    for (const c of [cases[0]!, cases[4]!]) {
+      const [small, gemm] = [calls('filter_grad_small'), calls('filter_grad_gemm')];
       const direct = filterGradient(c);
-      assert.equal(calls(), before + 1, `${JSON.stringify(c)}: the few-channel kernel did not run`);
+      assert.deepEqual(
+        [calls('filter_grad_small'), calls('filter_grad_gemm')],
+        [small + 1, gemm],
+        `${JSON.stringify(c)}: not the few-output kernel`,
+      );
       wasmKernelTuning.filterGradSmallMaxChannels = 0;
-      const general = filterGradient(c);
-      assert.equal(calls(), before + 1, 'the threshold 0 still took the few-channel kernel');
+      const product = filterGradient(c);
+      assert.deepEqual(
+        [calls('filter_grad_small'), calls('filter_grad_gemm')],
+        [small + 1, gemm + 1],
+        'the threshold 0 still took the few-output kernel',
+      );
       wasmKernelTuning.filterGradSmallMaxChannels = saved;
-      assert.ok(relativeError(direct, general) < TOLERANCE, JSON.stringify(c));
+      assert.ok(relativeError(direct, product) < TOLERANCE, JSON.stringify(c));
     }
-    // 64 output channels, or 25 taps, from 3 inputs: past the caps, the general kernel.
-    const before = calls();
-    filterGradient({ batch: 1, size: [9, 9], inChannels: 3, outChannels: 64, kernel: 3, stride: 2, pad: 'same' });
-    filterGradient({ batch: 1, size: [9, 9], inChannels: 3, outChannels: 8, kernel: 5, stride: 1, pad: 'same' });
-    assert.equal(calls(), before, 'a cap on the few-input layout was not applied');
+    // Few inputs, and few outputs of a channel count not a multiple of 4: the product.
+    for (const c of [cases[8]!, { ...cases[0]!, inChannels: 7 }]) {
+      const [small, gemm] = [calls('filter_grad_small'), calls('filter_grad_gemm')];
+      filterGradient(c);
+      assert.deepEqual([calls('filter_grad_small'), calls('filter_grad_gemm')], [small, gemm + 1], JSON.stringify(c));
+    }
   } finally {
     wasmKernelTuning.filterGradSmallMaxChannels = saved;
   }
 });
 
-test('the few-channel filter gradient leaks no tensors, buffers or heap bytes', async () => {
+test('the filter gradients leak no tensors, buffers or heap bytes', async () => {
   await useBackend('wasm');
   const run = () => {
     filterGradient(cases[0]!);
     filterGradient(cases[9]!);
+    filterGradient(cases[13]!);
   };
   run();
   const tensors = tf.memory().numTensors;

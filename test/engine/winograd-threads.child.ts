@@ -1,6 +1,6 @@
 // Child for winograd-threads.test.ts: the compiled kernels split over threads (Winograd's forward,
 // input and filter gradients for 3x3 and 4x4 filters, forced on at small sizes, with channel counts that are and are not
-// multiples of 4; the few-channel filter gradient) with CYCLEGAN_WASM_THREADS threads; prints the
+// multiples of 4; native/filter-grad.c's filter gradients) with CYCLEGAN_WASM_THREADS threads; prints the
 // backend, how many threads the compiled kernels use, and a hash of every result.
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
@@ -35,10 +35,12 @@ for (const [inChannels, outChannels, seed, kernel] of [
   )([x, w]);
   results.push(tf.conv2d(x, w, 1, 'same'), dx!, dw!);
 }
-// The few-channel filter gradient: 7x7 12 -> 3 and 4x4 stride 2 3 -> 8.
+// The filter gradients of native/filter-grad.c: few outputs (7x7 12 -> 3), and the matrix
+// product (4x4 stride 2 3 -> 8; 3x3 stride 2 13 -> 21, whose 117 rows of dW split unevenly).
 for (const [inChannels, outChannels, kernel, stride] of [
   [12, 3, 7, 1],
   [3, 8, 4, 2],
+  [13, 21, 3, 2],
 ] as const) {
   const x = tf.randomNormal([2, 23, 19, inChannels], 0, 1, 'float32', 7) as tf.Tensor4D;
   const f = tf.zeros([kernel, kernel, inChannels, outChannels]) as tf.Tensor4D;
