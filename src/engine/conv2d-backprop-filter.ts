@@ -137,7 +137,7 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
 
 /**
  * dW by native/filter-grad.c's direct accumulation over vectors of input channels (few output
- * channels, input channels a multiple of 4), its kernel rows split over the compiled kernels' threads.
+ * channels, input channels a multiple of 4), its taps split over the compiled kernels' threads.
  */
 function filterGradFewOutputs(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
@@ -167,8 +167,9 @@ function filterGradFewOutputs(backend: BackendWasm, x: TensorInfo, dy: TensorInf
         info.strideWidth,
         info.padInfo.top,
         info.padInfo.left,
+        wasmKernelTuning.filterGradSmallBand,
       ],
-      filterHeight,
+      filterHeight * filterWidth,
     );
   } catch (error) {
     free(backend, dw);

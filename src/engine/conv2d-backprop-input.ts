@@ -27,6 +27,7 @@ import {
   type BackpropInputAttrs,
 } from './kernel-common.ts';
 import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
+import { conv2dNarrow, narrowConvSide } from './conv2d-narrow.ts';
 import { conv2dWinograd, winogradApplies } from './winograd.ts';
 
 /**
@@ -148,6 +149,7 @@ function phaseConvolution(backend: BackendWasm, dy: TensorInfo, subFilter: Tenso
     'channelsLast',
   );
   if (winogradApplies(info)) return conv2dWinograd(backend, dy, subFilter, info, { bias: null, relu: false });
+  if (narrowConvSide(info)) return conv2dNarrow(backend, dy, subFilter, info, { bias: null, relu: false });
   return runStock(
     stockKernels.conv2D,
     backend,

@@ -8,6 +8,7 @@ import { BatchMatMul, type backend_util, type NamedAttrMap, type NamedTensorInfo
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { plainConvGeometry, runStock, stockKernels, wasmKernelTuning, type ConvAttrs } from './kernel-common.ts';
 import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
+import { conv2dNarrow, narrowConvSide } from './conv2d-narrow.ts';
 import { conv2dWinograd, winogradApplies } from './winograd.ts';
 
 /**
@@ -80,6 +81,7 @@ export function conv2d(args: KernelArgs): TensorInfo {
   if (small) return conv2dSmallOutput(backend, x, filter, small);
   const info = plainConvGeometry(x, filter, attrs);
   if (info && winogradApplies(info)) return conv2dWinograd(backend, x, filter, info, { bias: null, relu: false });
+  if (info && narrowConvSide(info)) return conv2dNarrow(backend, x, filter, info, { bias: null, relu: false });
   return runStock(stockKernels.conv2D, backend, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
 }
 
@@ -93,10 +95,13 @@ export function fusedConv2d(args: KernelArgs): TensorInfo {
     const small = plain ? smallOutputGeometry(x!, filter!, attrs) : null;
     if (small) return conv2dSmallOutput(backend, x!, filter!, small);
     const info = plainConvGeometry(x!, filter!, attrs);
-    // Winograd adds a per-channel bias; other broadcasts of it go to XNNPACK.
+    // Winograd and the narrow kernels add a per-channel bias; other broadcasts of it go to XNNPACK.
     const perChannelBias = bias == null || (bias.shape.length === 1 && bias.shape[0] === filter!.shape[3] && bias.dtype === 'float32');
     if (info && perChannelBias && winogradApplies(info)) {
       return conv2dWinograd(backend, x!, filter!, info, { bias: bias ?? null, relu: activation === 'relu' });
+    }
+    if (info && perChannelBias && narrowConvSide(info)) {
+      return conv2dNarrow(backend, x!, filter!, info, { bias: bias ?? null, relu: activation === 'relu' });
     }
   }
   return runStock(stockKernels.fusedConv2D, backend, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);

@@ -69,12 +69,21 @@ export const wasmKernelTuning = {
    * 512->1 at 32 px 1.1 against 13.1.
    */
   filterGradSmallMaxChannels: 4,
+  /** Output rows per band of that kernel: its inputs for a band stay in L2 while every tap goes by. */
+  filterGradSmallBand: 8,
   /**
    * Every other Conv2DBackpropFilter through native/filter-grad.c's in-place product dW = Xᵀ·dY
    * (false: the XNNPACK product per kernel position over phase-split copies of x), its panel
    * `filterGradChunk` pixels by `filterGradBlockRows` dW rows.
    */
   filterGradGemm: true,
+  /**
+   * Convolutions with at most `narrowConvMaxChannels` input or output channels (the other side a
+   * multiple of 4) through native/conv-narrow.c instead of XNNPACK: forward (Conv2D,
+   * FusedConv2D) and the stride-1 convolutions of Conv2DBackpropInput's phases.
+   */
+  narrowConv: true,
+  narrowConvMaxChannels: 4,
   filterGradBlockRows: 64,
   filterGradChunk: 64,
 };

@@ -41,8 +41,8 @@ export interface InstanceNormModule {
 const compiled = new Map<string, WebAssembly.Module>();
 const instances = new WeakMap<BackendWasm, Map<string, WebAssembly.Exports>>();
 
-/** The compiled kernel modules (native/NAME.c); winograd.c's and filter-grad.c's are called through runNative (native-threads.ts). */
-export const NATIVE_MODULES = ['instance-norm', 'winograd', 'filter-grad'] as const;
+/** The compiled kernel modules (native/NAME.c); all but instance-norm.c are called through runNative (native-threads.ts). */
+export const NATIVE_MODULES = ['instance-norm', 'winograd', 'filter-grad', 'conv-narrow'] as const;
 export type NativeModuleName = (typeof NATIVE_MODULES)[number];
 
 /**

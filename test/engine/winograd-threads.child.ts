@@ -1,6 +1,6 @@
 // Child for winograd-threads.test.ts: the compiled kernels split over threads (Winograd's forward,
 // input and filter gradients for 3x3 and 4x4 filters, forced on at small sizes, with channel counts that are and are not
-// multiples of 4; native/filter-grad.c's filter gradients) with CYCLEGAN_WASM_THREADS threads; prints the
+// multiples of 4; native/filter-grad.c's filter gradients; native/conv-narrow.c's convolutions) with CYCLEGAN_WASM_THREADS threads; prints the
 // backend, how many threads the compiled kernels use, and a hash of every result.
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
@@ -53,6 +53,18 @@ for (const [inChannels, outChannels, kernel, stride] of [
         .sum(),
     )(f),
   );
+}
+// The narrow convolutions of native/conv-narrow.c (13 output rows of batch 2 split unevenly),
+// forward with bias and relu, and an input gradient running the other one.
+for (const [inChannels, outChannels] of [
+  [3, 20],
+  [12, 3],
+] as const) {
+  const x = tf.randomNormal([2, 13, 9, inChannels], 0, 1, 'float32', 9) as tf.Tensor4D;
+  const w = tf.randomNormal([7, 7, inChannels, outChannels], 0, 0.1, 'float32', 10) as tf.Tensor4D;
+  const bias = tf.randomNormal([outChannels], 0, 0.1, 'float32', 11) as tf.Tensor1D;
+  const y = tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias, activation: 'relu' });
+  results.push(y, tf.conv2dTranspose(y, w, x.shape, 1, 'same'));
 }
 for (const t of results) hash.update(t.dataSync() as Float32Array);
 console.log(JSON.stringify({ backend: describeBackend(), nativeThreads: nativeThreads(activeWasmBackend()!), hash: hash.digest('hex') }));

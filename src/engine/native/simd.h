@@ -13,6 +13,7 @@ typedef float f4 __attribute__((vector_size(16)));
 static inline f4 ld(const float *p) { return (f4)wasm_v128_load(p); }
 static inline void st(float *p, f4 v) { wasm_v128_store(p, (v128_t)v); }
 static inline f4 splat(float x) { return (f4)wasm_f32x4_splat(x); }
+static inline f4 ld_splat(const float *p) { return (f4)wasm_v128_load32_splat(p); }
 
 /*
  * The 4x8 block of the matrix products (winograd.c's and filter-grad.c's): accumulators c00..c31 (rows 0-3, column halves 0-1) take
