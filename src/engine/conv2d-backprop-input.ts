@@ -28,7 +28,7 @@ import {
 } from './kernel-common.ts';
 import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
 import { conv2dNarrow, narrowConvSide } from './conv2d-narrow.ts';
-import { conv2dWinograd, winogradApplies } from './winograd.ts';
+import { conv2dWinograd, winogradPhaseApplies } from './winograd.ts';
 
 /**
  * dx[n, h, w, ci] = sum dy[n, oh, ow, co] * f[kh, kw, ci, co] over oh*s + kh - padTop = h (same for
@@ -135,7 +135,8 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
 
 /**
  * One phase: a stride-1 convolution of dy with the sub-filter. A stride-1 3x3 or 4x4 layer's only
- * phase is a stride-1 convolution of that size itself, which goes through Winograd when it applies.
+ * phase is a stride-1 convolution of that size itself, and a 4x4 stride-2 layer's four phases are
+ * 2x2 ones: these go through Winograd when it applies.
  */
 function phaseConvolution(backend: BackendWasm, dy: TensorInfo, subFilter: TensorInfo, pad: backend_util.ExplicitPadding): TensorInfo {
   const info = backend_util.computeConv2DInfo(
@@ -148,7 +149,7 @@ function phaseConvolution(backend: BackendWasm, dy: TensorInfo, subFilter: Tenso
     false,
     'channelsLast',
   );
-  if (winogradApplies(info)) return conv2dWinograd(backend, dy, subFilter, info, { bias: null, relu: false });
+  if (winogradPhaseApplies(info)) return conv2dWinograd(backend, dy, subFilter, info, { bias: null, relu: false });
   if (narrowConvSide(info)) return conv2dNarrow(backend, dy, subFilter, info, { bias: null, relu: false });
   return runStock(
     stockKernels.conv2D,

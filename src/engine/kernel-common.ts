@@ -56,11 +56,21 @@ export const wasmKernelTuning = {
   winograd: true,
   /**
    * Fewest input and output channels for Winograd, and fewest output pixels (all images). Below
-   * 16 channels or 16x16 pixels the two are within the noise of each other (same measurement:
-   * 32 px 16->16 forward 0.38 ms against 0.25 direct, 16 px 64->64 0.81 against 0.67).
+   * 16 channels or 12x12 pixels the two are within the noise of each other (same measurement:
+   * 32 px 16->16 forward 0.38 ms against 0.25 direct; forward / input / filter gradient, 2
+   * threads: 12x12 out 3x3 64->64 0.30 / 0.40 / 0.52 ms against 0.36 / 0.49 / 0.43, 8x8 256->256
+   * 1.58 / 1.92 / 3.19 against 1.52 / 1.88 / 2.95), and above they win: PatchGAN's 4x4 128->256 at
+   * 128 px (15x15 out) 3.96 / 2.51 / 3.71 against 5.04 / 6.80 / 7.64.
    */
   winogradMinChannels: 16,
-  winogradMinOutPixels: 256,
+  winogradMinOutPixels: 144,
+  /**
+   * Fewest output pixels for the 2x2 phases by F(5x5, 2x2): its filter transform is 9 times the
+   * sub-filter, so it needs many tiles to pay. Measured (bench as above, 4x4 stride-2 transposed
+   * convolutions): 32x32 phases 512->128 29.4 ms against 36.0, 64x64 256->64 26.6 against 44.0,
+   * but 16x16 1024->256 60.9 against 43.2.
+   */
+  winogradPhaseMinOutPixels: 1024,
   /**
    * Conv2DBackpropFilter with at most this many output channels (input channels a multiple of 4)
    * through native/filter-grad.c's direct accumulation: the matrix product's 1-4 columns would

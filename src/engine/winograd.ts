@@ -44,6 +44,12 @@ interface Variant {
   filterGrad: string;
 }
 const VARIANTS: Record<number, Variant> = {
+  // Forward only, for the 2x2 phases of strided transposed convolutions (winogradPhaseApplies).
+  2: {
+    tileOut: 5,
+    filter: 'winograd_filter_f52',
+    filterGrad: '',
+  },
   3: {
     tileOut: 4,
     filter: 'winograd_filter',
@@ -66,9 +72,24 @@ function variantOf(info: backend_util.Conv2DInfo): Variant {
 
 /** True when the convolution `info` describes (forward, or the one a gradient belongs to) should run through Winograd. */
 export function winogradApplies(info: backend_util.Conv2DInfo): boolean {
+  return (info.filterHeight === 3 || info.filterHeight === 4) && worthWinograd(info);
+}
+
+/**
+ * True when a stride-1 phase convolution of Conv2DBackpropInput (forward only) should run through
+ * Winograd: 3x3 and 4x4 ones, and the 2x2 phases of 4x4 stride-2 (and 3x3 stride-2) layers by
+ * F(5x5, 2x2).
+ */
+export function winogradPhaseApplies(info: backend_util.Conv2DInfo): boolean {
+  if (info.filterHeight === 2) {
+    return worthWinograd(info) && info.outHeight * info.outWidth * info.batchSize >= wasmKernelTuning.winogradPhaseMinOutPixels;
+  }
+  return winogradApplies(info);
+}
+
+function worthWinograd(info: backend_util.Conv2DInfo): boolean {
   return (
     wasmKernelTuning.winograd &&
-    (info.filterHeight === 3 || info.filterHeight === 4) &&
     info.filterWidth === info.filterHeight &&
     info.strideHeight === 1 &&
     info.strideWidth === 1 &&
@@ -139,7 +160,7 @@ export interface WinogradOptions {
   relu: boolean;
 }
 
-/** y = conv2d(x, filter) (3x3 or 4x4, stride 1, the padding in `info`) through F(4x4, 3x3) or F(3x3, 4x4). */
+/** y = conv2d(x, filter) (2x2, 3x3 or 4x4, stride 1, the padding in `info`) through F(5x5, 2x2), F(4x4, 3x3) or F(3x3, 4x4). */
 export function conv2dWinograd(
   backend: BackendWasm,
   x: TensorInfo,
@@ -156,7 +177,7 @@ export function conv2dWinograd(
   let y: TensorInfo | null = null;
   try {
     scratch = allocate(backend, [
-      POSITIONS * (inChannels * outChannels + tiles * inChannels + tiles * outChannels) + 5 * wide + threads * temp,
+      POSITIONS * (inChannels * outChannels + tiles * inChannels + tiles * outChannels) + 6 * wide + threads * temp,
     ]);
     y = allocate(backend, [batchSize, outHeight, outWidth, outChannels]);
     const at = layout(heapOffset(backend, scratch), {
@@ -164,7 +185,7 @@ export function conv2dWinograd(
       v: POSITIONS * tiles * inChannels,
       m: POSITIONS * tiles * outChannels,
       zero: wide,
-      sink: 4 * wide,
+      sink: 5 * wide,
       temp: threads * temp,
     });
     const zero = at.zero!;

@@ -14,6 +14,7 @@ Object.assign(wasmKernelTuning, {
   winograd: true,
   winogradMinChannels: 1,
   winogradMinOutPixels: 0,
+  winogradPhaseMinOutPixels: 0,
   convGemmMaxOutPixels: 0,
   gemmMaxDyPixels: 0,
 });
@@ -65,6 +66,12 @@ for (const [inChannels, outChannels] of [
   const bias = tf.randomNormal([outChannels], 0, 0.1, 'float32', 11) as tf.Tensor1D;
   const y = tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias, activation: 'relu' });
   results.push(y, tf.conv2dTranspose(y, w, x.shape, 1, 'same'));
+}
+// F(5x5, 2x2) on the 2x2 phases of a 4x4 stride-2 transposed convolution (23 -> 17 channels).
+{
+  const x = tf.randomNormal([2, 9, 7, 17], 0, 1, 'float32', 12) as tf.Tensor4D;
+  const w = tf.randomNormal([4, 4, 23, 17], 0, 0.1, 'float32', 13) as tf.Tensor4D;
+  results.push(tf.conv2dTranspose(x, w, [2, 18, 14, 23], 2, 'same'));
 }
 for (const t of results) hash.update(t.dataSync() as Float32Array);
 console.log(JSON.stringify({ backend: describeBackend(), nativeThreads: nativeThreads(activeWasmBackend()!), hash: hash.digest('hex') }));

@@ -1,7 +1,9 @@
 /**
- * Winograd F(4x4, 3x3) and F(3x3, 4x4) (src/engine/winograd.ts) against the pure-JS cpu backend:
- * 3x3 and 4x4 stride-1 conv2d and fused conv2d (bias, relu) values and gradients (input, filter, bias) over odd sizes,
- * batch 1 and 2, 'same', 'valid' and explicit padding; nothing kept between calls; no leaks.
+ * Winograd F(4x4, 3x3), F(3x3, 4x4) and F(5x5, 2x2) (src/engine/winograd.ts) against the pure-JS
+ * cpu backend: 3x3 and 4x4 stride-1 conv2d and fused conv2d (bias, relu) values and gradients
+ * (input, filter, bias) over odd sizes, batch 1 and 2, 'same', 'valid' and explicit padding; the
+ * 2x2 phases of stride-2 transposed convolutions and input gradients; nothing kept between
+ * calls; no leaks.
  *
  * Accepted error: 5e-5 of the output's largest magnitude. Winograd's transform (points 0, ±1, ±2)
  * scales float32 rounding in the 36 matrix products up by ~10-100x over the direct convolution
@@ -72,6 +74,7 @@ function forceWinograd(): () => void {
     winograd: true,
     winogradMinChannels: 1,
     winogradMinOutPixels: 0,
+    winogradPhaseMinOutPixels: 0,
     convGemmMaxOutPixels: 0,
     gemmMaxDyPixels: 0,
   });
@@ -153,15 +156,64 @@ test('Winograd 3x3 and 4x4 stride-1 convolutions match the cpu backend (values a
   console.log(`winograd: ${cases.length} cases, max relative error: ${summary}`);
 });
 
+test('F(5x5, 2x2) runs the 2x2 phases of stride-2 transposed convolutions and input gradients, matching the cpu backend', async (t) => {
+  const phaseCases: { batch: number; size: [number, number]; inChannels: number; outChannels: number; kernel: number }[] = [
+    { batch: 1, size: [11, 13], inChannels: 24, outChannels: 20, kernel: 4 },
+    { batch: 2, size: [7, 6], inChannels: 9, outChannels: 17, kernel: 4 },
+    { batch: 1, size: [12, 12], inChannels: 128, outChannels: 64, kernel: 4 },
+    { batch: 2, size: [9, 10], inChannels: 16, outChannels: 12, kernel: 3 },
+  ];
+  // y = conv2dTranspose(x, filter) (Conv2DBackpropInput as a forward pass), and the input gradient
+  // of a stride-2 convolution of y's size.
+  const compute = (c: (typeof phaseCases)[number]) =>
+    tf.tidy(() => {
+      const x = tf.randomUniform([c.batch, ...c.size, c.outChannels], -1, 1, 'float32', 91) as tf.Tensor4D;
+      const filter = tf.randomUniform([c.kernel, c.kernel, c.inChannels, c.outChannels], -1, 1, 'float32', 92) as tf.Tensor4D;
+      const outShape: [number, number, number, number] = [c.batch, 2 * c.size[0], 2 * c.size[1], c.inChannels];
+      const y = tf.conv2dTranspose(x, filter, outShape, 2, 'same');
+      const weights = tf.randomUniform(x.shape, -1, 1, 'float32', 93);
+      const dx = tf.grad((input: tf.Tensor) =>
+        tf
+          .conv2d(input as tf.Tensor4D, filter, 2, 'same')
+          .mul(weights)
+          .sum(),
+      )(y);
+      return [y, dx].map((r) => r.dataSync() as Float32Array);
+    });
+  let worst = 0;
+  for (const c of phaseCases) {
+    await useBackend('cpu');
+    const expected = compute(c);
+    await useBackend('wasm');
+    const restore = forceWinograd();
+    const before = nativeCallCounts.get('winograd.winograd_filter_f52') ?? 0;
+    let actual: Float32Array[];
+    try {
+      actual = compute(c);
+    } finally {
+      restore();
+    }
+    // Each of the two has four phases; a 4x4 filter's are all 2x2, a 3x3 one's only one of them.
+    const ran = (nativeCallCounts.get('winograd.winograd_filter_f52') ?? 0) - before;
+    assert.equal(ran, c.kernel === 4 ? 8 : 2, `${JSON.stringify(c)}: F(5x5, 2x2) ran ${ran} times`);
+    for (const [i, name] of ['transposed convolution', 'input gradient'].entries()) {
+      const error = relativeError(actual[i]!, expected[i]!);
+      worst = Math.max(worst, error);
+      assert.ok(error < TOLERANCE, `${JSON.stringify(c)} ${name}: relative error ${error.toExponential(2)}`);
+    }
+  }
+  t.diagnostic(`${phaseCases.length} cases, max relative error ${worst.toExponential(2)}`);
+});
+
 test('Winograd is really used, and differs from the direct convolution only by rounding', async () => {
   await useBackend('wasm');
-  const c: Case = { batch: 1, height: 12, width: 12, inChannels: 32, outChannels: 32, pad: 'same' };
+  const c: Case = { batch: 1, height: 11, width: 11, inChannels: 32, outChannels: 32, pad: 'same' };
   const saved = { ...wasmKernelTuning };
   try {
     wasmKernelTuning.winograd = false;
     const direct = computeAll(c);
     wasmKernelTuning.winograd = true;
-    const winograd = computeAll(c); // 32 channels, 144 pixels: below the default minimums, so direct again
+    const winograd = computeAll(c); // 32 channels, 121 pixels: below the default minimums, so direct again
     assert.deepEqual(winograd['conv2d y'], direct['conv2d y']);
     const restore = forceWinograd();
     const forced = computeAll(c);

@@ -80,6 +80,33 @@ static inline void output_pass(const float *s0, const float *s1, const float *s2
   }
 }
 
+/* y_q = Σ_b Aᵀ[q][b] s_b + bias (Aᵀ 5x6, F(5x5, 2x2)), then max(y, 0) when relu. */
+static inline void output5_pass(const float *s0, const float *s1, const float *s2, const float *s3, const float *s4, const float *s5,
+                                float *d0, float *d1, float *d2, float *d3, float *d4, const float *bias, int relu, int c) {
+  int k = 0;
+  f4 floor = splat(relu ? 0.0f : -__builtin_inff());
+  for (; k + 4 <= c; k += 4) {
+    f4 m0 = ld(s0 + k), m1 = ld(s1 + k), m2 = ld(s2 + k), m3 = ld(s3 + k), m4 = ld(s4 + k), m5 = ld(s5 + k), b = ld(bias + k);
+    f4 sum12 = m1 + m2, diff12 = m1 - m2, sum34 = m3 + m4, diff34 = m3 - m4;
+    st(d0 + k, wasm_f32x4_pmax(m0 + sum12 + sum34 + b, floor));
+    st(d1 + k, wasm_f32x4_pmax(diff12 + 2 * diff34 + b, floor));
+    st(d2 + k, wasm_f32x4_pmax(sum12 + 4 * sum34 + b, floor));
+    st(d3 + k, wasm_f32x4_pmax(diff12 + 8 * diff34 + b, floor));
+    st(d4 + k, wasm_f32x4_pmax(sum12 + 16 * sum34 + m5 + b, floor));
+  }
+  for (; k < c; k++) {
+    float m0 = s0[k], m1 = s1[k], m2 = s2[k], m3 = s3[k], m4 = s4[k], m5 = s5[k], b = bias[k];
+    float sum12 = m1 + m2, diff12 = m1 - m2, sum34 = m3 + m4, diff34 = m3 - m4;
+    float y0 = m0 + sum12 + sum34 + b, y1 = diff12 + 2 * diff34 + b, y2 = sum12 + 4 * sum34 + b, y3 = diff12 + 8 * diff34 + b;
+    float y4 = sum12 + 16 * sum34 + m5 + b;
+    d0[k] = relu && y0 < 0 ? 0 : y0;
+    d1[k] = relu && y1 < 0 ? 0 : y1;
+    d2[k] = relu && y2 < 0 ? 0 : y2;
+    d3[k] = relu && y3 < 0 ? 0 : y3;
+    d4[k] = relu && y4 < 0 ? 0 : y4;
+  }
+}
+
 /* w_b = Σ_q A[b][q] y_q (A = (Aᵀ)ᵀ, 6x4): the output gradient's transform, the adjoint of output_pass. */
 static inline void gradient_pass(const float *s0, const float *s1, const float *s2, const float *s3, float *d0, float *d1, float *d2, float *d3,
                                  float *d4, float *d5, int c) {
@@ -550,15 +577,14 @@ static inline float *output_pixel(float *y, float *sink, int s, int h, int w, in
 
 /*
  * y [n, out_high, out_wide, c] for the tiles begin..end-1 from the products M [36][tiles][c]: per
- * tile Aᵀ M A (tile_out 4, F(4x4, 3x3)) or Gᵀ M G (tile_out 3, F(3x3, 4x4)), plus bias, then relu
- * when asked. bias: c floats (zeros for none). sink: 4·c floats that take the outputs of edge
- * tiles outside y. temp: 24·c floats.
+ * tile Aᵀ M A (tile_out 4, F(4x4, 3x3); tile_out 5, F(5x5, 2x2)) or Gᵀ M G (tile_out 3, F(3x3,
+ * 4x4)), plus bias, then relu when asked. bias: c floats (zeros for none). sink: 5·c floats that
+ * take the outputs of edge tiles outside y. temp: 30·c floats.
  */
 EXPORT("winograd_output")
 void winograd_output(const float *m, float *y, const float *bias, const float *zero, float *sink, float *temp, int out_high, int out_wide,
                      int c, int tiles_high, int tiles_wide, int tiles, int relu, int tile_out, int begin, int end) {
   long plane = (long)tiles * c;
-  int four = tile_out == 4;
   for (int tile = begin; tile < end; tile++) {
     int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
     int th = rest / tiles_wide, tw = rest % tiles_wide;
@@ -566,10 +592,10 @@ void winograd_output(const float *m, float *y, const float *bias, const float *z
     for (int a = 0; a < 6; a++) {
       float *to = temp + a * tile_out * c;
       const float *row = at + a * 6 * plane;
-      if (four)
-        output_pass(row, row + plane, row + 2 * plane, row + 3 * plane, row + 4 * plane, row + 5 * plane, to, to + c, to + 2 * c, to + 3 * c,
-                    zero, 0, c);
-      else gt_stream(row, row + plane, row + 2 * plane, row + 3 * plane, row + 4 * plane, row + 5 * plane, to, to + c, to + 2 * c, zero, 0, c);
+      const float *r1 = row + plane, *r2 = row + 2 * plane, *r3 = row + 3 * plane, *r4 = row + 4 * plane, *r5 = row + 5 * plane;
+      if (tile_out == 4) output_pass(row, r1, r2, r3, r4, r5, to, to + c, to + 2 * c, to + 3 * c, zero, 0, c);
+      else if (tile_out == 5) output5_pass(row, r1, r2, r3, r4, r5, to, to + c, to + 2 * c, to + 3 * c, to + 4 * c, zero, 0, c);
+      else gt_stream(row, r1, r2, r3, r4, r5, to, to + c, to + 2 * c, zero, 0, c);
     }
     for (int q = 0; q < tile_out; q++) {
       int w = tw * tile_out + q, h = th * tile_out;
@@ -578,10 +604,15 @@ void winograd_output(const float *m, float *y, const float *bias, const float *z
       float *p2 = output_pixel(y, sink, s, h + 2, w, out_high, out_wide, c, 2);
       const float *from = temp + q * c;
       int stride = tile_out * c;
-      if (four)
-        output_pass(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride, p0, p1, p2,
-                    output_pixel(y, sink, s, h + 3, w, out_high, out_wide, c, 3), bias, relu, c);
-      else gt_stream(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, from + 5 * stride, p0, p1, p2, bias, relu, c);
+      const float *f1 = from + stride, *f2 = from + 2 * stride, *f3 = from + 3 * stride, *f4_ = from + 4 * stride, *f5 = from + 5 * stride;
+      if (tile_out == 4) {
+        output_pass(from, f1, f2, f3, f4_, f5, p0, p1, p2, output_pixel(y, sink, s, h + 3, w, out_high, out_wide, c, 3), bias, relu, c);
+      } else if (tile_out == 5) {
+        output5_pass(from, f1, f2, f3, f4_, f5, p0, p1, p2, output_pixel(y, sink, s, h + 3, w, out_high, out_wide, c, 3),
+                     output_pixel(y, sink, s, h + 4, w, out_high, out_wide, c, 4), bias, relu, c);
+      } else {
+        gt_stream(from, f1, f2, f3, f4_, f5, p0, p1, p2, bias, relu, c);
+      }
     }
   }
 }
@@ -618,5 +649,61 @@ void winograd_gradient(const float *dy, float *w, const float *zero, float *temp
       if (four) gradient_pass(from, from + stride, from + 2 * stride, from + 3 * stride, d0, d1, d2, d3, d4, d5, c);
       else g_stream(from, from + stride, from + 2 * stride, d0, d1, d2, d3, d4, d5, c);
     }
+  }
+}
+
+/*
+ * F(5x5, 2x2), for the 2x2 stride-1 phase convolutions of strided transposed convolutions
+ * (conv2d-backprop-input.ts): the same 6x6 tiles and input transform Bᵀ (it depends only on the
+ * points 0, ±1, ±2, ∞, shared by every F(m, r) with m + r - 1 = 6), the filter through G's first
+ * two columns (with Lavin's scaling, as in F(4x4, 3x3)), the products back through Aᵀ's five
+ * rows (output5_pass). Forward only: phases are convolutions of an output gradient.
+ */
+
+/* t_b = Σ_k G[b][k] g_k for a 2-tap filter (G 6x2). */
+#define FILTER52_PASS(g0, g1, t0, t1, t2, t3, t4, t5)                                                                             \
+  do {                                                                                                                           \
+    f4 quarter_ = (g0)*0.25f, half_ = (g1)*0.5f;                                                                                 \
+    t0 = quarter_;                                                                                                               \
+    t1 = -((g0) + (g1)) / 6;                                                                                                     \
+    t2 = -((g0) - (g1)) / 6;                                                                                                     \
+    t3 = (quarter_ + half_) / 6;                                                                                                 \
+    t4 = (quarter_ - half_) / 6;                                                                                                 \
+    t5 = (g1);                                                                                                                   \
+  } while (0)
+
+/* U = G g Gᵀ at the filter elements p (taps p + (kh·2 + kw)·n; four lanes, or lane 0 when !whole) into u + k·n. */
+static inline void filter52_elements(const float *p, float *u, long n, int whole) {
+  f4 a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5;
+  FILTER52_PASS(load_lanes(p, whole), load_lanes(p + n, whole), a0, a1, a2, a3, a4, a5);
+  FILTER52_PASS(load_lanes(p + 2 * n, whole), load_lanes(p + 3 * n, whole), b0, b1, b2, b3, b4, b5);
+#define FILTER52_COLUMN(b, r0, r1)                                                                                                 \
+  do {                                                                                                                           \
+    f4 t0, t1, t2, t3, t4, t5;                                                                                                   \
+    FILTER52_PASS(r0, r1, t0, t1, t2, t3, t4, t5);                                                                               \
+    store_lanes(u + (0 * 6 + (b)) * n, t0, whole);                                                                               \
+    store_lanes(u + (1 * 6 + (b)) * n, t1, whole);                                                                               \
+    store_lanes(u + (2 * 6 + (b)) * n, t2, whole);                                                                               \
+    store_lanes(u + (3 * 6 + (b)) * n, t3, whole);                                                                               \
+    store_lanes(u + (4 * 6 + (b)) * n, t4, whole);                                                                               \
+    store_lanes(u + (5 * 6 + (b)) * n, t5, whole);                                                                               \
+  } while (0)
+  FILTER52_COLUMN(0, a0, b0);
+  FILTER52_COLUMN(1, a1, b1);
+  FILTER52_COLUMN(2, a2, b2);
+  FILTER52_COLUMN(3, a3, b3);
+  FILTER52_COLUMN(4, a4, b4);
+  FILTER52_COLUMN(5, a5, b5);
+#undef FILTER52_COLUMN
+}
+
+/* U = G g Gᵀ for the filter g [2][2][n] into U [36][n], elements 4·begin .. min(4·end, n)-1. */
+EXPORT("winograd_filter_f52")
+void winograd_filter_f52(const float *g, float *u, int n, int begin, int end) {
+  for (int group = begin; group < end; group++) {
+    int e = group * 4;
+    if (e + 4 <= n) filter52_elements(g + e, u + e, n, 1);
+    else
+      for (; e < n; e++) filter52_elements(g + e, u + e, n, 0);
   }
 }
