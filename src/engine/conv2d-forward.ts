@@ -1,15 +1,16 @@
 /**
  * Conv2D and FusedConv2D on wasm: XNNPACK's own convolution, except for small outputs, where a
- * changing filter's repacking dominates and a GEMM over im2col columns is faster, and for 3x3 and
+ * changing filter's repacking dominates and a GEMM over im2col columns is faster; for 3x3 and
  * 4x4 stride-1 convolutions with enough channels, which go through Winograd F(4x4, 3x3) and
- * F(3x3, 4x4).
+ * F(3x3, 4x4), and 4x4 stride-2 ones, through F(5x5, 2x2) over their input's space to depth; and
+ * for few input or output channels (conv2d-narrow.ts).
  */
 import { BatchMatMul, type backend_util, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { plainConvGeometry, runStock, stockKernels, wasmKernelTuning, type ConvAttrs } from './kernel-common.ts';
 import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
 import { conv2dNarrow, narrowConvSide } from './conv2d-narrow.ts';
-import { conv2dWinograd, winogradApplies } from './winograd.ts';
+import { conv2dStride2Winograd, conv2dWinograd, winogradApplies, winogradStride2Applies } from './winograd.ts';
 
 /**
  * XNNPACK repacks a convolution's filter the first time it sees the buffer. Inference pays that
@@ -81,6 +82,7 @@ export function conv2d(args: KernelArgs): TensorInfo {
   if (small) return conv2dSmallOutput(backend, x, filter, small);
   const info = plainConvGeometry(x, filter, attrs);
   if (info && winogradApplies(info)) return conv2dWinograd(backend, x, filter, info, { bias: null, relu: false });
+  if (info && winogradStride2Applies(info)) return conv2dStride2Winograd(backend, x, filter, info, { bias: null, relu: false });
   if (info && narrowConvSide(info)) return conv2dNarrow(backend, x, filter, info, { bias: null, relu: false });
   return runStock(stockKernels.conv2D, backend, args.inputs as NamedTensorInfoMap, args.attrs as NamedAttrMap);
 }
@@ -99,6 +101,9 @@ export function fusedConv2d(args: KernelArgs): TensorInfo {
     const perChannelBias = bias == null || (bias.shape.length === 1 && bias.shape[0] === filter!.shape[3] && bias.dtype === 'float32');
     if (info && perChannelBias && winogradApplies(info)) {
       return conv2dWinograd(backend, x!, filter!, info, { bias: bias ?? null, relu: activation === 'relu' });
+    }
+    if (info && perChannelBias && winogradStride2Applies(info)) {
+      return conv2dStride2Winograd(backend, x!, filter!, info, { bias: bias ?? null, relu: activation === 'relu' });
     }
     if (info && perChannelBias && narrowConvSide(info)) {
       return conv2dNarrow(backend, x!, filter!, info, { bias: bias ?? null, relu: activation === 'relu' });

@@ -2,8 +2,8 @@
  * Winograd F(4x4, 3x3), F(3x3, 4x4) and F(5x5, 2x2) (src/engine/winograd.ts) against the pure-JS
  * cpu backend: 3x3 and 4x4 stride-1 conv2d and fused conv2d (bias, relu) values and gradients
  * (input, filter, bias) over odd sizes, batch 1 and 2, 'same', 'valid' and explicit padding; the
- * 2x2 phases of stride-2 transposed convolutions and input gradients; nothing kept between
- * calls; no leaks.
+ * 2x2 phases of stride-2 transposed convolutions and input gradients, and 4x4 stride-2
+ * convolutions over their input's space to depth; nothing kept between calls; no leaks.
  *
  * Accepted error: 5e-5 of the output's largest magnitude. Winograd's transform (points 0, ±1, ±2)
  * scales float32 rounding in the 36 matrix products up by ~10-100x over the direct convolution
@@ -194,8 +194,9 @@ test('F(5x5, 2x2) runs the 2x2 phases of stride-2 transposed convolutions and in
       restore();
     }
     // Each of the two has four phases; a 4x4 filter's are all 2x2, a 3x3 one's only one of them.
+    // The input gradient's forward pass, a 4x4 stride-2 convolution, runs F(5x5, 2x2) once more.
     const ran = (nativeCallCounts.get('winograd.winograd_filter_f52') ?? 0) - before;
-    assert.equal(ran, c.kernel === 4 ? 8 : 2, `${JSON.stringify(c)}: F(5x5, 2x2) ran ${ran} times`);
+    assert.equal(ran, c.kernel === 4 ? 4 + 4 + 1 : 2, `${JSON.stringify(c)}: F(5x5, 2x2) ran ${ran} times`);
     for (const [i, name] of ['transposed convolution', 'input gradient'].entries()) {
       const error = relativeError(actual[i]!, expected[i]!);
       worst = Math.max(worst, error);
@@ -203,6 +204,61 @@ test('F(5x5, 2x2) runs the 2x2 phases of stride-2 transposed convolutions and in
     }
   }
   t.diagnostic(`${phaseCases.length} cases, max relative error ${worst.toExponential(2)}`);
+});
+
+test('4x4 stride-2 convolutions by F(5x5, 2x2) over the space to depth match the cpu backend', async (t) => {
+  type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+  const stride2Cases: { batch: number; size: [number, number]; inChannels: number; outChannels: number; pad: Pad }[] = [
+    { batch: 1, size: [16, 12], inChannels: 20, outChannels: 24, pad: 'same' },
+    { batch: 2, size: [13, 11], inChannels: 17, outChannels: 9, pad: 'same' },
+    { batch: 1, size: [15, 14], inChannels: 8, outChannels: 16, pad: 'valid' },
+    {
+      batch: 1,
+      size: [12, 13],
+      inChannels: 6,
+      outChannels: 7,
+      pad: [
+        [0, 0],
+        [2, 1],
+        [0, 3],
+        [0, 0],
+      ],
+    },
+  ];
+  const compute = (c: (typeof stride2Cases)[number]) =>
+    tf.tidy(() => {
+      const x = tf.randomUniform([c.batch, ...c.size, c.inChannels], -1, 1, 'float32', 94) as tf.Tensor4D;
+      const filter = tf.randomUniform([4, 4, c.inChannels, c.outChannels], -1, 1, 'float32', 95) as tf.Tensor4D;
+      const bias = tf.randomUniform([c.outChannels], -1, 1, 'float32', 96) as tf.Tensor1D;
+      const plain = tf.conv2d(x, filter, 2, c.pad);
+      const fused = tf.fused.conv2d({ x, filter, strides: 2, pad: c.pad, bias, activation: 'relu' });
+      return [plain, fused].map((r) => r.dataSync() as Float32Array);
+    });
+  let worst = 0;
+  for (const c of stride2Cases) {
+    await useBackend('cpu');
+    const expected = compute(c);
+    await useBackend('wasm');
+    const restore = forceWinograd();
+    const before = nativeCallCounts.get('rearrange.space_to_depth2') ?? 0;
+    let actual: Float32Array[];
+    try {
+      actual = compute(c);
+    } finally {
+      restore();
+    }
+    assert.equal(
+      (nativeCallCounts.get('rearrange.space_to_depth2') ?? 0) - before,
+      2,
+      `${JSON.stringify(c)}: not through the space to depth`,
+    );
+    for (const [i, name] of ['conv2d', 'fused conv2d'].entries()) {
+      const error = relativeError(actual[i]!, expected[i]!);
+      worst = Math.max(worst, error);
+      assert.ok(error < TOLERANCE, `${JSON.stringify(c)} ${name}: relative error ${error.toExponential(2)}`);
+    }
+  }
+  t.diagnostic(`${stride2Cases.length} cases, max relative error ${worst.toExponential(2)}`);
 });
 
 test('Winograd is really used, and differs from the direct convolution only by rounding', async () => {
