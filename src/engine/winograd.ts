@@ -271,7 +271,17 @@ export function conv2dStride2Winograd(
       backend,
       'rearrange',
       'space_to_depth2',
-      [heapOffset(backend, x), heapOffset(backend, spaceToDepth), inHeight, inWidth, inChannels, high, wide, info.padInfo.top, info.padInfo.left],
+      [
+        heapOffset(backend, x),
+        heapOffset(backend, spaceToDepth),
+        inHeight,
+        inWidth,
+        inChannels,
+        high,
+        wide,
+        info.padInfo.top,
+        info.padInfo.left,
+      ],
       batchSize * high,
     );
     stacked = allocate(backend, [2, 2, channels, outChannels]);
