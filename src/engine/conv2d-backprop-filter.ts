@@ -1,15 +1,15 @@
 /**
  * Conv2DBackpropFilter (dW from x and dy), which tfjs-backend-wasm 4.22 lacks (so conv nets cannot
- * train on it without this): 3x3 and 4x4 stride-1 through Winograd (winograd.ts), few input or
- * output channels by direct accumulation (native/filter-grad.c), everything else from XNNPACK
- * matrix products.
+ * train on it without this): 3x3 and 4x4 stride-1 and 4x4 stride-2 through Winograd
+ * (winograd.ts), few output channels by direct accumulation and everything else as one in-place
+ * matrix product (native/filter-grad.c).
  */
 import { BatchMatMul, Conv2DBackpropFilter, Transpose, type backend_util, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { convGeometry, float32Only, floorDiv, shape4, wasmKernelTuning, type BackpropFilterAttrs } from './kernel-common.ts';
 import { nativeThreads, runNative } from './native-threads.ts';
 import { allocate, free, heapOffset, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
-import { conv2dBackpropFilterWinograd, winogradApplies } from './winograd.ts';
+import { conv2dBackpropFilterStride2Winograd, conv2dBackpropFilterWinograd, winogradApplies, winogradStride2Applies } from './winograd.ts';
 
 /**
  * dW[kh, kw, ci, co] = sum over n, oh, ow of xpad[n, s*oh + kh, s*ow + kw, ci] * dy[n, oh, ow, co].
@@ -36,6 +36,7 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
   if (winogradApplies(info)) return conv2dBackpropFilterWinograd(backend, x, dy, info);
+  if (winogradStride2Applies(info)) return conv2dBackpropFilterStride2Winograd(backend, x, dy, info);
   const fewOutputs = outChannels <= wasmKernelTuning.filterGradSmallMaxChannels && inChannels % 4 === 0;
   if (fewOutputs) return filterGradFewOutputs(backend, x, dy, info);
   if (wasmKernelTuning.filterGradGemm) return filterGradGemm(backend, x, dy, info);

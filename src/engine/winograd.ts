@@ -44,11 +44,12 @@ interface Variant {
   filterGrad: string;
 }
 const VARIANTS: Record<number, Variant> = {
-  // Forward only, for the 2x2 phases of strided transposed convolutions (winogradPhaseApplies).
+  // For 4x4 stride-2 convolutions over their input's space to depth, and the 2x2 phases of
+  // strided transposed convolutions (winogradStride2Applies, winogradPhaseApplies).
   2: {
     tileOut: 5,
     filter: 'winograd_filter_f52',
-    filterGrad: '',
+    filterGrad: 'winograd_filter_grad_f52',
   },
   3: {
     tileOut: 4,
@@ -259,59 +260,94 @@ export function conv2dStride2Winograd(
   info: backend_util.Conv2DInfo,
   options: WinogradOptions,
 ): TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const high = outHeight + 1;
-  const wide = outWidth + 1;
-  const channels = 4 * inChannels;
+  const { inChannels, outChannels } = info;
   let spaceToDepth: TensorInfo | null = null;
   let stacked: TensorInfo | null = null;
   try {
-    spaceToDepth = allocate(backend, [batchSize, high, wide, channels]);
+    spaceToDepth = spaceToDepth2(backend, x, info);
+    stacked = allocate(backend, [2, 2, 4 * inChannels, outChannels]);
+    restack(heapView(backend, filter), heapView(backend, stacked), inChannels * outChannels, false);
+    return conv2dWinograd(backend, spaceToDepth, stacked, stride1Geometry(info), options);
+  } finally {
+    if (spaceToDepth) free(backend, spaceToDepth);
+    if (stacked) free(backend, stacked);
+  }
+}
+
+/** dW of a 4x4 stride-2 convolution: the 2x2 stride-1 one's over the space to depth (see above), restacked. */
+export function conv2dBackpropFilterStride2Winograd(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { inChannels, outChannels } = info;
+  let spaceToDepth: TensorInfo | null = null;
+  let stackedGradient: TensorInfo | null = null;
+  try {
+    spaceToDepth = spaceToDepth2(backend, x, info);
+    stackedGradient = conv2dBackpropFilterWinograd(backend, spaceToDepth, dy, stride1Geometry(info));
+    const dw = allocate(backend, [4, 4, inChannels, outChannels]);
+    restack(heapView(backend, stackedGradient), heapView(backend, dw), inChannels * outChannels, true);
+    return dw;
+  } finally {
+    if (spaceToDepth) free(backend, spaceToDepth);
+    if (stackedGradient) free(backend, stackedGradient);
+  }
+}
+
+/** x' [N, OH + 1, OW + 1, 4 Ci]: the padded input's space to depth by 2 (native/rearrange.c). */
+function spaceToDepth2(backend: BackendWasm, x: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
+  const out = allocate(backend, [batchSize, outHeight + 1, outWidth + 1, 4 * inChannels]);
+  try {
     runNative(
       backend,
       'rearrange',
       'space_to_depth2',
       [
         heapOffset(backend, x),
-        heapOffset(backend, spaceToDepth),
+        heapOffset(backend, out),
         inHeight,
         inWidth,
         inChannels,
-        high,
-        wide,
+        outHeight + 1,
+        outWidth + 1,
         info.padInfo.top,
         info.padInfo.left,
       ],
-      batchSize * high,
+      batchSize * (outHeight + 1),
     );
-    stacked = allocate(backend, [2, 2, channels, outChannels]);
-    const src = heapView(backend, filter);
-    const dst = heapView(backend, stacked);
-    const block = inChannels * outChannels;
-    for (let p = 0; p < 2; p++) {
-      for (let q = 0; q < 2; q++) {
-        for (let a = 0; a < 2; a++) {
-          for (let b = 0; b < 2; b++) {
-            const from = ((2 * p + a) * 4 + (2 * q + b)) * block;
-            dst.set(src.subarray(from, from + block), ((p * 2 + q) * 4 + (a * 2 + b)) * block);
-          }
+  } catch (error) {
+    free(backend, out);
+    throw error;
+  }
+  return out;
+}
+
+/** The 2x2 stride-1 convolution over the space to depth that a 4x4 stride-2 one is. */
+function stride1Geometry(info: backend_util.Conv2DInfo): backend_util.Conv2DInfo {
+  const { batchSize, outHeight, outWidth, inChannels, outChannels } = info;
+  const shape: [number, number, number, number] = [batchSize, outHeight + 1, outWidth + 1, 4 * inChannels];
+  return backend_util.computeConv2DInfo(shape, [2, 2, 4 * inChannels, outChannels], 1, 1, 'valid', undefined, false, 'channelsLast');
+}
+
+/**
+ * g'[p][q][(a·2 + b)·Ci + c] = g[2p + a][2q + b][c] (or back, `unstack`): 16 contiguous blocks of
+ * Ci·Co floats move.
+ */
+function restack(from: Float32Array, to: Float32Array, block: number, unstack: boolean): void {
+  for (let p = 0; p < 2; p++) {
+    for (let q = 0; q < 2; q++) {
+      for (let a = 0; a < 2; a++) {
+        for (let b = 0; b < 2; b++) {
+          const original = ((2 * p + a) * 4 + (2 * q + b)) * block;
+          const stacked = ((p * 2 + q) * 4 + (a * 2 + b)) * block;
+          const [src, dst] = unstack ? [stacked, original] : [original, stacked];
+          to.set(from.subarray(src, src + block), dst);
         }
       }
     }
-    const stride1 = backend_util.computeConv2DInfo(
-      [batchSize, high, wide, channels],
-      [2, 2, channels, outChannels],
-      1,
-      1,
-      'valid',
-      undefined,
-      false,
-      'channelsLast',
-    );
-    return conv2dWinograd(backend, spaceToDepth, stacked, stride1, options);
-  } finally {
-    if (spaceToDepth) free(backend, spaceToDepth);
-    if (stacked) free(backend, stacked);
   }
 }
 

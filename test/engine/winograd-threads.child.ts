@@ -72,8 +72,17 @@ for (const [inChannels, outChannels] of [
   const x = tf.randomNormal([2, 9, 7, 17], 0, 1, 'float32', 12) as tf.Tensor4D;
   const w = tf.randomNormal([4, 4, 23, 17], 0, 0.1, 'float32', 13) as tf.Tensor4D;
   results.push(tf.conv2dTranspose(x, w, [2, 18, 14, 23], 2, 'same'));
-  // and a 4x4 stride-2 convolution through the space to depth (23 -> 17).
-  results.push(tf.conv2d(tf.randomNormal([2, 18, 14, 23], 0, 1, 'float32', 14) as tf.Tensor4D, w, 2, 'same'));
+  // and a 4x4 stride-2 convolution and its filter gradient through the space to depth (23 -> 17).
+  const input = tf.randomNormal([2, 18, 14, 23], 0, 1, 'float32', 14) as tf.Tensor4D;
+  results.push(tf.conv2d(input, w, 2, 'same'));
+  results.push(
+    tf.grad((f: tf.Tensor) =>
+      tf
+        .conv2d(input, f as tf.Tensor4D, 2, 'same')
+        .square()
+        .sum(),
+    )(w),
+  );
 }
 for (const t of results) hash.update(t.dataSync() as Float32Array);
 console.log(JSON.stringify({ backend: describeBackend(), nativeThreads: nativeThreads(activeWasmBackend()!), hash: hash.digest('hex') }));

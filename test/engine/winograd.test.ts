@@ -3,7 +3,8 @@
  * cpu backend: 3x3 and 4x4 stride-1 conv2d and fused conv2d (bias, relu) values and gradients
  * (input, filter, bias) over odd sizes, batch 1 and 2, 'same', 'valid' and explicit padding; the
  * 2x2 phases of stride-2 transposed convolutions and input gradients, and 4x4 stride-2
- * convolutions over their input's space to depth; nothing kept between calls; no leaks.
+ * convolutions and filter gradients over their input's space to depth; nothing kept between
+ * calls; no leaks.
  *
  * Accepted error: 5e-5 of the output's largest magnitude. Winograd's transform (points 0, ±1, ±2)
  * scales float32 rounding in the 36 matrix products up by ~10-100x over the direct convolution
@@ -206,7 +207,7 @@ test('F(5x5, 2x2) runs the 2x2 phases of stride-2 transposed convolutions and in
   t.diagnostic(`${phaseCases.length} cases, max relative error ${worst.toExponential(2)}`);
 });
 
-test('4x4 stride-2 convolutions by F(5x5, 2x2) over the space to depth match the cpu backend', async (t) => {
+test('4x4 stride-2 convolutions and their filter gradients by F(5x5, 2x2) over the space to depth match the cpu backend', async (t) => {
   type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
   const stride2Cases: { batch: number; size: [number, number]; inChannels: number; outChannels: number; pad: Pad }[] = [
     { batch: 1, size: [16, 12], inChannels: 20, outChannels: 24, pad: 'same' },
@@ -232,7 +233,14 @@ test('4x4 stride-2 convolutions by F(5x5, 2x2) over the space to depth match the
       const bias = tf.randomUniform([c.outChannels], -1, 1, 'float32', 96) as tf.Tensor1D;
       const plain = tf.conv2d(x, filter, 2, c.pad);
       const fused = tf.fused.conv2d({ x, filter, strides: 2, pad: c.pad, bias, activation: 'relu' });
-      return [plain, fused].map((r) => r.dataSync() as Float32Array);
+      const weights = tf.randomUniform(plain.shape, -1, 1, 'float32', 97);
+      const dfilter = tf.grad((f: tf.Tensor) =>
+        tf
+          .conv2d(x, f as tf.Tensor4D, 2, c.pad)
+          .mul(weights)
+          .sum(),
+      )(filter);
+      return [plain, fused, dfilter].map((r) => r.dataSync() as Float32Array);
     });
   let worst = 0;
   for (const c of stride2Cases) {
@@ -247,12 +255,13 @@ test('4x4 stride-2 convolutions by F(5x5, 2x2) over the space to depth match the
     } finally {
       restore();
     }
+    // The two forward passes, the gradient's forward pass and its filter gradient.
     assert.equal(
       (nativeCallCounts.get('rearrange.space_to_depth2') ?? 0) - before,
-      2,
+      4,
       `${JSON.stringify(c)}: not through the space to depth`,
     );
-    for (const [i, name] of ['conv2d', 'fused conv2d'].entries()) {
+    for (const [i, name] of ['conv2d', 'fused conv2d', 'filter gradient'].entries()) {
       const error = relativeError(actual[i]!, expected[i]!);
       worst = Math.max(worst, error);
       assert.ok(error < TOLERANCE, `${JSON.stringify(c)} ${name}: relative error ${error.toExponential(2)}`);

@@ -133,6 +133,32 @@ static inline void gradient_pass(const float *s0, const float *s1, const float *
   }
 }
 
+/* w_b = Σ_q A[b][q] y_q (A 6x5, F(5x5, 2x2)): the adjoint of output5_pass. */
+static inline void gradient5_pass(const float *s0, const float *s1, const float *s2, const float *s3, const float *s4, float *d0, float *d1,
+                                  float *d2, float *d3, float *d4, float *d5, int c) {
+  int k = 0;
+  for (; k + 4 <= c; k += 4) {
+    f4 y0 = ld(s0 + k), y1 = ld(s1 + k), y2 = ld(s2 + k), y3 = ld(s3 + k), y4 = ld(s4 + k);
+    f4 even1 = y0 + y2 + y4, odd1 = y1 + y3, even2 = y0 + 4 * y2 + 16 * y4, odd2 = 2 * y1 + 8 * y3;
+    st(d0 + k, y0);
+    st(d1 + k, even1 + odd1);
+    st(d2 + k, even1 - odd1);
+    st(d3 + k, even2 + odd2);
+    st(d4 + k, even2 - odd2);
+    st(d5 + k, y4);
+  }
+  for (; k < c; k++) {
+    float y0 = s0[k], y1 = s1[k], y2 = s2[k], y3 = s3[k], y4 = s4[k];
+    float even1 = y0 + y2 + y4, odd1 = y1 + y3, even2 = y0 + 4 * y2 + 16 * y4, odd2 = 2 * y1 + 8 * y3;
+    d0[k] = y0;
+    d1[k] = even1 + odd1;
+    d2[k] = even1 - odd1;
+    d3[k] = even2 + odd2;
+    d4[k] = even2 - odd2;
+    d5[k] = y4;
+  }
+}
+
 /* The pixel (h, w) of sample n, or the block of zeros outside the image. */
 static inline const float *pixel(const float *x, const float *zero, int n, int h, int w, int height, int width, int c) {
   return (h >= 0 && h < height && w >= 0 && w < width) ? x + ((n * height + h) * width + w) * c : zero;
@@ -620,13 +646,12 @@ void winograd_output(const float *m, float *y, const float *bias, const float *z
 /*
  * W_k[tile] for the tiles begin..end-1 of dy [n, out_high, out_wide, c] (zeros outside it): the
  * gradient with respect to the products, for the filter gradient, A dY Aᵀ on 4x4 tiles (tile_out 4)
- * or G dY Gᵀ on 3x3 ones (tile_out 3). temp: 24·c floats.
+ * or 5x5 ones (tile_out 5, F(5x5, 2x2)), or G dY Gᵀ on 3x3 ones (tile_out 3). temp: 30·c floats.
  */
 EXPORT("winograd_gradient")
 void winograd_gradient(const float *dy, float *w, const float *zero, float *temp, int out_high, int out_wide, int c, int tiles_high,
                        int tiles_wide, int tiles, int tile_out, int begin, int end) {
   long plane = (long)tiles * c;
-  int four = tile_out == 4;
   for (int tile = begin; tile < end; tile++) {
     int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
     int h0 = (rest / tiles_wide) * tile_out, w0 = (rest % tiles_wide) * tile_out;
@@ -635,9 +660,12 @@ void winograd_gradient(const float *dy, float *w, const float *zero, float *temp
       int h = h0 + q;
       const float *s0 = pixel(dy, zero, s, h, w0, out_high, out_wide, c), *s1 = pixel(dy, zero, s, h, w0 + 1, out_high, out_wide, c);
       const float *s2 = pixel(dy, zero, s, h, w0 + 2, out_high, out_wide, c);
-      if (four)
+      if (tile_out == 4)
         gradient_pass(s0, s1, s2, pixel(dy, zero, s, h, w0 + 3, out_high, out_wide, c), to, to + c, to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c,
                       c);
+      else if (tile_out == 5)
+        gradient5_pass(s0, s1, s2, pixel(dy, zero, s, h, w0 + 3, out_high, out_wide, c), pixel(dy, zero, s, h, w0 + 4, out_high, out_wide, c), to,
+                       to + c, to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c, c);
       else g_stream(s0, s1, s2, to, to + c, to + 2 * c, to + 3 * c, to + 4 * c, to + 5 * c, c);
     }
     float *at = w + (long)tile * c;
@@ -646,7 +674,8 @@ void winograd_gradient(const float *dy, float *w, const float *zero, float *temp
       int stride = 6 * c;
       float *d0 = at + (0 * 6 + b) * plane, *d1 = at + (1 * 6 + b) * plane, *d2 = at + (2 * 6 + b) * plane;
       float *d3 = at + (3 * 6 + b) * plane, *d4 = at + (4 * 6 + b) * plane, *d5 = at + (5 * 6 + b) * plane;
-      if (four) gradient_pass(from, from + stride, from + 2 * stride, from + 3 * stride, d0, d1, d2, d3, d4, d5, c);
+      if (tile_out == 4) gradient_pass(from, from + stride, from + 2 * stride, from + 3 * stride, d0, d1, d2, d3, d4, d5, c);
+      else if (tile_out == 5) gradient5_pass(from, from + stride, from + 2 * stride, from + 3 * stride, from + 4 * stride, d0, d1, d2, d3, d4, d5, c);
       else g_stream(from, from + stride, from + 2 * stride, d0, d1, d2, d3, d4, d5, c);
     }
   }
@@ -657,7 +686,8 @@ void winograd_gradient(const float *dy, float *w, const float *zero, float *temp
  * (conv2d-backprop-input.ts): the same 6x6 tiles and input transform Bᵀ (it depends only on the
  * points 0, ±1, ±2, ∞, shared by every F(m, r) with m + r - 1 = 6), the filter through G's first
  * two columns (with Lavin's scaling, as in F(4x4, 3x3)), the products back through Aᵀ's five
- * rows (output5_pass). Forward only: phases are convolutions of an output gradient.
+ * rows (output5_pass); the filter gradient through the adjoints, A on the output-gradient tiles
+ * (gradient5_pass) and Gᵀ on dU.
  */
 
 /* t_b = Σ_k G[b][k] g_k for a 2-tap filter (G 6x2). */
@@ -705,5 +735,45 @@ void winograd_filter_f52(const float *g, float *u, int n, int begin, int end) {
     if (e + 4 <= n) filter52_elements(g + e, u + e, n, 1);
     else
       for (; e < n; e++) filter52_elements(g + e, u + e, n, 0);
+  }
+}
+
+/* o_k = Σ_b G[b][k] s_b (Gᵀ 2x6): the adjoint of FILTER52_PASS. */
+#define FILTER52_GRAD_PASS(s0, s1, s2, s3, s4, s5, o0, o1)                                                                        \
+  do {                                                                                                                           \
+    o0 = (s0)*0.25f - ((s1) + (s2)) / 6 + ((s3) + (s4)) / 24;                                                                  \
+    o1 = ((s2) - (s1)) / 6 + ((s3) - (s4)) / 12 + (s5);                                                                        \
+  } while (0)
+
+/* dG = Gᵀ dU G at the filter elements du + e (four lanes, or lane 0 when !whole) into dg + (kh·2 + kw)·n. */
+static inline void filter52_grad_elements(const float *du, float *dg, long n, int whole) {
+  f4 r0[2], r1[2], r2[2], r3[2], r4[2], r5[2];
+#define FILTER52_GRAD_ROW(a, r)                                                                                                    \
+  FILTER52_GRAD_PASS(load_lanes(du + ((a)*6 + 0) * n, whole), load_lanes(du + ((a)*6 + 1) * n, whole),                          \
+                     load_lanes(du + ((a)*6 + 2) * n, whole), load_lanes(du + ((a)*6 + 3) * n, whole),                          \
+                     load_lanes(du + ((a)*6 + 4) * n, whole), load_lanes(du + ((a)*6 + 5) * n, whole), r[0], r[1])
+  FILTER52_GRAD_ROW(0, r0);
+  FILTER52_GRAD_ROW(1, r1);
+  FILTER52_GRAD_ROW(2, r2);
+  FILTER52_GRAD_ROW(3, r3);
+  FILTER52_GRAD_ROW(4, r4);
+  FILTER52_GRAD_ROW(5, r5);
+#undef FILTER52_GRAD_ROW
+  for (int kw = 0; kw < 2; kw++) {
+    f4 o0, o1;
+    FILTER52_GRAD_PASS(r0[kw], r1[kw], r2[kw], r3[kw], r4[kw], r5[kw], o0, o1);
+    store_lanes(dg + (0 * 2 + kw) * n, o0, whole);
+    store_lanes(dg + (1 * 2 + kw) * n, o1, whole);
+  }
+}
+
+/* dW = Gᵀ dU G for dU [36][n] into dW [2][2][n], elements 4·begin .. min(4·end, n)-1. */
+EXPORT("winograd_filter_grad_f52")
+void winograd_filter_grad_f52(const float *du, float *dg, int n, int begin, int end) {
+  for (int group = begin; group < end; group++) {
+    int e = group * 4;
+    if (e + 4 <= n) filter52_grad_elements(du + e, dg + e, n, 1);
+    else
+      for (; e < n; e++) filter52_grad_elements(du + e, dg + e, n, 0);
   }
 }
