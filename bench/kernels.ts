@@ -1,13 +1,15 @@
 /**
  * Timings of the wasm training kernels (src/engine/wasm-kernels.ts): U-Net-like transposed
- * convolutions, filter gradients, the ResNet's 3x3 stride-1 convolutions (Winograd), and a
- * forward+backward pass of a small encoder/decoder stack.
+ * convolutions, filter gradients, the ResNet's 3x3 stride-1 convolutions and the 4x4 stride-2
+ * layers (Winograd), the 7x7 layers from and to RGB (narrow kernels), and a forward+backward pass
+ * of a small encoder/decoder stack.
  *
  *   npm run bench -- kernels [--repeats N] [--size S] [--baseline]
  *
  * --baseline also times wasm's own scalar Conv2DBackpropInput for the transposed convolutions,
- * XNNPACK's own convolution for the small-output and the 3x3 stride-1 convolutions (forward and
- * both gradients), and the general filter gradient for the few-channel ones.
+ * XNNPACK's own convolution for the small-output, Winograd and narrow convolutions (forward and
+ * gradients; the in-place product for the filter gradients), and the general filter gradient for
+ * the few-channel ones.
  */
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/engine/backend.ts';
@@ -50,6 +52,17 @@ function time(repeats: number, fn: () => tf.Tensor | tf.Tensor[]): Timing {
   }
   times.sort((a, b) => a - b);
   return { min: times[0] ?? NaN, median: times[Math.floor(times.length / 2)] ?? NaN };
+}
+
+/** `fn` with some of the kernels' tuning changed, restored after. */
+function withTuning<T>(patch: Partial<typeof wasmKernelTuning>, fn: () => T): T {
+  const saved = { ...wasmKernelTuning };
+  Object.assign(wasmKernelTuning, patch);
+  try {
+    return fn();
+  } finally {
+    Object.assign(wasmKernelTuning, saved);
+  }
 }
 
 /** Multiply-adds of a convolution, counted as 2 FLOPs each, from its (forward) output size. */
@@ -133,15 +146,7 @@ export async function run(args: string[]): Promise<void> {
     // The baseline of a few-channel case is the general kernel (matrix products per position).
     const fewChannels = Math.min(inChannels, outChannels) <= wasmKernelTuning.filterGradSmallMaxChannels;
     let general: Timing | undefined;
-    if (withBaseline && fewChannels) {
-      const saved = wasmKernelTuning.filterGradSmallMaxChannels;
-      wasmKernelTuning.filterGradSmallMaxChannels = 0;
-      try {
-        general = time(repeats, op);
-      } finally {
-        wasmKernelTuning.filterGradSmallMaxChannels = saved;
-      }
-    }
+    if (withBaseline && fewChannels) general = withTuning({ filterGradSmallMaxChannels: 0 }, () => time(repeats, op));
     rows.push(
       row(
         `Conv2DBackpropFilter ${kernel}x${kernel} s${stride} ${size}px ${inChannels}->${outChannels}`,
@@ -228,24 +233,8 @@ export async function run(args: string[]): Promise<void> {
           { x, dy },
           { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: filter.shape },
         ) as tf.Tensor;
-    const winograd = (fn: () => tf.Tensor) => {
-      const saved = wasmKernelTuning.winograd;
-      wasmKernelTuning.winograd = true;
-      try {
-        return time(repeats, fn);
-      } finally {
-        wasmKernelTuning.winograd = saved;
-      }
-    };
-    const direct = (fn: () => tf.Tensor) => {
-      const saved = wasmKernelTuning.winograd;
-      wasmKernelTuning.winograd = false;
-      try {
-        return time(repeats, fn);
-      } finally {
-        wasmKernelTuning.winograd = saved;
-      }
-    };
+    const winograd = (fn: () => tf.Tensor) => withTuning({ winograd: true }, () => time(repeats, fn));
+    const direct = (fn: () => tf.Tensor) => withTuning({ winograd: false }, () => time(repeats, fn));
     const name = `${kernel}x${kernel} s1 ${size}px ${channels}->${outChannels}`;
     rows.push(row(`conv2d ${name} (Winograd)`, winograd(forward), flops, withBaseline ? direct(forward) : undefined));
     rows.push(
@@ -255,6 +244,61 @@ export async function run(args: string[]): Promise<void> {
       row(`Conv2DBackpropFilter ${name} (Winograd)`, winograd(filterGradient), flops, withBaseline ? direct(filterGradient) : undefined),
     );
     tf.dispose([x, filter, dy, bias]);
+  }
+
+  // 4x4 stride-2 layers (the U-Net's, PatchGAN's) with 32x32 and 64x64 outputs: forward and filter
+  // gradient over the space to depth, the input gradient's 2x2 phases, through F(5x5, 2x2), against
+  // XNNPACK's convolutions and the in-place product (--baseline). [output size, in, out]
+  const stride2Cases: [number, number, number][] = [
+    [64, 64, 128],
+    [32, 128, 256],
+  ];
+  for (const [size, inChannels, outChannels] of stride2Cases) {
+    const x = tf.randomNormal([1, 2 * size, 2 * size, inChannels]) as tf.Tensor4D;
+    const filter = tf.variable(tf.randomNormal([4, 4, inChannels, outChannels], 0, 0.05) as tf.Tensor4D, false);
+    const dy = tf.randomNormal([1, size, size, outChannels]) as tf.Tensor4D;
+    const flops = convFlops(1, size, size, 4, inChannels, outChannels);
+    const passes: [string, () => tf.Tensor][] = [
+      ['conv2d', () => tf.conv2d(x, filter as tf.Tensor4D, 2, 'same')],
+      ['Conv2DBackpropInput', () => tf.conv2dTranspose(dy, filter as tf.Tensor4D, x.shape, 2, 'same')],
+      [
+        'Conv2DBackpropFilter',
+        () =>
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x, dy },
+              { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: filter.shape },
+            ) as tf.Tensor,
+      ],
+    ];
+    for (const [kernel, fn] of passes) {
+      const baseline = withBaseline ? withTuning({ winograd: false }, () => time(repeats, fn)) : undefined;
+      rows.push(row(`${kernel} 4x4 s2 ${size}px ${inChannels}->${outChannels} (Winograd)`, time(repeats, fn), flops, baseline));
+    }
+    tf.dispose([x, filter, dy]);
+  }
+
+  // The ResNets' 7x7 layers from and to RGB at 128 px, forward and input gradient, through the
+  // narrow kernels against XNNPACK (--baseline). [in, out]
+  for (const [inChannels, outChannels] of [
+    [3, 32],
+    [32, 3],
+  ] as const) {
+    const x = tf.randomNormal([1, 134, 134, inChannels]) as tf.Tensor4D;
+    const filter = tf.randomNormal([7, 7, inChannels, outChannels], 0, 0.05) as tf.Tensor4D;
+    const dy = tf.randomNormal([1, 128, 128, outChannels]) as tf.Tensor4D;
+    const flops = convFlops(1, 128, 128, 7, inChannels, outChannels);
+    const passes: [string, () => tf.Tensor][] = [
+      ['conv2d', () => tf.conv2d(x, filter, 1, 'valid')],
+      ['Conv2DBackpropInput', () => tf.conv2dTranspose(dy, filter, x.shape, 1, 'valid')],
+    ];
+    for (const [kernel, fn] of passes) {
+      const baseline = withBaseline ? withTuning({ narrowConv: false }, () => time(repeats, fn)) : undefined;
+      rows.push(row(`${kernel} 7x7 s1 128px ${inChannels}->${outChannels} (narrow)`, time(repeats, fn), flops, baseline));
+    }
+    tf.dispose([x, filter, dy]);
   }
 
   // A small encoder/decoder: forward + gradients of every filter.

@@ -72,6 +72,12 @@ export const wasmKernelTuning = {
    */
   winogradPhaseMinOutPixels: 1024,
   /**
+   * The largest transformed filter (36·4·Ci·Co floats, 9 times the filter) a 4x4 stride-2
+   * convolution may take through Winograd: the U-Net's wide layers at 32x32 would hold 19-38 MB of
+   * it at the step's peak of live buffers, which must not grow.
+   */
+  winogradStride2MaxTransformFloats: 2 ** 22,
+  /**
    * Conv2DBackpropFilter with at most this many output channels (input channels a multiple of 4)
    * through native/filter-grad.c's direct accumulation: the matrix product's 1-4 columns would
    * leave its 4x8 blocks empty. `npm run bench -- kernels --baseline` (2 threads, trainers
@@ -82,20 +88,25 @@ export const wasmKernelTuning = {
   /** Output rows per band of that kernel: its inputs for a band stay in L2 while every tap goes by. */
   filterGradSmallBand: 8,
   /**
-   * Every other Conv2DBackpropFilter through native/filter-grad.c's in-place product dW = Xᵀ·dY
-   * (false: the XNNPACK product per kernel position over phase-split copies of x), its panel
-   * `filterGradChunk` pixels by `filterGradBlockRows` dW rows.
+   * The panel of native/filter-grad.c's in-place product dW = Xᵀ·dY for every other
+   * Conv2DBackpropFilter: `filterGradChunk` pixels by `filterGradBlockRows` dW rows (16 KB, in L1).
+   * Measured against the XNNPACK product per kernel position over phase-split copies of x it
+   * replaced (2 threads, trainers paused): 3x3 stride-2 at 128 px 32->64 2.8 ms against 9.6, 64 px
+   * 64->128 2.6 against 6.6, 4x4 stride-2 at 16 px 512->512 12.8 against 20.0, the 7x7 layer from
+   * RGB 3->32 at 128 px 5.4 against 10.0.
    */
-  filterGradGemm: true,
+  filterGradBlockRows: 64,
+  filterGradChunk: 64,
   /**
    * Convolutions with at most `narrowConvMaxChannels` input or output channels (the other side a
    * multiple of 4) through native/conv-narrow.c instead of XNNPACK: forward (Conv2D,
-   * FusedConv2D) and the stride-1 convolutions of Conv2DBackpropInput's phases.
+   * FusedConv2D) and the stride-1 convolutions of Conv2DBackpropInput's phases. Measured
+   * (forward / input gradient, 2 threads, trainers paused): the 7x7 layer from RGB 3->32 at 128 px
+   * 4.3 / 5.2 ms against 5.8 / 9.1, the one to RGB 32->3 3.9 / 3.6 against 7.7 / 5.1, PatchGAN's
+   * last 4x4 512->1 at 32 px 1.4 / 0.9 against 2.5 / 1.5.
    */
   narrowConv: true,
   narrowConvMaxChannels: 4,
-  filterGradBlockRows: 64,
-  filterGradChunk: 64,
 };
 
 /** The backend's own kernels that the ones here replaced, kept as their fallbacks and engines. */

@@ -90,7 +90,8 @@ export function winogradPhaseApplies(info: backend_util.Conv2DInfo): boolean {
 
 /**
  * True when a 4x4 stride-2 convolution should run as a 2x2 stride-1 one over its input's space to
- * depth (conv2dStride2Winograd): enough channels, and at least winogradPhaseMinOutPixels outputs.
+ * depth (conv2dStride2Winograd): enough channels, at least winogradPhaseMinOutPixels outputs, and
+ * a transformed filter (or filter gradient) of at most winogradStride2MaxTransformFloats.
  */
 export function winogradStride2Applies(info: backend_util.Conv2DInfo): boolean {
   return (
@@ -102,7 +103,8 @@ export function winogradStride2Applies(info: backend_util.Conv2DInfo): boolean {
     info.dilationHeight === 1 &&
     info.dilationWidth === 1 &&
     Math.min(info.inChannels, info.outChannels) >= wasmKernelTuning.winogradMinChannels &&
-    info.outHeight * info.outWidth * info.batchSize >= wasmKernelTuning.winogradPhaseMinOutPixels
+    info.outHeight * info.outWidth * info.batchSize >= wasmKernelTuning.winogradPhaseMinOutPixels &&
+    POSITIONS * 4 * info.inChannels * info.outChannels <= wasmKernelTuning.winogradStride2MaxTransformFloats
   );
 }
 
