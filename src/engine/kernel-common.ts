@@ -77,6 +77,8 @@ export const wasmKernelTuning = {
    * it at the step's peak of live buffers, which must not grow.
    */
   winogradStride2MaxTransformFloats: 2 ** 22,
+  /** The most floats of dU a Winograd filter gradient holds at once (it goes by blocks of output channels past that). */
+  winogradFilterGradMaxFloats: 2 ** 20,
   /**
    * Conv2DBackpropFilter with at most this many output channels (input channels a multiple of 4)
    * through native/filter-grad.c's direct accumulation: the matrix product's 1-4 columns would

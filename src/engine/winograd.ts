@@ -16,7 +16,8 @@
  *
  * Out-of-image input pixels are read from a block of zeros and out-of-image outputs written to a
  * sink block, so the loops have no bounds tests. One scratch buffer per call holds U, V and M (or
- * V, W and dU): at 256 px in the ResNet-9's residual blocks 28 MB, freed at the end of the call.
+ * V, W and dU, the last for a block of output channels at a time): at 256 px in the ResNet-9's
+ * residual blocks 28 MB, freed at the end of the call.
  *
  * Accuracy: the transform's points (0, ±1, ±2, ∞) amplify float32 rounding in the products; the
  * result is within ~1e-5 of the direct convolution relative to the output's scale on the tests'
@@ -370,18 +371,17 @@ export function conv2dBackpropFilterWinograd(
   const wide = Math.max(inChannels, outChannels);
   const temp = POSITIONS * wide;
   const threads = nativeThreads(backend);
+  const block = filterGradBlock(inChannels, outChannels);
   let scratch: TensorInfo | null = null;
   let dw: TensorInfo | null = null;
   try {
-    scratch = allocate(backend, [
-      POSITIONS * (tiles * inChannels + tiles * outChannels + inChannels * outChannels) + wide + threads * temp,
-    ]);
+    scratch = allocate(backend, [POSITIONS * (tiles * inChannels + tiles * outChannels + inChannels * block) + wide + threads * temp]);
     dw = allocate(backend, [info.filterHeight, info.filterWidth, inChannels, outChannels]);
     const base = heapOffset(backend, scratch);
     const at = layout(base, {
       v: POSITIONS * tiles * inChannels,
       w: POSITIONS * tiles * outChannels,
-      du: POSITIONS * inChannels * outChannels,
+      du: POSITIONS * inChannels * block,
       zero: wide,
       temp: threads * temp,
     });
@@ -407,15 +407,24 @@ export function conv2dBackpropFilterWinograd(
       tiles,
       { argument: 3, stride: 4 * temp },
     );
-    runNative(backend, 'winograd', 'winograd_filter_products', [at.v!, at.w!, at.du!, tiles, inChannels, outChannels], POSITIONS);
-    const filterFloats = inChannels * outChannels;
-    runNative(
-      backend,
-      'winograd',
-      variantOf(info).filterGrad,
-      [at.du!, heapOffset(backend, dw), filterFloats],
-      Math.ceil(filterFloats / 4),
-    );
+    for (let first = 0; first < outChannels; first += block) {
+      const count = Math.min(block, outChannels - first);
+      runNative(
+        backend,
+        'winograd',
+        'winograd_filter_products',
+        [at.v!, at.w!, at.du!, tiles, inChannels, outChannels, first, count],
+        POSITIONS,
+      );
+      const elements = inChannels * count;
+      runNative(
+        backend,
+        'winograd',
+        variantOf(info).filterGrad,
+        [at.du!, heapOffset(backend, dw), elements, outChannels, first, count],
+        Math.ceil(elements / 4),
+      );
+    }
   } catch (error) {
     if (dw) free(backend, dw);
     throw error;
@@ -423,4 +432,14 @@ export function conv2dBackpropFilterWinograd(
     if (scratch) free(backend, scratch);
   }
   return dw;
+}
+
+/**
+ * Output channels per block of the filter gradient's products (dU [36][Ci][block]): all of them
+ * when dU fits winogradFilterGradMaxFloats, else the most, a multiple of 8, that do. PatchGAN's
+ * 4x4 256->512 layer at 256 px would hold 19 MB of dU at the step's peak of live buffers.
+ */
+function filterGradBlock(inChannels: number, outChannels: number): number {
+  const fit = Math.floor(wasmKernelTuning.winogradFilterGradMaxFloats / (POSITIONS * inChannels));
+  return fit >= outChannels ? outChannels : Math.max(8, fit - (fit % 8));
 }

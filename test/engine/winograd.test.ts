@@ -270,6 +270,44 @@ test('4x4 stride-2 convolutions and their filter gradients by F(5x5, 2x2) over t
   t.diagnostic(`${stride2Cases.length} cases, max relative error ${worst.toExponential(2)}`);
 });
 
+test('the Winograd filter gradient by blocks of output channels is bit for bit the whole one', async () => {
+  await useBackend('wasm');
+  // 3x3 and 4x4 stride 1, and 4x4 stride 2 over the space to depth; 21 outputs: blocks of 8, 8 and 5.
+  const gradients = (kernel: number, stride: number) =>
+    tf.tidy(() => {
+      const x = tf.randomUniform([2, 17, 15, 12], -1, 1, 'float32', 101) as tf.Tensor4D;
+      const filter = tf.zeros([kernel, kernel, 12, 21]) as tf.Tensor4D;
+      const weights = tf.randomUniform(tf.conv2d(x, filter, stride, 'same').shape, -1, 1, 'float32', 102);
+      return tf
+        .grad((f: tf.Tensor) =>
+          tf
+            .conv2d(x, f as tf.Tensor4D, stride, 'same')
+            .mul(weights)
+            .sum(),
+        )(filter)
+        .dataSync() as Float32Array;
+    });
+  const restore = forceWinograd();
+  try {
+    for (const [kernel, stride] of [
+      [3, 1],
+      [4, 1],
+      [4, 2],
+    ]) {
+      const whole = gradients(kernel!, stride!);
+      // dU for 8 output channels of the 12 inputs (48 over the space to depth).
+      wasmKernelTuning.winogradFilterGradMaxFloats = 36 * (stride === 2 ? 48 : 12) * 8;
+      const before = nativeCallCounts.get('winograd.winograd_filter_products') ?? 0;
+      const blocked = gradients(kernel!, stride!);
+      wasmKernelTuning.winogradFilterGradMaxFloats = 2 ** 20;
+      assert.equal((nativeCallCounts.get('winograd.winograd_filter_products') ?? 0) - before, 3, 'not three blocks');
+      assert.deepEqual(blocked, whole, `${kernel}x${kernel} stride ${stride}`);
+    }
+  } finally {
+    restore();
+  }
+});
+
 test('Winograd is really used, and differs from the direct convolution only by rounding', async () => {
   await useBackend('wasm');
   const c: Case = { batch: 1, height: 11, width: 11, inChannels: 32, outChannels: 32, pad: 'same' };

@@ -195,6 +195,15 @@ void winograd_input(const float *x, float *v, const float *zero, float *temp, in
   }
 }
 
+/*
+ * The filter gradients (winograd_filter_grad and its F(3x3, 4x4) and F(5x5, 2x2) forms) take dU
+ * for a block of output channels c0..c0+cb-1 at a time (dU [36][ci][cb], n = ci·cb elements) and
+ * write those columns of dW [taps][ci][co]: element e of the block is dW's (e / cb)·co + c0 + e % cb
+ * in every tap. A group of four goes as a vector when its elements are contiguous in dW too.
+ */
+#define BLOCK_OFFSET(e) (cb == co ? (e) : ((e) / cb) * co + c0 + (e) % cb)
+#define WHOLE_ROW(e) (cb == co || (e) % cb + 4 <= cb)
+
 /* t_b = Σ_k G[b][k] g_k (G 6x3, the points 0, ±1, ±2, ∞ with Lavin's scaling). */
 #define FILTER_PASS(g0, g1, g2, t0, t1, t2, t3, t4, t5)                                                                           \
   do {                                                                                                                           \
@@ -288,7 +297,7 @@ static inline void store_lanes(float *p, f4 v, int whole) {
 }
 
 /* dg = Gᵀ dU G at du + k·n (four lanes, or lane 0 only when !whole) into dg + (kh·3 + kw)·n. */
-static inline void filter_grad_elements(const float *du, float *dg, long n, int whole) {
+static inline void filter_grad_elements(const float *du, float *dg, long n, long m, int whole) {
   f4 r00, r01, r02, r10, r11, r12, r20, r21, r22, r30, r31, r32, r40, r41, r42, r50, r51, r52, o0, o1, o2;
   GRAD_ROW(0, r00, r01, r02);
   GRAD_ROW(1, r10, r11, r12);
@@ -297,17 +306,17 @@ static inline void filter_grad_elements(const float *du, float *dg, long n, int 
   GRAD_ROW(4, r40, r41, r42);
   GRAD_ROW(5, r50, r51, r52);
   FILTER_GRAD_PASS(r00, r10, r20, r30, r40, r50, o0, o1, o2);
-  store_lanes(dg + 0 * n, o0, whole);
-  store_lanes(dg + 3 * n, o1, whole);
-  store_lanes(dg + 6 * n, o2, whole);
+  store_lanes(dg + 0 * m, o0, whole);
+  store_lanes(dg + 3 * m, o1, whole);
+  store_lanes(dg + 6 * m, o2, whole);
   FILTER_GRAD_PASS(r01, r11, r21, r31, r41, r51, o0, o1, o2);
-  store_lanes(dg + 1 * n, o0, whole);
-  store_lanes(dg + 4 * n, o1, whole);
-  store_lanes(dg + 7 * n, o2, whole);
+  store_lanes(dg + 1 * m, o0, whole);
+  store_lanes(dg + 4 * m, o1, whole);
+  store_lanes(dg + 7 * m, o2, whole);
   FILTER_GRAD_PASS(r02, r12, r22, r32, r42, r52, o0, o1, o2);
-  store_lanes(dg + 2 * n, o0, whole);
-  store_lanes(dg + 5 * n, o1, whole);
-  store_lanes(dg + 8 * n, o2, whole);
+  store_lanes(dg + 2 * m, o0, whole);
+  store_lanes(dg + 5 * m, o1, whole);
+  store_lanes(dg + 8 * m, o2, whole);
 }
 
 /*
@@ -315,12 +324,13 @@ static inline void filter_grad_elements(const float *du, float *dg, long n, int 
  * groups of four elements begin..end-1 as in winograd_filter.
  */
 EXPORT("winograd_filter_grad")
-void winograd_filter_grad(const float *du, float *dg, int n, int begin, int end) {
+void winograd_filter_grad(const float *du, float *dg, int n, int co, int c0, int cb, int begin, int end) {
+  long m = (long)n / cb * co;
   for (int group = begin; group < end; group++) {
     int e = group * 4;
-    if (e + 4 <= n) filter_grad_elements(du + e, dg + e, n, 1);
+    if (e + 4 <= n && WHOLE_ROW(e)) filter_grad_elements(du + e, dg + BLOCK_OFFSET(e), n, m, 1);
     else
-      for (; e < n; e++) filter_grad_elements(du + e, dg + e, n, 0);
+      for (int end4 = e + 4 < n ? e + 4 : n; e < end4; e++) filter_grad_elements(du + e, dg + BLOCK_OFFSET(e), n, m, 0);
   }
 }
 
@@ -371,15 +381,15 @@ static void gemm_nn(const float *a, const float *b, float *c, int m, int k, int 
   }
 }
 
-/* C [m][n] = Aᵀ · B with A [k][m], B [k][n], all row-major and dense: 4x8 blocks, then the edges. */
-static void gemm_tn(const float *a, const float *b, float *c, int m, int k, int n) {
+/* C [m][n] = Aᵀ · B with A [k][m], B [k][n] (row stride ldb), row-major, C dense: 4x8 blocks, then the edges. */
+static void gemm_tn(const float *a, const float *b, int ldb, float *c, int m, int k, int n) {
   int i = 0;
   for (; i + 4 <= m; i += 4) {
     int j = 0;
     for (; j + 8 <= n; j += 8) {
       f4 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
       const float *ap = a + i, *bp = b + j;
-      for (int p = 0; p < k; p++, ap += m, bp += n) {
+      for (int p = 0; p < k; p++, ap += m, bp += ldb) {
         f4 b0 = ld(bp), b1 = ld(bp + 4), x = ld(ap);
         f4 x0 = __builtin_shufflevector(x, x, 0, 0, 0, 0), x1 = __builtin_shufflevector(x, x, 1, 1, 1, 1);
         f4 x2 = __builtin_shufflevector(x, x, 2, 2, 2, 2), x3 = __builtin_shufflevector(x, x, 3, 3, 3, 3);
@@ -390,7 +400,7 @@ static void gemm_tn(const float *a, const float *b, float *c, int m, int k, int 
     for (; j < n; j++) {
       for (int r = 0; r < 4; r++) {
         float s = 0;
-        for (int p = 0; p < k; p++) s += a[(long)p * m + i + r] * b[(long)p * n + j];
+        for (int p = 0; p < k; p++) s += a[(long)p * m + i + r] * b[(long)p * ldb + j];
         c[(long)(i + r) * n + j] = s;
       }
     }
@@ -398,7 +408,7 @@ static void gemm_tn(const float *a, const float *b, float *c, int m, int k, int 
   for (; i < m; i++) {
     for (int j = 0; j < n; j++) {
       float s = 0;
-      for (int p = 0; p < k; p++) s += a[(long)p * m + i] * b[(long)p * n + j];
+      for (int p = 0; p < k; p++) s += a[(long)p * m + i] * b[(long)p * ldb + j];
       c[(long)i * n + j] = s;
     }
   }
@@ -412,11 +422,14 @@ void winograd_products(const float *v, const float *u, float *m, int tiles, int 
   }
 }
 
-/* dU_k [ci][co] = V_kᵀ · W_k (V_k [tiles][ci], W_k [tiles][co]) for the positions k = begin..end-1. */
+/*
+ * dU_k [ci][cb] = V_kᵀ · W_k[:, c0..c0+cb-1] (V_k [tiles][ci], W_k [tiles][co]) for the positions
+ * k = begin..end-1: the output channels of one block (see BLOCK_OFFSET).
+ */
 EXPORT("winograd_filter_products")
-void winograd_filter_products(const float *v, const float *w, float *du, int tiles, int ci, int co, int begin, int end) {
+void winograd_filter_products(const float *v, const float *w, float *du, int tiles, int ci, int co, int c0, int cb, int begin, int end) {
   for (int k = begin; k < end; k++) {
-    gemm_tn(v + (long)k * tiles * ci, w + (long)k * tiles * co, du + (long)k * ci * co, ci, tiles, co);
+    gemm_tn(v + (long)k * tiles * ci, w + (long)k * tiles * co + c0, co, du + (long)k * ci * cb, ci, tiles, cb);
   }
 }
 
@@ -556,7 +569,7 @@ void winograd_filter_f34(const float *g, float *u, int n, int begin, int end) {
 }
 
 /* dg = Aᵀ dU A at du + k·n into dg + (kh·4 + kw)·n (four lanes, or lane 0 when !whole). */
-static inline void filter34_grad_elements(const float *du, float *dg, long n, int whole) {
+static inline void filter34_grad_elements(const float *du, float *dg, long n, long m, int whole) {
   f4 r00, r01, r02, r03, r10, r11, r12, r13, r20, r21, r22, r23, r30, r31, r32, r33, r40, r41, r42, r43, r50, r51, r52, r53;
 #define GRAD34_ROW(a, o0, o1, o2, o3)                                                                                             \
   AT_PASS(load_lanes(du + (a * 6 + 0) * n, whole), load_lanes(du + (a * 6 + 1) * n, whole), load_lanes(du + (a * 6 + 2) * n, whole),      \
@@ -573,10 +586,10 @@ static inline void filter34_grad_elements(const float *du, float *dg, long n, in
   do {                                                                                                                           \
     f4 o0, o1, o2, o3;                                                                                                           \
     AT_PASS(s0, s1, s2, s3, s4, s5, o0, o1, o2, o3);                                                                             \
-    store_lanes(dg + (0 * 4 + kw) * n, o0, whole);                                                                              \
-    store_lanes(dg + (1 * 4 + kw) * n, o1, whole);                                                                              \
-    store_lanes(dg + (2 * 4 + kw) * n, o2, whole);                                                                              \
-    store_lanes(dg + (3 * 4 + kw) * n, o3, whole);                                                                              \
+    store_lanes(dg + (0 * 4 + kw) * m, o0, whole);                                                                              \
+    store_lanes(dg + (1 * 4 + kw) * m, o1, whole);                                                                              \
+    store_lanes(dg + (2 * 4 + kw) * m, o2, whole);                                                                              \
+    store_lanes(dg + (3 * 4 + kw) * m, o3, whole);                                                                              \
   } while (0)
   GRAD34_COLUMN(0, r00, r10, r20, r30, r40, r50);
   GRAD34_COLUMN(1, r01, r11, r21, r31, r41, r51);
@@ -587,12 +600,13 @@ static inline void filter34_grad_elements(const float *du, float *dg, long n, in
 
 /* dg = Aᵀ dU A: the 4x4 filter gradient [4][4][n] from dU [36][n], groups of four elements. */
 EXPORT("winograd_filter_grad_f34")
-void winograd_filter_grad_f34(const float *du, float *dg, int n, int begin, int end) {
+void winograd_filter_grad_f34(const float *du, float *dg, int n, int co, int c0, int cb, int begin, int end) {
+  long m = (long)n / cb * co;
   for (int group = begin; group < end; group++) {
     int e = group * 4;
-    if (e + 4 <= n) filter34_grad_elements(du + e, dg + e, n, 1);
+    if (e + 4 <= n && WHOLE_ROW(e)) filter34_grad_elements(du + e, dg + BLOCK_OFFSET(e), n, m, 1);
     else
-      for (; e < n; e++) filter34_grad_elements(du + e, dg + e, n, 0);
+      for (int end4 = e + 4 < n ? e + 4 : n; e < end4; e++) filter34_grad_elements(du + e, dg + BLOCK_OFFSET(e), n, m, 0);
   }
 }
 
@@ -746,7 +760,7 @@ void winograd_filter_f52(const float *g, float *u, int n, int begin, int end) {
   } while (0)
 
 /* dG = Gᵀ dU G at the filter elements du + e (four lanes, or lane 0 when !whole) into dg + (kh·2 + kw)·n. */
-static inline void filter52_grad_elements(const float *du, float *dg, long n, int whole) {
+static inline void filter52_grad_elements(const float *du, float *dg, long n, long m, int whole) {
   f4 r0[2], r1[2], r2[2], r3[2], r4[2], r5[2];
 #define FILTER52_GRAD_ROW(a, r)                                                                                                    \
   FILTER52_GRAD_PASS(load_lanes(du + ((a)*6 + 0) * n, whole), load_lanes(du + ((a)*6 + 1) * n, whole),                          \
@@ -762,18 +776,19 @@ static inline void filter52_grad_elements(const float *du, float *dg, long n, in
   for (int kw = 0; kw < 2; kw++) {
     f4 o0, o1;
     FILTER52_GRAD_PASS(r0[kw], r1[kw], r2[kw], r3[kw], r4[kw], r5[kw], o0, o1);
-    store_lanes(dg + (0 * 2 + kw) * n, o0, whole);
-    store_lanes(dg + (1 * 2 + kw) * n, o1, whole);
+    store_lanes(dg + (0 * 2 + kw) * m, o0, whole);
+    store_lanes(dg + (1 * 2 + kw) * m, o1, whole);
   }
 }
 
 /* dW = Gᵀ dU G for dU [36][n] into dW [2][2][n], elements 4·begin .. min(4·end, n)-1. */
 EXPORT("winograd_filter_grad_f52")
-void winograd_filter_grad_f52(const float *du, float *dg, int n, int begin, int end) {
+void winograd_filter_grad_f52(const float *du, float *dg, int n, int co, int c0, int cb, int begin, int end) {
+  long m = (long)n / cb * co;
   for (int group = begin; group < end; group++) {
     int e = group * 4;
-    if (e + 4 <= n) filter52_grad_elements(du + e, dg + e, n, 1);
+    if (e + 4 <= n && WHOLE_ROW(e)) filter52_grad_elements(du + e, dg + BLOCK_OFFSET(e), n, m, 1);
     else
-      for (; e < n; e++) filter52_grad_elements(du + e, dg + e, n, 0);
+      for (int end4 = e + 4 < n ? e + 4 : n; e < end4; e++) filter52_grad_elements(du + e, dg + BLOCK_OFFSET(e), n, m, 0);
   }
 }
