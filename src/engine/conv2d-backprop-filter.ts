@@ -26,7 +26,7 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   float32Only(Conv2DBackpropFilter, x, dy);
   const info = convGeometry(Conv2DBackpropFilter, x.shape as [number, number, number, number], attrs.filterShape, dy, attrs);
   if (winogradApplies(info)) return conv2dBackpropFilterWinograd(backend, x, dy, info);
-  if (winogradStride2Applies(info)) return conv2dBackpropFilterStride2Winograd(backend, x, dy, info);
+  if (winogradStride2Applies(info, 'filter gradient')) return conv2dBackpropFilterStride2Winograd(backend, x, dy, info);
   if (info.outChannels <= wasmKernelTuning.filterGradSmallMaxChannels && info.inChannels % 4 === 0) {
     return filterGradFewOutputs(backend, x, dy, info);
   }

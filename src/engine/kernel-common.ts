@@ -73,12 +73,16 @@ export const wasmKernelTuning = {
   winogradPhaseMinOutPixels: 1024,
   /**
    * The largest transformed filter (36·4·Ci·Co floats, 9 times the filter) a 4x4 stride-2
-   * convolution may take through Winograd: the U-Net's wide layers at 32x32 would hold 19-38 MB of
-   * it at the step's peak of live buffers, which must not grow.
+   * convolution may take through Winograd, and the most floats its filter gradient may hold: the
+   * U-Net's wide layers at 32x32 would hold 19-38 MB of transformed filter, and its 64->128 layer
+   * at 256 px 18 MB of buffers, at the step's peak of live buffers, which must not grow.
    */
   winogradStride2MaxTransformFloats: 2 ** 22,
-  /** The most floats of dU a Winograd filter gradient holds at once (it goes by blocks of output channels past that). */
-  winogradFilterGradMaxFloats: 2 ** 20,
+  /**
+   * The most floats of transformed filter (U, or dU for the filter gradient) a Winograd call holds
+   * at once; past that it goes by blocks of output channels, with the same results.
+   */
+  winogradTransformMaxFloats: 2 ** 20,
   /**
    * Conv2DBackpropFilter with at most this many output channels (input channels a multiple of 4)
    * through native/filter-grad.c's direct accumulation: the matrix product's 1-4 columns would

@@ -91,11 +91,20 @@ export function winogradPhaseApplies(info: backend_util.Conv2DInfo): boolean {
 
 /**
  * True when a 4x4 stride-2 convolution should run as a 2x2 stride-1 one over its input's space to
- * depth (conv2dStride2Winograd): enough channels, at least winogradPhaseMinOutPixels outputs, and
- * a transformed filter (or filter gradient) of at most winogradStride2MaxTransformFloats.
+ * depth (conv2dStride2Winograd): enough channels, at least winogradPhaseMinOutPixels outputs, a
+ * transformed filter of at most winogradStride2MaxTransformFloats, and for the filter gradient
+ * (which runs near the step's peak of live buffers) all its buffers within that too.
  */
-export function winogradStride2Applies(info: backend_util.Conv2DInfo): boolean {
+export function winogradStride2Applies(info: backend_util.Conv2DInfo, pass: 'forward' | 'filter gradient' = 'forward'): boolean {
+  const { batchSize, outHeight, outWidth, inChannels, outChannels } = info;
+  const tiles = batchSize * Math.ceil(outHeight / 5) * Math.ceil(outWidth / 5);
+  // The filter gradient's buffers while it runs: the space to depth, V, W and a block of dU.
+  const gradientFloats =
+    4 * inChannels * batchSize * (outHeight + 1) * (outWidth + 1) +
+    POSITIONS * tiles * (4 * inChannels + outChannels) +
+    Math.min(POSITIONS * 4 * inChannels * outChannels, wasmKernelTuning.winogradTransformMaxFloats);
   return (
+    (pass === 'forward' || gradientFloats <= wasmKernelTuning.winogradStride2MaxTransformFloats) &&
     wasmKernelTuning.winograd &&
     info.filterHeight === 4 &&
     info.filterWidth === 4 &&
@@ -195,50 +204,60 @@ export function conv2dWinograd(
   const wide = Math.max(inChannels, outChannels);
   const temp = POSITIONS * wide; // per thread: the two-pass transforms' intermediate
   const threads = nativeThreads(backend);
+  const block = channelBlock(inChannels, outChannels);
   let scratch: TensorInfo | null = null;
   let y: TensorInfo | null = null;
   try {
-    scratch = allocate(backend, [
-      POSITIONS * (inChannels * outChannels + tiles * inChannels + tiles * outChannels) + 6 * wide + threads * temp,
-    ]);
+    scratch = allocate(backend, [POSITIONS * (inChannels * block + tiles * inChannels + tiles * block) + 6 * wide + threads * temp]);
     y = allocate(backend, [batchSize, outHeight, outWidth, outChannels]);
     const at = layout(heapOffset(backend, scratch), {
-      u: POSITIONS * inChannels * outChannels,
+      u: POSITIONS * inChannels * block,
       v: POSITIONS * tiles * inChannels,
-      m: POSITIONS * tiles * outChannels,
+      m: POSITIONS * tiles * block,
       zero: wide,
       sink: 5 * wide,
       temp: threads * temp,
     });
     const zero = at.zero!;
     heapView(backend, scratch).fill(0, (zero - heapOffset(backend, scratch)) / 4, (zero - heapOffset(backend, scratch)) / 4 + wide);
-    const filterFloats = inChannels * outChannels;
-    runNative(backend, 'winograd', variantOf(info).filter, [heapOffset(backend, filter), at.u!, filterFloats], Math.ceil(filterFloats / 4));
     transformInput(backend, x, info, at.v!, zero, at.temp!, temp);
-    runNative(backend, 'winograd', 'winograd_products', [at.v!, at.u!, at.m!, tiles, inChannels, outChannels], POSITIONS);
-    runNative(
-      backend,
-      'winograd',
-      'winograd_output',
-      [
-        at.m!,
-        heapOffset(backend, y),
-        options.bias ? heapOffset(backend, options.bias) : zero,
-        zero,
-        at.sink!,
-        at.temp!,
-        outHeight,
-        outWidth,
-        outChannels,
-        tilesHigh,
-        tilesWide,
+    // U, the products and the output a block of output channels at a time (one block unless U is large).
+    for (let first = 0; first < outChannels; first += block) {
+      const count = Math.min(block, outChannels - first);
+      const elements = inChannels * count;
+      runNative(
+        backend,
+        'winograd',
+        variantOf(info).filter,
+        [heapOffset(backend, filter), at.u!, elements, outChannels, first, count],
+        Math.ceil(elements / 4),
+      );
+      runNative(backend, 'winograd', 'winograd_products', [at.v!, at.u!, at.m!, tiles, inChannels, count], POSITIONS);
+      runNative(
+        backend,
+        'winograd',
+        'winograd_output',
+        [
+          at.m!,
+          heapOffset(backend, y) + 4 * first,
+          (options.bias ? heapOffset(backend, options.bias) : zero) + 4 * first,
+          zero,
+          at.sink!,
+          at.temp!,
+          outHeight,
+          outWidth,
+          count,
+          outChannels,
+          tilesHigh,
+          tilesWide,
+          tiles,
+          options.relu ? 1 : 0,
+          variantOf(info).tileOut,
+        ],
         tiles,
-        options.relu ? 1 : 0,
-        variantOf(info).tileOut,
-      ],
-      tiles,
-      { argument: 5, stride: 4 * temp },
-    );
+        { argument: 5, stride: 4 * temp },
+      );
+    }
   } catch (error) {
     if (y) free(backend, y);
     throw error;
@@ -371,7 +390,7 @@ export function conv2dBackpropFilterWinograd(
   const wide = Math.max(inChannels, outChannels);
   const temp = POSITIONS * wide;
   const threads = nativeThreads(backend);
-  const block = filterGradBlock(inChannels, outChannels);
+  const block = channelBlock(inChannels, outChannels);
   let scratch: TensorInfo | null = null;
   let dw: TensorInfo | null = null;
   try {
@@ -435,11 +454,11 @@ export function conv2dBackpropFilterWinograd(
 }
 
 /**
- * Output channels per block of the filter gradient's products (dU [36][Ci][block]): all of them
- * when dU fits winogradFilterGradMaxFloats, else the most, a multiple of 8, that do. PatchGAN's
- * 4x4 256->512 layer at 256 px would hold 19 MB of dU at the step's peak of live buffers.
+ * Output channels per block of a call's transformed filter (U or dU [36][Ci][block]): all of them
+ * when it fits winogradTransformMaxFloats, else the most, a multiple of 8, that do. PatchGAN's 4x4
+ * 256->512 layer at 256 px would hold 19 MB of it at the step's peak of live buffers.
  */
-function filterGradBlock(inChannels: number, outChannels: number): number {
-  const fit = Math.floor(wasmKernelTuning.winogradFilterGradMaxFloats / (POSITIONS * inChannels));
+function channelBlock(inChannels: number, outChannels: number): number {
+  const fit = Math.floor(wasmKernelTuning.winogradTransformMaxFloats / (POSITIONS * inChannels));
   return fit >= outChannels ? outChannels : Math.max(8, fit - (fit % 8));
 }

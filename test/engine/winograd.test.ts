@@ -76,6 +76,7 @@ function forceWinograd(): () => void {
     winogradMinChannels: 1,
     winogradMinOutPixels: 0,
     winogradPhaseMinOutPixels: 0,
+    winogradTransformMaxFloats: 2 ** 30, // one block: the tests count calls per convolution
     convGemmMaxOutPixels: 0,
     gemmMaxDyPixels: 0,
   });
@@ -270,22 +271,22 @@ test('4x4 stride-2 convolutions and their filter gradients by F(5x5, 2x2) over t
   t.diagnostic(`${stride2Cases.length} cases, max relative error ${worst.toExponential(2)}`);
 });
 
-test('the Winograd filter gradient by blocks of output channels is bit for bit the whole one', async () => {
+test('Winograd by blocks of output channels is bit for bit Winograd whole (forward, input and filter gradients)', async () => {
   await useBackend('wasm');
-  // 3x3 and 4x4 stride 1, and 4x4 stride 2 over the space to depth; 21 outputs: blocks of 8, 8 and 5.
-  const gradients = (kernel: number, stride: number) =>
+  // 3x3 and 4x4 stride 1, and 4x4 stride 2 over the space to depth; 12 -> 21 channels, so blocks
+  // of 8, 8 and 5 output channels (and of 8, 4 for the input gradient's 12).
+  const results = (kernel: number, stride: number) =>
     tf.tidy(() => {
       const x = tf.randomUniform([2, 17, 15, 12], -1, 1, 'float32', 101) as tf.Tensor4D;
-      const filter = tf.zeros([kernel, kernel, 12, 21]) as tf.Tensor4D;
+      const filter = tf.randomUniform([kernel, kernel, 12, 21], -1, 1, 'float32', 103) as tf.Tensor4D;
       const weights = tf.randomUniform(tf.conv2d(x, filter, stride, 'same').shape, -1, 1, 'float32', 102);
-      return tf
-        .grad((f: tf.Tensor) =>
-          tf
-            .conv2d(x, f as tf.Tensor4D, stride, 'same')
-            .mul(weights)
-            .sum(),
-        )(filter)
-        .dataSync() as Float32Array;
+      const [dx, dfilter] = tf.grads((input: tf.Tensor, f: tf.Tensor) =>
+        tf
+          .conv2d(input as tf.Tensor4D, f as tf.Tensor4D, stride, 'same')
+          .mul(weights)
+          .sum(),
+      )([x, filter]);
+      return [tf.conv2d(x, filter, stride, 'same'), dx!, dfilter!].map((r) => r.dataSync() as Float32Array);
     });
   const restore = forceWinograd();
   try {
@@ -294,14 +295,16 @@ test('the Winograd filter gradient by blocks of output channels is bit for bit t
       [4, 1],
       [4, 2],
     ]) {
-      const whole = gradients(kernel!, stride!);
-      // dU for 8 output channels of the 12 inputs (48 over the space to depth).
-      wasmKernelTuning.winogradFilterGradMaxFloats = 36 * (stride === 2 ? 48 : 12) * 8;
+      const whole = results(kernel!, stride!);
+      // U or dU for 8 output channels of 12 inputs (48 over the space to depth).
+      wasmKernelTuning.winogradTransformMaxFloats = 36 * (stride === 2 ? 48 : 12) * 8;
       const before = nativeCallCounts.get('winograd.winograd_filter_products') ?? 0;
-      const blocked = gradients(kernel!, stride!);
-      wasmKernelTuning.winogradFilterGradMaxFloats = 2 ** 20;
-      assert.equal((nativeCallCounts.get('winograd.winograd_filter_products') ?? 0) - before, 3, 'not three blocks');
-      assert.deepEqual(blocked, whole, `${kernel}x${kernel} stride ${stride}`);
+      const blocked = results(kernel!, stride!);
+      wasmKernelTuning.winogradTransformMaxFloats = 2 ** 30;
+      assert.equal((nativeCallCounts.get('winograd.winograd_filter_products') ?? 0) - before, 3, 'the filter gradient not in three blocks');
+      for (const [i, name] of ['forward', 'input gradient', 'filter gradient'].entries()) {
+        assert.deepEqual(blocked[i], whole[i], `${kernel}x${kernel} stride ${stride}: ${name}`);
+      }
     }
   } finally {
     restore();

@@ -195,11 +195,13 @@ void winograd_input(const float *x, float *v, const float *zero, float *temp, in
   }
 }
 
+
 /*
- * The filter gradients (winograd_filter_grad and its F(3x3, 4x4) and F(5x5, 2x2) forms) take dU
- * for a block of output channels c0..c0+cb-1 at a time (dU [36][ci][cb], n = ci·cb elements) and
- * write those columns of dW [taps][ci][co]: element e of the block is dW's (e / cb)·co + c0 + e % cb
- * in every tap. A group of four goes as a vector when its elements are contiguous in dW too.
+ * The filter transforms and the filter gradients (each in its F(4x4, 3x3), F(3x3, 4x4) and F(5x5,
+ * 2x2) form) work on a block of output channels c0..c0+cb-1 at a time: U or dU [36][ci][cb], n =
+ * ci·cb elements, against those columns of the filter or dW [taps][ci][co], where element e of the
+ * block is (e / cb)·co + c0 + e % cb in every tap. A group of four goes as a vector when its
+ * elements are contiguous there too.
  */
 #define BLOCK_OFFSET(e) (cb == co ? (e) : ((e) / cb) * co + c0 + (e) % cb)
 #define WHOLE_ROW(e) (cb == co || (e) % cb + 4 <= cb)
@@ -256,19 +258,19 @@ static inline void filter_elements(f4 g00, f4 g01, f4 g02, f4 g10, f4 g11, f4 g1
  * 4·begin .. min(4·end, n)-1 (groups of four; a partial last group goes element by element).
  */
 EXPORT("winograd_filter")
-void winograd_filter(const float *g, float *u, int n, int begin, int end) {
-  long ln = n;
+void winograd_filter(const float *g, float *u, int n, int co, int c0, int cb, int begin, int end) {
+  long ln = n, m = (long)n / cb * co;
   for (int group = begin; group < end; group++) {
     int e = group * 4;
-    if (e + 4 <= n) {
-      const float *p = g + e;
-      filter_elements(ld(p), ld(p + ln), ld(p + 2 * ln), ld(p + 3 * ln), ld(p + 4 * ln), ld(p + 5 * ln), ld(p + 6 * ln), ld(p + 7 * ln),
-                      ld(p + 8 * ln), u + e, ln, 1);
+    if (e + 4 <= n && WHOLE_ROW(e)) {
+      const float *p = g + BLOCK_OFFSET(e);
+      filter_elements(ld(p), ld(p + m), ld(p + 2 * m), ld(p + 3 * m), ld(p + 4 * m), ld(p + 5 * m), ld(p + 6 * m), ld(p + 7 * m),
+                      ld(p + 8 * m), u + e, ln, 1);
     } else {
-      for (; e < n; e++) {
-        const float *p = g + e;
-        filter_elements(splat(p[0]), splat(p[ln]), splat(p[2 * ln]), splat(p[3 * ln]), splat(p[4 * ln]), splat(p[5 * ln]), splat(p[6 * ln]),
-                        splat(p[7 * ln]), splat(p[8 * ln]), u + e, ln, 0);
+      for (int end4 = e + 4 < n ? e + 4 : n; e < end4; e++) {
+        const float *p = g + BLOCK_OFFSET(e);
+        filter_elements(splat(p[0]), splat(p[m]), splat(p[2 * m]), splat(p[3 * m]), splat(p[4 * m]), splat(p[5 * m]), splat(p[6 * m]),
+                        splat(p[7 * m]), splat(p[8 * m]), u + e, ln, 0);
       }
     }
   }
@@ -540,14 +542,14 @@ static inline void filter34_column(f4 r0, f4 r1, f4 r2, f4 r3, float *u, long n,
 }
 
 /* U = A g Aᵀ at filter elements p (taps p + (kh·4 + kw)·n) into u + k·n. */
-static inline void filter34_elements(const float *p, float *u, long n, int whole) {
+static inline void filter34_elements(const float *p, float *u, long n, long m, int whole) {
   f4 a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5, c0, c1, c2, c3, c4, c5, d0, d1, d2, d3, d4, d5;
-  A_PASS(load_lanes(p, whole), load_lanes(p + n, whole), load_lanes(p + 2 * n, whole), load_lanes(p + 3 * n, whole), a0, a1, a2, a3, a4, a5);
-  A_PASS(load_lanes(p + 4 * n, whole), load_lanes(p + 5 * n, whole), load_lanes(p + 6 * n, whole), load_lanes(p + 7 * n, whole), b0, b1, b2, b3,
+  A_PASS(load_lanes(p, whole), load_lanes(p + m, whole), load_lanes(p + 2 * m, whole), load_lanes(p + 3 * m, whole), a0, a1, a2, a3, a4, a5);
+  A_PASS(load_lanes(p + 4 * m, whole), load_lanes(p + 5 * m, whole), load_lanes(p + 6 * m, whole), load_lanes(p + 7 * m, whole), b0, b1, b2, b3,
          b4, b5);
-  A_PASS(load_lanes(p + 8 * n, whole), load_lanes(p + 9 * n, whole), load_lanes(p + 10 * n, whole), load_lanes(p + 11 * n, whole), c0, c1, c2,
+  A_PASS(load_lanes(p + 8 * m, whole), load_lanes(p + 9 * m, whole), load_lanes(p + 10 * m, whole), load_lanes(p + 11 * m, whole), c0, c1, c2,
          c3, c4, c5);
-  A_PASS(load_lanes(p + 12 * n, whole), load_lanes(p + 13 * n, whole), load_lanes(p + 14 * n, whole), load_lanes(p + 15 * n, whole), d0, d1,
+  A_PASS(load_lanes(p + 12 * m, whole), load_lanes(p + 13 * m, whole), load_lanes(p + 14 * m, whole), load_lanes(p + 15 * m, whole), d0, d1,
          d2, d3, d4, d5);
   filter34_column(a0, b0, c0, d0, u, n, 0, whole);
   filter34_column(a1, b1, c1, d1, u, n, 1, whole);
@@ -559,12 +561,13 @@ static inline void filter34_elements(const float *p, float *u, long n, int whole
 
 /* U = A g Aᵀ for the filter g [4][4][n] (HWIO) into U [36][n], groups of four elements as winograd_filter. */
 EXPORT("winograd_filter_f34")
-void winograd_filter_f34(const float *g, float *u, int n, int begin, int end) {
+void winograd_filter_f34(const float *g, float *u, int n, int co, int c0, int cb, int begin, int end) {
+  long m = (long)n / cb * co;
   for (int group = begin; group < end; group++) {
     int e = group * 4;
-    if (e + 4 <= n) filter34_elements(g + e, u + e, n, 1);
+    if (e + 4 <= n && WHOLE_ROW(e)) filter34_elements(g + BLOCK_OFFSET(e), u + e, n, m, 1);
     else
-      for (; e < n; e++) filter34_elements(g + e, u + e, n, 0);
+      for (int end4 = e + 4 < n ? e + 4 : n; e < end4; e++) filter34_elements(g + BLOCK_OFFSET(e), u + e, n, m, 0);
   }
 }
 
@@ -611,19 +614,20 @@ void winograd_filter_grad_f34(const float *du, float *dg, int n, int co, int c0,
 }
 
 /* Where output row r of a tile goes: its pixel in y, or the sink's row r when it falls outside. */
-static inline float *output_pixel(float *y, float *sink, int s, int h, int w, int out_high, int out_wide, int c, int r) {
-  return (h < out_high && w < out_wide) ? y + ((s * out_high + h) * out_wide + w) * c : sink + r * c;
+static inline float *output_pixel(float *y, float *sink, int s, int h, int w, int out_high, int out_wide, int c, int y_stride, int r) {
+  return (h < out_high && w < out_wide) ? y + ((s * out_high + h) * out_wide + w) * y_stride : sink + r * c;
 }
 
 /*
  * y [n, out_high, out_wide, c] for the tiles begin..end-1 from the products M [36][tiles][c]: per
  * tile Aᵀ M A (tile_out 4, F(4x4, 3x3); tile_out 5, F(5x5, 2x2)) or Gᵀ M G (tile_out 3, F(3x3,
- * 4x4)), plus bias, then relu when asked. bias: c floats (zeros for none). sink: 5·c floats that
- * take the outputs of edge tiles outside y. temp: 30·c floats.
+ * 4x4)), plus bias, then relu when asked: c channels of y, whose pixels are y_stride floats apart
+ * (a block of output channels: y and bias point at its first). bias: c floats (zeros for none).
+ * sink: 5·c floats that take the outputs of edge tiles outside y. temp: 30·c floats.
  */
 EXPORT("winograd_output")
 void winograd_output(const float *m, float *y, const float *bias, const float *zero, float *sink, float *temp, int out_high, int out_wide,
-                     int c, int tiles_high, int tiles_wide, int tiles, int relu, int tile_out, int begin, int end) {
+                     int c, int y_stride, int tiles_high, int tiles_wide, int tiles, int relu, int tile_out, int begin, int end) {
   long plane = (long)tiles * c;
   for (int tile = begin; tile < end; tile++) {
     int s = tile / (tiles_high * tiles_wide), rest = tile % (tiles_high * tiles_wide);
@@ -639,17 +643,17 @@ void winograd_output(const float *m, float *y, const float *bias, const float *z
     }
     for (int q = 0; q < tile_out; q++) {
       int w = tw * tile_out + q, h = th * tile_out;
-      float *p0 = output_pixel(y, sink, s, h, w, out_high, out_wide, c, 0);
-      float *p1 = output_pixel(y, sink, s, h + 1, w, out_high, out_wide, c, 1);
-      float *p2 = output_pixel(y, sink, s, h + 2, w, out_high, out_wide, c, 2);
+      float *p0 = output_pixel(y, sink, s, h, w, out_high, out_wide, c, y_stride, 0);
+      float *p1 = output_pixel(y, sink, s, h + 1, w, out_high, out_wide, c, y_stride, 1);
+      float *p2 = output_pixel(y, sink, s, h + 2, w, out_high, out_wide, c, y_stride, 2);
       const float *from = temp + q * c;
       int stride = tile_out * c;
       const float *f1 = from + stride, *f2 = from + 2 * stride, *f3 = from + 3 * stride, *f4_ = from + 4 * stride, *f5 = from + 5 * stride;
       if (tile_out == 4) {
-        output_pass(from, f1, f2, f3, f4_, f5, p0, p1, p2, output_pixel(y, sink, s, h + 3, w, out_high, out_wide, c, 3), bias, relu, c);
+        output_pass(from, f1, f2, f3, f4_, f5, p0, p1, p2, output_pixel(y, sink, s, h + 3, w, out_high, out_wide, c, y_stride, 3), bias, relu, c);
       } else if (tile_out == 5) {
-        output5_pass(from, f1, f2, f3, f4_, f5, p0, p1, p2, output_pixel(y, sink, s, h + 3, w, out_high, out_wide, c, 3),
-                     output_pixel(y, sink, s, h + 4, w, out_high, out_wide, c, 4), bias, relu, c);
+        output5_pass(from, f1, f2, f3, f4_, f5, p0, p1, p2, output_pixel(y, sink, s, h + 3, w, out_high, out_wide, c, y_stride, 3),
+                     output_pixel(y, sink, s, h + 4, w, out_high, out_wide, c, y_stride, 4), bias, relu, c);
       } else {
         gt_stream(from, f1, f2, f3, f4_, f5, p0, p1, p2, bias, relu, c);
       }
@@ -717,10 +721,10 @@ void winograd_gradient(const float *dy, float *w, const float *zero, float *temp
   } while (0)
 
 /* U = G g Gᵀ at the filter elements p (taps p + (kh·2 + kw)·n; four lanes, or lane 0 when !whole) into u + k·n. */
-static inline void filter52_elements(const float *p, float *u, long n, int whole) {
+static inline void filter52_elements(const float *p, float *u, long n, long m, int whole) {
   f4 a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5;
-  FILTER52_PASS(load_lanes(p, whole), load_lanes(p + n, whole), a0, a1, a2, a3, a4, a5);
-  FILTER52_PASS(load_lanes(p + 2 * n, whole), load_lanes(p + 3 * n, whole), b0, b1, b2, b3, b4, b5);
+  FILTER52_PASS(load_lanes(p, whole), load_lanes(p + m, whole), a0, a1, a2, a3, a4, a5);
+  FILTER52_PASS(load_lanes(p + 2 * m, whole), load_lanes(p + 3 * m, whole), b0, b1, b2, b3, b4, b5);
 #define FILTER52_COLUMN(b, r0, r1)                                                                                                 \
   do {                                                                                                                           \
     f4 t0, t1, t2, t3, t4, t5;                                                                                                   \
@@ -743,12 +747,13 @@ static inline void filter52_elements(const float *p, float *u, long n, int whole
 
 /* U = G g Gᵀ for the filter g [2][2][n] into U [36][n], elements 4·begin .. min(4·end, n)-1. */
 EXPORT("winograd_filter_f52")
-void winograd_filter_f52(const float *g, float *u, int n, int begin, int end) {
+void winograd_filter_f52(const float *g, float *u, int n, int co, int c0, int cb, int begin, int end) {
+  long m = (long)n / cb * co;
   for (int group = begin; group < end; group++) {
     int e = group * 4;
-    if (e + 4 <= n) filter52_elements(g + e, u + e, n, 1);
+    if (e + 4 <= n && WHOLE_ROW(e)) filter52_elements(g + BLOCK_OFFSET(e), u + e, n, m, 1);
     else
-      for (; e < n; e++) filter52_elements(g + e, u + e, n, 0);
+      for (int end4 = e + 4 < n ? e + 4 : n; e < end4; e++) filter52_elements(g + BLOCK_OFFSET(e), u + e, n, m, 0);
   }
 }
 
