@@ -6,7 +6,7 @@
  */
 import { Conv2DBackpropFilter, type backend_util, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { convGeometry, float32Only, wasmKernelTuning, type BackpropFilterAttrs } from './kernel-common.ts';
+import { convGeometry, float32Only, geometryArgs, wasmKernelTuning, type BackpropFilterAttrs } from './kernel-common.ts';
 import { nativeThreads, runNative } from './native-threads.ts';
 import { allocate, free, heapOffset, type KernelArgs } from './tfjs-internals.ts';
 import { conv2dBackpropFilterStride2Winograd, conv2dBackpropFilterWinograd, winogradApplies, winogradStride2Applies } from './winograd.ts';
@@ -38,7 +38,7 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
  * channels, input channels a multiple of 4), its taps split over the compiled kernels' threads.
  */
 function filterGradFewOutputs(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { batchSize, inChannels, outChannels, filterHeight, filterWidth } = info;
   const dw = allocate(backend, [filterHeight, filterWidth, inChannels, outChannels]);
   let acc: TensorInfo | null = null;
   try {
@@ -53,18 +53,7 @@ function filterGradFewOutputs(backend: BackendWasm, x: TensorInfo, dy: TensorInf
         heapOffset(backend, dw),
         heapOffset(backend, acc),
         batchSize,
-        inHeight,
-        inWidth,
-        inChannels,
-        outHeight,
-        outWidth,
-        outChannels,
-        filterHeight,
-        filterWidth,
-        info.strideHeight,
-        info.strideWidth,
-        info.padInfo.top,
-        info.padInfo.left,
+        ...geometryArgs(info),
         wasmKernelTuning.filterGradSmallBand,
       ],
       filterHeight * filterWidth,
@@ -84,7 +73,7 @@ function filterGradFewOutputs(backend: BackendWasm, x: TensorInfo, dy: TensorInf
  * groups of four.
  */
 function filterGradGemm(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { batchSize, inChannels, outChannels, filterHeight, filterWidth } = info;
   const { filterGradBlockRows: blockRows, filterGradChunk: chunk } = wasmKernelTuning;
   const dw = allocate(backend, [filterHeight, filterWidth, inChannels, outChannels]);
   const panelFloats = blockRows * chunk;
@@ -101,18 +90,7 @@ function filterGradGemm(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, inf
         heapOffset(backend, dw),
         heapOffset(backend, panels),
         batchSize,
-        inHeight,
-        inWidth,
-        inChannels,
-        outHeight,
-        outWidth,
-        outChannels,
-        filterHeight,
-        filterWidth,
-        info.strideHeight,
-        info.strideWidth,
-        info.padInfo.top,
-        info.padInfo.left,
+        ...geometryArgs(info),
         blockRows,
         chunk,
       ],

@@ -7,7 +7,7 @@
  */
 import type { backend_util, TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { wasmKernelTuning } from './kernel-common.ts';
+import { geometryArgs, wasmKernelTuning } from './kernel-common.ts';
 import { runNative } from './native-threads.ts';
 import { allocate, free, heapOffset, heapView } from './tfjs-internals.ts';
 
@@ -35,7 +35,7 @@ export function conv2dNarrow(
 ): TensorInfo {
   const side = narrowConvSide(info);
   if (!side) throw new Error(`conv2dNarrow: a ${info.inChannels}->${info.outChannels} convolution has no narrow side`);
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { batchSize, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const taps = filterHeight * filterWidth;
   const rearranged = side === 'out' ? taps * 4 * inChannels : 0;
   const y = allocate(backend, [batchSize, outHeight, outWidth, outChannels]);
@@ -66,18 +66,7 @@ export function conv2dNarrow(
         options.bias ? heapOffset(backend, options.bias) : 0,
         base + 4 * rearranged,
         heapOffset(backend, y),
-        inHeight,
-        inWidth,
-        inChannels,
-        outHeight,
-        outWidth,
-        outChannels,
-        filterHeight,
-        filterWidth,
-        info.strideHeight,
-        info.strideWidth,
-        info.padInfo.top,
-        info.padInfo.left,
+        ...geometryArgs(info),
         options.relu ? 1 : 0,
       ],
       batchSize * outHeight,

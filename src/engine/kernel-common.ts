@@ -115,6 +115,28 @@ export const wasmKernelTuning = {
   narrowConvMaxChannels: 4,
 };
 
+/**
+ * A convolution's geometry as the compiled kernels take it (native/filter-grad.c,
+ * native/conv-narrow.c): in height, width, channels, out height, width, channels, filter height,
+ * width, strides, top and left padding.
+ */
+export function geometryArgs(info: backend_util.Conv2DInfo): number[] {
+  return [
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
+}
+
 /** The backend's own kernels that the ones here replaced, kept as their fallbacks and engines. */
 export const stockKernels: { conv2D?: KernelConfig; fusedConv2D?: KernelConfig; backpropInput?: KernelConfig } = {};
 
