@@ -27,7 +27,8 @@ export function conv2dBackpropFilter(args: KernelArgs): TensorInfo {
   const info = convGeometry(Conv2DBackpropFilter, x.shape as [number, number, number, number], attrs.filterShape, dy, attrs);
   if (winogradApplies(info)) return conv2dBackpropFilterWinograd(backend, x, dy, info);
   if (winogradStride2Applies(info, 'filter gradient')) return conv2dBackpropFilterStride2Winograd(backend, x, dy, info);
-  if (info.outChannels <= wasmKernelTuning.filterGradSmallMaxChannels && info.inChannels % 4 === 0) {
+  // filter_grad_small keeps at most four sums per input vector, whatever the tuning says.
+  if (info.outChannels <= Math.min(wasmKernelTuning.filterGradSmallMaxChannels, 4) && info.inChannels % 4 === 0) {
     return filterGradFewOutputs(backend, x, dy, info);
   }
   return filterGradGemm(backend, x, dy, info);

@@ -14,8 +14,9 @@ import { allocate, free, heapOffset, heapView } from './tfjs-internals.ts';
 /** Which side of `info`'s convolution is narrow enough for native/conv-narrow.c, or null. */
 export function narrowConvSide(info: backend_util.Conv2DInfo): 'in' | 'out' | null {
   if (!wasmKernelTuning.narrowConv || info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
+  // conv_few_out keeps four sums per pixel, so its side takes at most 4 whatever the tuning says.
   const most = wasmKernelTuning.narrowConvMaxChannels;
-  if (info.outChannels <= most && info.inChannels % 4 === 0) return 'out';
+  if (info.outChannels <= Math.min(most, 4) && info.inChannels % 4 === 0) return 'out';
   if (info.inChannels <= most && info.outChannels % 4 === 0) return 'in';
   return null;
 }

@@ -1,6 +1,8 @@
 /**
- * 3x3 stride-1 convolutions by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016), and
- * 4x4 stride-1 ones (PatchGAN's) by F(3x3, 4x4) on the same 6x6 tiles (see native/winograd.c).
+ * 3x3 stride-1 convolutions by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016),
+ * 4x4 stride-1 ones (PatchGAN's) by F(3x3, 4x4), and 2x2 stride-1 ones (the phases of stride-2
+ * transposed convolutions; 4x4 stride-2 convolutions over their input's space to depth) by
+ * F(5x5, 2x2), all on the same 6x6 tiles (see native/winograd.c).
  *
  * In F(4x4, 3x3) each 4x4 output tile comes from a 6x6 input tile d: Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A
  * (in F(3x3, 4x4), 3x3 tiles, G and A trade places). Summed over
@@ -142,7 +144,7 @@ function layout(base: number, sizes: Record<string, number>): Record<string, num
   return at;
 }
 
-/** The tiling of the output into the variant's tiles (4x4 for a 3x3 filter, 3x3 for a 4x4). */
+/** The tiling of the output into the variant's tiles (4x4 for a 3x3 filter, 3x3 for a 4x4, 5x5 for a 2x2). */
 function tiling(info: backend_util.Conv2DInfo) {
   const step = variantOf(info).tileOut;
   const tilesHigh = Math.ceil(info.outHeight / step);
@@ -309,6 +311,7 @@ export function conv2dBackpropFilterStride2Winograd(
   try {
     spaceToDepth = spaceToDepth2(backend, x, info);
     stackedGradient = conv2dBackpropFilterWinograd(backend, spaceToDepth, dy, stride1Geometry(info));
+    // Nothing after the allocation can throw: restack only copies within the heap.
     const dw = allocate(backend, [4, 4, inChannels, outChannels]);
     restack(heapView(backend, stackedGradient), heapView(backend, dw), inChannels * outChannels, true);
     return dw;
@@ -374,7 +377,7 @@ function restack(from: Float32Array, to: Float32Array, block: number, unstack: b
 }
 
 /**
- * dW [k, k, Ci, Co] of y = conv2d(x, W) (3x3 or 4x4, stride 1, the padding in `info`) from x and
+ * dW [k, k, Ci, Co] of y = conv2d(x, W) (2x2, 3x3 or 4x4, stride 1, the padding in `info`) from x and
  * dy, through the same transform: for F(4x4, 3x3), with V = Bᵀ d B per input tile and
  * Wt = A dY Aᵀ per output-gradient tile, dU_k = Σ_tiles V_kᵀ Wt_k (36 products [Ci, tiles] x
  * [tiles, Co]) and dW = Gᵀ dU G; for F(3x3, 4x4) the same with G and A swapped.

@@ -167,7 +167,7 @@ static inline const float *pixel(const float *x, const float *zero, int n, int h
 /*
  * V_k[tile] = (Bᵀ d B)_k for the 6x6 input tiles d of x [n, height, width, c] numbered begin..end-1
  * (tile = (sample * tiles_high + th) * tiles_wide + tw), tiles `step` pixels apart (4 for F(4x4,
- * 3x3), 3 for F(3x3, 4x4)). zero: c zeros. temp: 36·c floats.
+ * 3x3), 3 for F(3x3, 4x4), 5 for F(5x5, 2x2)). zero: c zeros. temp: 36·c floats.
  */
 EXPORT("winograd_input")
 void winograd_input(const float *x, float *v, const float *zero, float *temp, int height, int width, int c, int tiles_high, int tiles_wide,
@@ -254,8 +254,9 @@ static inline void filter_elements(f4 g00, f4 g01, f4 g02, f4 g10, f4 g11, f4 g1
 }
 
 /*
- * U = G g Gᵀ for the filter g [3][3][n] (HWIO, n = ci·co) into U [36][n], for the elements
- * 4·begin .. min(4·end, n)-1 (groups of four; a partial last group goes element by element).
+ * U = G g Gᵀ for one block of output channels (see BLOCK_OFFSET) of the filter g [3][3][ci][co]
+ * into U [36][n], n = ci·cb, for the elements 4·begin .. min(4·end, n)-1 (groups of four; a group
+ * not contiguous in g goes element by element).
  */
 EXPORT("winograd_filter")
 void winograd_filter(const float *g, float *u, int n, int co, int c0, int cb, int begin, int end) {
@@ -298,7 +299,7 @@ static inline void store_lanes(float *p, f4 v, int whole) {
   else p[0] = v[0];
 }
 
-/* dg = Gᵀ dU G at du + k·n (four lanes, or lane 0 only when !whole) into dg + (kh·3 + kw)·n. */
+/* dg = Gᵀ dU G at du + k·n (four lanes, or lane 0 only when !whole) into dg + (kh·3 + kw)·m. */
 static inline void filter_grad_elements(const float *du, float *dg, long n, long m, int whole) {
   f4 r00, r01, r02, r10, r11, r12, r20, r21, r22, r30, r31, r32, r40, r41, r42, r50, r51, r52, o0, o1, o2;
   GRAD_ROW(0, r00, r01, r02);
@@ -322,8 +323,8 @@ static inline void filter_grad_elements(const float *du, float *dg, long n, long
 }
 
 /*
- * dg = Gᵀ dU G: the filter gradient [3][3][n] (HWIO, n = ci·co) from the products dU [36][n],
- * groups of four elements begin..end-1 as in winograd_filter.
+ * dg = Gᵀ dU G: one block of output channels of the filter gradient [3][3][ci][co] from the
+ * products dU [36][n], n = ci·cb, groups of four elements begin..end-1 as in winograd_filter.
  */
 EXPORT("winograd_filter_grad")
 void winograd_filter_grad(const float *du, float *dg, int n, int co, int c0, int cb, int begin, int end) {
@@ -541,7 +542,7 @@ static inline void filter34_column(f4 r0, f4 r1, f4 r2, f4 r3, float *u, long n,
   store_lanes(u + (5 * 6 + b) * n, t5, whole);
 }
 
-/* U = A g Aᵀ at filter elements p (taps p + (kh·4 + kw)·n) into u + k·n. */
+/* U = A g Aᵀ at filter elements p (taps p + (kh·4 + kw)·m) into u + k·n. */
 static inline void filter34_elements(const float *p, float *u, long n, long m, int whole) {
   f4 a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5, c0, c1, c2, c3, c4, c5, d0, d1, d2, d3, d4, d5;
   A_PASS(load_lanes(p, whole), load_lanes(p + m, whole), load_lanes(p + 2 * m, whole), load_lanes(p + 3 * m, whole), a0, a1, a2, a3, a4, a5);
@@ -571,7 +572,7 @@ void winograd_filter_f34(const float *g, float *u, int n, int co, int c0, int cb
   }
 }
 
-/* dg = Aᵀ dU A at du + k·n into dg + (kh·4 + kw)·n (four lanes, or lane 0 when !whole). */
+/* dg = Aᵀ dU A at du + k·n into dg + (kh·4 + kw)·m (four lanes, or lane 0 when !whole). */
 static inline void filter34_grad_elements(const float *du, float *dg, long n, long m, int whole) {
   f4 r00, r01, r02, r03, r10, r11, r12, r13, r20, r21, r22, r23, r30, r31, r32, r33, r40, r41, r42, r43, r50, r51, r52, r53;
 #define GRAD34_ROW(a, o0, o1, o2, o3)                                                                                             \
@@ -720,7 +721,7 @@ void winograd_gradient(const float *dy, float *w, const float *zero, float *temp
     t5 = (g1);                                                                                                                   \
   } while (0)
 
-/* U = G g Gᵀ at the filter elements p (taps p + (kh·2 + kw)·n; four lanes, or lane 0 when !whole) into u + k·n. */
+/* U = G g Gᵀ at the filter elements p (taps p + (kh·2 + kw)·m; four lanes, or lane 0 when !whole) into u + k·n. */
 static inline void filter52_elements(const float *p, float *u, long n, long m, int whole) {
   f4 a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5;
   FILTER52_PASS(load_lanes(p, whole), load_lanes(p + m, whole), a0, a1, a2, a3, a4, a5);
@@ -764,7 +765,7 @@ void winograd_filter_f52(const float *g, float *u, int n, int co, int c0, int cb
     o1 = ((s2) - (s1)) / 6 + ((s3) - (s4)) / 12 + (s5);                                                                        \
   } while (0)
 
-/* dG = Gᵀ dU G at the filter elements du + e (four lanes, or lane 0 when !whole) into dg + (kh·2 + kw)·n. */
+/* dG = Gᵀ dU G at the filter elements du + e (four lanes, or lane 0 when !whole) into dg + (kh·2 + kw)·m. */
 static inline void filter52_grad_elements(const float *du, float *dg, long n, long m, int whole) {
   f4 r0[2], r1[2], r2[2], r3[2], r4[2], r5[2];
 #define FILTER52_GRAD_ROW(a, r)                                                                                                    \
