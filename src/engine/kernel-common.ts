@@ -57,18 +57,18 @@ export const wasmKernelTuning = {
   /**
    * Fewest input and output channels for Winograd, and fewest output pixels (all images). Below
    * 16 channels or 12x12 pixels the two are within the noise of each other (same measurement:
-   * 32 px 16->16 forward 0.38 ms against 0.25 direct; forward / input / filter gradient, 2
-   * threads: 12x12 out 3x3 64->64 0.30 / 0.40 / 0.52 ms against 0.36 / 0.49 / 0.43, 8x8 256->256
-   * 1.58 / 1.92 / 3.19 against 1.52 / 1.88 / 2.95), and above they win: PatchGAN's 4x4 128->256 at
-   * 128 px (15x15 out) 3.96 / 2.51 / 3.71 against 5.04 / 6.80 / 7.64.
+   * 32 px 16->16 forward 0.38 ms against 0.25 direct; and, timing single kernels with and without
+   * winogradMinOutPixels, no bench row: 12x12 out 3x3 64->64 a tie, 8x8 256->256 slightly slower),
+   * and above they win: PatchGAN's 4x4 128->256 at 128 px (15x15 out, a bench row) forward /
+   * input / filter gradient 3.0 / 4.2 / 3.2 ms against 4.8 / 7.3 / 7.9.
    */
   winogradMinChannels: 16,
   winogradMinOutPixels: 144,
   /**
    * Fewest output pixels for the 2x2 phases by F(5x5, 2x2): its filter transform is 9 times the
-   * sub-filter, so it needs many tiles to pay. Measured (bench as above, 4x4 stride-2 transposed
-   * convolutions): 32x32 phases 512->128 29.4 ms against 36.0, 64x64 256->64 26.6 against 44.0,
-   * but 16x16 1024->256 60.9 against 43.2.
+   * sub-filter, so it needs many tiles to pay. Bench (as above) at 32x32 outputs: 64->128 input
+   * gradient 7.3 ms against 8.1, 128->256 20.5 against 22.3; single kernels timed with and without
+   * it (no bench row) lost at 16x16 phases 1024->256, by ~40 %.
    */
   winogradPhaseMinOutPixels: 1024,
   /**
@@ -86,9 +86,9 @@ export const wasmKernelTuning = {
   /**
    * Conv2DBackpropFilter with at most this many output channels (input channels a multiple of 4)
    * through native/filter-grad.c's direct accumulation: the matrix product's 1-4 columns would
-   * leave its 4x8 blocks empty. `npm run bench -- kernels --baseline` (2 threads, trainers
-   * paused): 7x7 at 128 px 32->3 9.2 ms against 29.1 for XNNPACK's products, PatchGAN's last 4x4
-   * 512->1 at 32 px 1.1 against 13.1.
+   * leave its 4x8 blocks empty. `npm run bench -- kernels --baseline` (2 threads, no trainer):
+   * 7x7 at 128 px 32->3 3.6 ms against 17.6 for the product, PatchGAN's last 4x4 512->1 at 32 px
+   * 1.1 against 3.6.
    */
   filterGradSmallMaxChannels: 4,
   /** Output rows per band of that kernel: its inputs for a band stay in L2 while every tap goes by. */
@@ -96,20 +96,18 @@ export const wasmKernelTuning = {
   /**
    * The panel of native/filter-grad.c's in-place product dW = Xᵀ·dY for every other
    * Conv2DBackpropFilter: `filterGradChunk` pixels by `filterGradBlockRows` dW rows (16 KB, in L1).
-   * Measured against the XNNPACK product per kernel position over phase-split copies of x it
-   * replaced (2 threads, trainers paused): 3x3 stride-2 at 128 px 32->64 2.8 ms against 9.6, 64 px
-   * 64->128 2.6 against 6.6, 4x4 stride-2 at 16 px 512->512 12.8 against 20.0, the 7x7 layer from
-   * RGB 3->32 at 128 px 5.4 against 10.0.
+   * It replaced an XNNPACK product per kernel position over phase-split copies of x, 2-3x slower
+   * on the ResNets' stride-2 3x3 layers when single kernels were timed side by side before that
+   * path was removed (no command here reproduces that comparison now).
    */
   filterGradBlockRows: 64,
   filterGradChunk: 64,
   /**
    * Convolutions with at most `narrowConvMaxChannels` input or output channels (the other side a
    * multiple of 4) through native/conv-narrow.c instead of XNNPACK: forward (Conv2D,
-   * FusedConv2D) and the stride-1 convolutions of Conv2DBackpropInput's phases. Measured
-   * (forward / input gradient, 2 threads, trainers paused): the 7x7 layer from RGB 3->32 at 128 px
-   * 4.3 / 5.2 ms against 5.8 / 9.1, the one to RGB 32->3 3.9 / 3.6 against 7.7 / 5.1, PatchGAN's
-   * last 4x4 512->1 at 32 px 1.4 / 0.9 against 2.5 / 1.5.
+   * FusedConv2D) and the stride-1 convolutions of Conv2DBackpropInput's phases. Bench (as above,
+   * 7x7 at 128 px, forward / input gradient): to RGB 32->3 5.2 / 6.1 ms against 9.8 / 6.6, from RGB
+   * 3->32 4.8 / 5.1 against 3.9 / 10.3 (its forward a tie or a loss).
    */
   narrowConv: true,
   narrowConvMaxChannels: 4,
