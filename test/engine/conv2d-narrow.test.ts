@@ -12,10 +12,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/engine/backend.ts';
-import { wasmHeapStats } from '../../src/engine/heap-stats.ts';
 import { nativeCallCounts } from '../../src/engine/native-threads.ts';
 import { wasmKernelTuning } from '../../src/engine/wasm-kernels.ts';
-import { relativeError } from './helpers.ts';
+import { assertNoLeaks, relativeError } from './helpers.ts';
 
 const TOLERANCE = 1e-5;
 
@@ -123,12 +122,5 @@ test('the narrow convolutions leak no tensors, buffers or heap bytes', async () 
     results(cases[0]!);
     results(cases[9]!);
   };
-  run();
-  const tensors = tf.memory().numTensors;
-  const buffers = tf.engine().backend.numDataIds();
-  const live = wasmHeapStats()?.liveBytes;
-  for (let i = 0; i < 3; i++) run();
-  assert.equal(tf.memory().numTensors, tensors, 'tensor count changed');
-  assert.equal(tf.engine().backend.numDataIds(), buffers, 'wasm buffer count changed');
-  assert.equal(wasmHeapStats()?.liveBytes, live, 'live heap bytes changed');
+  assertNoLeaks(run);
 });
