@@ -4,8 +4,10 @@
 # cannot break its resume), the real data with the committed validation split held out, a run
 # folder with step checkpoints, and the trainer at nice 19.
 #
-#   scripts/shipped-model-run.sh start COMMIT   new run (or resume, if the run folder exists),
-#                                               validating every 600 steps (log.jsonl, checkpoints/best)
+#   scripts/shipped-model-run.sh start COMMIT [OPTION...]
+#                                               new run (or resume, if the run folder exists),
+#                                               validating every 600 steps (log.jsonl, checkpoints/best);
+#                                               OPTIONs go to `train` (on resume: --epochs, --epochs-decay)
 #   scripts/shipped-model-run.sh status         step, epoch, last log line
 #   scripts/shipped-model-run.sh compare METHOD COMMIT
 #                                               the recipe comparison's run of METHOD (cut, fastcut)
@@ -42,7 +44,8 @@ JS
 
 case "${1:-}" in
   start)
-    commit=${2:?usage: start COMMIT}
+    commit=${2:?usage: start COMMIT [OPTION...]}
+    shift 2
     tree=$home/trainer-$commit
     if [ ! -d "$tree" ]; then
       git -C "$repo" worktree add --detach "$tree" "$commit"
@@ -55,6 +58,7 @@ case "${1:-}" in
             --load-size 286 --crop-size 128 --seed 1 --save-every 1 --keep 1000 --save-latest-every 200
             "${validate[@]}")
     fi
+    args+=("$@")
     mkdir -p "$home/runs"
     cd "$tree"
     nohup nice -n 19 node bin/cyclegan.js --threads 2 train "${args[@]}" >> "$home/runs/h2z-trainer.log" 2>&1 &
