@@ -1,19 +1,20 @@
 /**
  * Timings of the wasm training kernels (src/engine/wasm-kernels.ts): U-Net-like transposed
  * convolutions, filter gradients, the ResNet's 3x3 stride-1 convolutions and the 4x4 stride-2
- * layers (Winograd), the 7x7 layers from and to RGB (narrow kernels), and a forward+backward pass
- * of a small encoder/decoder stack.
+ * layers (Winograd), the 7x7 layers from and to RGB (narrow kernels), a forward+backward pass
+ * of a small encoder/decoder stack, and Adam's update.
  *
  *   npm run bench -- kernels [--repeats N] [--size S] [--baseline]
  *
  * --baseline also times wasm's own scalar Conv2DBackpropInput for the transposed convolutions,
  * XNNPACK's own convolution for the small-output, Winograd and narrow convolutions (forward and
  * gradients; the in-place product for the filter gradients), and the general filter gradient for
- * the few-channel ones.
+ * the few-channel ones, and Adam's JavaScript loop for its update.
  */
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/engine/backend.ts';
 import { wasmKernelTuning, withOriginalBackpropInput } from '../src/engine/wasm-kernels.ts';
+import { Adam, adamUpdateValues } from '../src/train/adam.ts';
 
 interface Row {
   case: string;
@@ -350,6 +351,35 @@ export async function run(args: string[]): Promise<void> {
   });
   rows.push(row(`encoder/decoder fwd+bwd ${stackSize}px (${layers.length} layers)`, step, flops));
   tf.dispose([image, ...filters]);
+
+  // Adam's update of one ResNet-9 generator's 7.8M weights: native/adam.c on the heap (moments
+  // copied through it by chunks) against the JavaScript loop it replaced (--baseline).
+  {
+    const size = 7_800_000;
+    const weights = tf.variable(tf.randomNormal([size], 0, 1, 'float32', 1), true, 'bench_adam_weights');
+    const grad = tf.randomNormal([size], 0, 1, 'float32', 2);
+    const adam = new Adam([weights], { lr: 2e-4, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 });
+    const compiled = time(repeats, () => {
+      adam.apply([grad]);
+      return [];
+    });
+    let baseline: Timing | undefined;
+    if (withBaseline) {
+      const [g, w] = [grad.dataSync() as Float32Array, weights.dataSync() as Float32Array];
+      const next = new Float32Array(size);
+      const moments = { m: new Float32Array(size), v: new Float32Array(size) };
+      const k = { beta1: 0.5, beta2: 0.999, epsilon: 1e-8, stepSize: 4e-4, sqrtCorrection2: 0.045 };
+      baseline = time(repeats, () => {
+        adamUpdateValues(g, w, next, moments, k);
+        return [];
+      });
+    }
+    rows.push({
+      ...row('Adam update, 7.8M weights (native/adam.c)', compiled, 0, baseline),
+      'GFLOP/s (min)': `${((compiled.min * 1e6) / size).toFixed(2)} ns/weight`,
+    });
+    tf.dispose([weights, grad]);
+  }
 
   console.table(rows);
 }

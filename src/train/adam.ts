@@ -7,8 +7,10 @@
  * The moments live in JavaScript memory, not in the engine: two 54M-parameter U-Nets carry 870 MB
  * of moments, which would otherwise sit in the wasm backend's 4 GiB heap beside the weights, their
  * gradients, XNNPACK's packed copies of the filters and a step's activations. The update itself is
- * a single pass over each variable in JS (float32 storage, float64 arithmetic), one variable at a
- * time, so at most one variable's new values exist outside the engine at once.
+ * a single pass over each variable (float32 storage, float64 arithmetic), one variable at a time,
+ * so at most one variable's new values exist outside the engine at once: on the wasm backend
+ * compiled to wasm SIMD and split over the engine's threads, the moments passing through the heap
+ * a chunk at a time (engine/adam-update.ts); elsewhere the same operations in JavaScript.
  *
  * On a GPU backend (webgpu, webgl) that pass would read every weight and gradient back to the host
  * each step, so there the moments are tensors on the device and the update is tensor arithmetic
@@ -16,7 +18,8 @@
  * saved state is the same Float32Arrays either way, so a checkpoint moves between backends.
  */
 import * as tf from '@tensorflow/tfjs';
-import { activeWasmBackend, allocate, heapView } from '../engine/tfjs-internals.ts';
+import { adamScratch, adamUpdateOnHeap, type AdamCoefficients } from '../engine/adam-update.ts';
+import { activeWasmBackend, allocate, free } from '../engine/tfjs-internals.ts';
 
 export interface AdamOptions {
   lr: number;
@@ -29,6 +32,26 @@ export interface AdamState {
   step: number;
   /** First moments then second moments, in the order of the optimizer's variables. */
   moments: Float32Array[];
+}
+
+/**
+ * The update on host arrays, float32 storage and float64 arithmetic; native/adam.c does the same
+ * operations in the same order on the wasm heap, so the two give the same bits (m and v are
+ * stored rounded, and used unrounded in the new weights).
+ */
+export function adamUpdateValues(
+  g: Float32Array,
+  w: Float32Array,
+  next: Float32Array,
+  { m, v }: { m: Float32Array; v: Float32Array },
+  { beta1, beta2, epsilon, stepSize, sqrtCorrection2 }: AdamCoefficients,
+): void {
+  for (let j = 0; j < next.length; j++) {
+    const gj = g[j]!;
+    const mj = (m[j] = beta1 * m[j]! + (1 - beta1) * gj);
+    const vj = (v[j] = beta2 * v[j]! + (1 - beta2) * gj * gj);
+    next[j] = w[j]! - (stepSize * mj) / (Math.sqrt(vj) / sqrtCorrection2 + epsilon);
+  }
 }
 
 /** Backends whose tensors live on a device, where the host update would read everything back. */
@@ -85,39 +108,41 @@ export class Adam {
       return;
     }
     this.toHost();
+    const coefficients = { beta1, beta2, epsilon, stepSize, sqrtCorrection2 };
     const heap = activeWasmBackend();
-    this.variables.forEach((variable, i) => {
-      const grad = grads[i]!;
-      const m = this.m[i]!;
-      const v = this.v[i]!;
-      const gradSize = grad instanceof Float32Array ? grad.length : grad.size;
-      if (gradSize !== variable.size) {
-        throw new Error(`gradient ${i} has ${gradSize} values for variable ${variable.name} of shape [${variable.shape}]`);
-      }
-      const update = (g: Float32Array, w: Float32Array, next: Float32Array) => {
-        for (let j = 0; j < next.length; j++) {
-          const gj = g[j]!;
-          const mj = (m[j] = beta1 * m[j]! + (1 - beta1) * gj);
-          const vj = (v[j] = beta2 * v[j]! + (1 - beta2) * gj * gj);
-          next[j] = w[j]! - (stepSize * mj) / (Math.sqrt(vj) / sqrtCorrection2 + epsilon);
+    // The kernel's scratch, once per step; freed on every path, errors included.
+    const scratch = heap ? adamScratch(heap) : null;
+    try {
+      this.variables.forEach((variable, i) => {
+        const grad = grads[i]!;
+        const gradSize = grad instanceof Float32Array ? grad.length : grad.size;
+        if (gradSize !== variable.size) {
+          throw new Error(`gradient ${i} has ${gradSize} values for variable ${variable.name} of shape [${variable.shape}]`);
         }
-      };
-      if (heap) {
-        // Straight from and into the wasm heap: no copies of the weights or the gradient. The new
-        // buffer is allocated before any view is taken, since an allocation may grow the heap.
-        const out = allocate(heap, variable.shape);
-        const g = grad instanceof Float32Array ? grad : heapView(heap, grad);
-        update(g, heapView(heap, variable), heapView(heap, out));
-        const next = tf.engine().makeTensorFromTensorInfo(out);
-        variable.assign(next);
-        next.dispose();
-      } else {
-        // A fresh array: the cpu backend keeps the array it is given as the tensor's storage.
-        const next = new Float32Array(variable.size);
-        update(grad instanceof Float32Array ? grad : (grad.dataSync() as Float32Array), variable.dataSync() as Float32Array, next);
-        tf.tidy(() => variable.assign(tf.tensor(next, variable.shape, 'float32')));
-      }
-    });
+        const moments = { m: this.m[i]!, v: this.v[i]! };
+        if (heap && scratch) {
+          // Straight from and into the wasm heap: no copies of the weights or the gradient.
+          const out = allocate(heap, variable.shape);
+          try {
+            adamUpdateOnHeap(heap, variable, grad, out, moments, coefficients, scratch);
+          } catch (error) {
+            free(heap, out);
+            throw error;
+          }
+          const next = tf.engine().makeTensorFromTensorInfo(out);
+          variable.assign(next);
+          next.dispose();
+        } else {
+          // A fresh array: the cpu backend keeps the array it is given as the tensor's storage.
+          const next = new Float32Array(variable.size);
+          const g = grad instanceof Float32Array ? grad : (grad.dataSync() as Float32Array);
+          adamUpdateValues(g, variable.dataSync() as Float32Array, next, moments, coefficients);
+          tf.tidy(() => variable.assign(tf.tensor(next, variable.shape, 'float32')));
+        }
+      });
+    } finally {
+      if (heap && scratch) free(heap, scratch);
+    }
   }
 
   /** The same update as tensor arithmetic on the device; uploads the moments on first use. */

@@ -1,6 +1,6 @@
 // Child for winograd-threads.test.ts: the compiled kernels split over threads (Winograd's forward,
 // input and filter gradients for 3x3 and 4x4 filters, forced on at small sizes, with channel counts that are and are not
-// multiples of 4; native/filter-grad.c's filter gradients; native/conv-narrow.c's convolutions) with CYCLEGAN_WASM_THREADS threads; prints the
+// multiples of 4; native/filter-grad.c's filter gradients; native/conv-narrow.c's convolutions; native/adam.c's update) with CYCLEGAN_WASM_THREADS threads; prints the
 // backend, how many threads the compiled kernels use, and a hash of every result.
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
@@ -8,6 +8,8 @@ import { describeBackend, useBackend } from '../../src/engine/backend.ts';
 import { nativeThreads } from '../../src/engine/native-threads.ts';
 import { activeWasmBackend } from '../../src/engine/tfjs-internals.ts';
 import { wasmKernelTuning } from '../../src/engine/wasm-kernels.ts';
+import { adamUpdateTuning } from '../../src/engine/adam-update.ts';
+import { Adam } from '../../src/train/adam.ts';
 
 await useBackend('wasm');
 Object.assign(wasmKernelTuning, {
@@ -83,6 +85,19 @@ for (const [inChannels, outChannels] of [
         .sum(),
     )(w),
   );
+}
+// Adam's update (native/adam.c): 303 values, four chunks of 64 and one of 47 (12 groups of 4, the last one partial).
+adamUpdateTuning.chunk = 64;
+{
+  const w = tf.variable(tf.randomNormal([3, 101], 0, 1, 'float32', 15));
+  const adam = new Adam([w], { lr: 0.01, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 });
+  for (let i = 0; i < 3; i++) {
+    const g = tf.randomNormal([3, 101], 0, 1, 'float32', 16 + i);
+    adam.apply([g]);
+    g.dispose();
+  }
+  results.push(w);
+  for (const moment of (await adam.getState()).moments) hash.update(moment);
 }
 for (const t of results) hash.update(t.dataSync() as Float32Array);
 console.log(JSON.stringify({ backend: describeBackend(), nativeThreads: nativeThreads(activeWasmBackend()!), hash: hash.digest('hex') }));
