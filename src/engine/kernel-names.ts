@@ -16,3 +16,6 @@ export const INSTANCE_NORM = 'CycleganInstanceNorm';
  * [dx] without.
  */
 export const INSTANCE_NORM_GRAD = 'CycleganInstanceNormGrad';
+
+/** LeakyRelu's gradient as one kernel: inputs {dy, x}, attrs {alpha}; dx = x > 0 ? dy : dy·alpha. */
+export const LEAKY_RELU_GRAD = 'CycleganLeakyReluGrad';

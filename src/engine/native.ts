@@ -42,7 +42,7 @@ const compiled = new Map<string, WebAssembly.Module>();
 const instances = new WeakMap<BackendWasm, Map<string, WebAssembly.Exports>>();
 
 /** The compiled kernel modules (native/NAME.c); all but instance-norm.c are called through runNative (native-threads.ts). */
-export const NATIVE_MODULES = ['instance-norm', 'winograd', 'filter-grad', 'conv-narrow', 'rearrange', 'adam'] as const;
+export const NATIVE_MODULES = ['instance-norm', 'winograd', 'filter-grad', 'conv-narrow', 'rearrange', 'adam', 'elementwise'] as const;
 export type NativeModuleName = (typeof NATIVE_MODULES)[number];
 
 /**

@@ -1,6 +1,6 @@
 // Child for winograd-threads.test.ts: the compiled kernels split over threads (Winograd's forward,
 // input and filter gradients for 3x3 and 4x4 filters, forced on at small sizes, with channel counts that are and are not
-// multiples of 4; native/filter-grad.c's filter gradients; native/conv-narrow.c's convolutions; native/adam.c's update) with CYCLEGAN_WASM_THREADS threads; prints the
+// multiples of 4; native/filter-grad.c's filter gradients; native/conv-narrow.c's convolutions; native/adam.c's update; native/elementwise.c's kernels) with CYCLEGAN_WASM_THREADS threads; prints the
 // backend, how many threads the compiled kernels use, and a hash of every result.
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
@@ -98,6 +98,13 @@ adamUpdateTuning.chunk = 64;
   }
   results.push(w);
   for (const moment of (await adam.getState()).moments) hash.update(moment);
+}
+// native/elementwise.c: LeakyRelu and its gradient (1003 values, 251 groups of 4, the last partial), and a split of 13 channels.
+{
+  const x = tf.randomNormal([1, 17, 59, 1], 0, 1, 'float32', 20);
+  const dy = tf.randomNormal([1, 17, 59, 1], 0, 1, 'float32', 21);
+  results.push(tf.leakyRelu(x, 0.2), tf.grad((a: tf.Tensor) => tf.leakyRelu(a, 0.2))(x, dy));
+  results.push(...tf.split(tf.randomNormal([2, 11, 3, 13], 0, 1, 'float32', 22), [4, 9], 3));
 }
 for (const t of results) hash.update(t.dataSync() as Float32Array);
 console.log(JSON.stringify({ backend: describeBackend(), nativeThreads: nativeThreads(activeWasmBackend()!), hash: hash.digest('hex') }));

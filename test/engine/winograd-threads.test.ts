@@ -16,7 +16,7 @@ function runWith(threads: string): { backend: string; nativeThreads: number; has
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { backend: string; nativeThreads: number; hash: string };
 }
 
-test('the compiled kernels (Winograd, filter-grad.c, conv-narrow.c, adam.c) are bit for bit the same with 1, 2 and 3 threads', () => {
+test('the compiled kernels (Winograd, filter-grad.c, conv-narrow.c, adam.c, elementwise.c) are bit for bit the same with 1, 2 and 3 threads', () => {
   const one = runWith('1');
   const two = runWith('2');
   const three = runWith('3');

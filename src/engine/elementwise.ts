@@ -1,0 +1,115 @@
+/**
+ * Element-wise kernels for the wasm backend (native/elementwise.c), split over the compiled
+ * kernels' threads: LeakyRelu and its gradient, and SplitV along the last axis. The stock ones
+ * are scalar loops on one thread — LeakyRelu ~7 ns an element, its gradient three ops (Greater,
+ * Multiply, Select) and two temporaries, SplitV a strided slice per piece — and took ~0.7 s of a
+ * U-Net step at 256 px (`npm run bench -- profile --generator unet --size 256`), where the
+ * encoder's and PatchGAN's LeakyReLUs and the skip connections' concatenations are. Each result is
+ * the stock kernel's bits (tested against it).
+ */
+import { backend_util, LeakyRelu, type KernelConfig, type TensorInfo, util } from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { LEAKY_RELU_GRAD } from './kernel-names.ts';
+import { runNative } from './native-threads.ts';
+import { allocate, free, heapOffset, WASM, type KernelArgs } from './tfjs-internals.ts';
+
+/** The stock kernels replaced here, for inputs the compiled ones do not take. */
+export const stockElementwise: { leakyRelu?: KernelConfig; splitV?: KernelConfig } = {};
+
+/** Element groups of 4 per unit of a split call: the kernels take [4·begin, 4·end). */
+const groups = (size: number) => Math.ceil(size / 4);
+
+/** LeakyRelu: x < 0 ? alpha·x : x, float32 (an int32 input goes to the stock kernel). */
+export function leakyRelu(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { x } = args.inputs as { x: TensorInfo };
+  const backend = args.backend as BackendWasm;
+  if (x.dtype !== 'float32') return stockElementwise.leakyRelu!.kernelFunc(args);
+  const alpha = (args.attrs as { alpha: number }).alpha;
+  const size = util.sizeFromShape(x.shape);
+  const y = allocate(backend, x.shape);
+  if (size === 0) return y;
+  try {
+    runNative(backend, 'elementwise', 'leaky_relu', [heapOffset(backend, x), heapOffset(backend, y), alpha, size], groups(size));
+  } catch (error) {
+    free(backend, y);
+    throw error;
+  }
+  return y;
+}
+
+/** LEAKY_RELU_GRAD: inputs {dy, x}, attrs {alpha}; dx = x > 0 ? dy : dy·alpha. */
+export function leakyReluGrad(args: KernelArgs): TensorInfo {
+  const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
+  const backend = args.backend as BackendWasm;
+  const alpha = (args.attrs as { alpha: number }).alpha;
+  const size = util.sizeFromShape(x.shape);
+  if (!util.arraysEqual(dy.shape, x.shape)) throw new Error(`${LEAKY_RELU_GRAD}: dy of shape [${dy.shape}] for x of shape [${x.shape}]`);
+  const dx = allocate(backend, x.shape);
+  if (size === 0) return dx;
+  try {
+    const pointers = [heapOffset(backend, dy), heapOffset(backend, x), heapOffset(backend, dx)];
+    runNative(backend, 'elementwise', 'leaky_relu_grad', [...pointers, alpha, size], groups(size));
+  } catch (error) {
+    free(backend, dx);
+    throw error;
+  }
+  return dx;
+}
+
+/** SplitV: along the last axis of a float32 tensor as strided copies, otherwise the stock kernel. */
+export function splitV(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { x } = args.inputs as { x: TensorInfo };
+  const backend = args.backend as BackendWasm;
+  const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+  const last = x.shape.length - 1;
+  const dim = util.parseAxisParam(axis, x.shape)[0]!;
+  if (x.dtype !== 'float32' || dim !== last || last < 1) return stockElementwise.splitV!.kernelFunc(args);
+  const sizes = backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, dim);
+  const row = x.shape[last]!;
+  const rows = util.sizeFromShape(x.shape) / Math.max(row, 1);
+  const pieces: TensorInfo[] = [];
+  try {
+    let offset = 0;
+    for (const width of sizes) {
+      const piece = allocate(backend, [...x.shape.slice(0, last), width]);
+      pieces.push(piece);
+      if (width > 0 && rows > 0) {
+        runNative(
+          backend,
+          'elementwise',
+          'slice_last_axis',
+          [heapOffset(backend, x), heapOffset(backend, piece), row, offset, width],
+          rows,
+        );
+      }
+      offset += width;
+    }
+  } catch (error) {
+    free(backend, ...pieces);
+    throw error;
+  }
+  return pieces;
+}
+
+/**
+ * The LeakyRelu gradient tfjs registers (where(greater(x, 0), dy, mul(dy, alpha))), as one kernel
+ * on wasm where it is registered; the same ops elsewhere. Installed by registerWasmKernels; tfjs
+ * keeps one gradient per kernel name, for every backend.
+ */
+export function registerLeakyReluGradient(): void {
+  tf.registerGradient({
+    kernelName: LeakyRelu,
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [x] = saved as [tf.Tensor];
+      const g = dy as tf.Tensor;
+      const { alpha } = attrs as unknown as { alpha: number };
+      if (tf.getBackend() === WASM && tf.getKernel(LEAKY_RELU_GRAD, WASM)) {
+        return { x: () => tf.engine().runKernel(LEAKY_RELU_GRAD, { dy: g, x }, { alpha }) as tf.Tensor };
+      }
+      const mask = tf.greater(x, 0);
+      return { x: () => tf.where(mask, g, tf.mul(g, alpha)) };
+    },
+  });
+}
