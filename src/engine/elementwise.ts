@@ -1,11 +1,12 @@
 /**
  * Element-wise kernels for the wasm backend (native/elementwise.c), split over the compiled
- * kernels' threads: LeakyRelu and its gradient, and SplitV along the last axis. The stock ones
- * are scalar loops on one thread — LeakyRelu ~7 ns an element, its gradient three ops (Greater,
- * Multiply, Select) and two temporaries, SplitV a strided slice per piece — and took ~0.7 s of a
- * U-Net step at 256 px (`npm run bench -- profile --generator unet --size 256`), where the
- * encoder's and PatchGAN's LeakyReLUs and the skip connections' concatenations are. Each result is
- * the stock kernel's bits (tested against it).
+ * kernels' threads: LeakyRelu and its gradient, SplitV along the last axis, and Sum over all
+ * axes but the last. The stock ones are scalar loops on one thread — LeakyRelu ~7 ns an element,
+ * its gradient three ops (Greater, Multiply, Select) and two temporaries, SplitV a strided slice
+ * per piece, Sum a transpose first — and took ~0.6 s of a U-Net step at 256 px (`npm run bench --
+ * profile --generator unet --size 256`: the encoder's and PatchGAN's LeakyReLUs, the skip
+ * connections' concatenations) and ~0.1 s of a ResNet-9 one at 128 (the biases' gradients). Each
+ * result is the stock kernel's bits (tested against it).
  */
 import { backend_util, LeakyRelu, type KernelConfig, type TensorInfo, util } from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs';
@@ -15,7 +16,7 @@ import { runNative } from './native-threads.ts';
 import { allocate, free, heapOffset, WASM, type KernelArgs } from './tfjs-internals.ts';
 
 /** The stock kernels replaced here, for inputs the compiled ones do not take. */
-export const stockElementwise: { leakyRelu?: KernelConfig; splitV?: KernelConfig } = {};
+export const stockElementwise: { leakyRelu?: KernelConfig; splitV?: KernelConfig; sum?: KernelConfig } = {};
 
 /** Element groups of 4 per unit of a split call: the kernels take [4·begin, 4·end). */
 const groups = (size: number) => Math.ceil(size / 4);
@@ -90,6 +91,33 @@ export function splitV(args: KernelArgs): TensorInfo | TensorInfo[] {
     throw error;
   }
   return pieces;
+}
+
+/**
+ * Sum over every axis but the last of a float32 tensor (a bias's gradient: the ResNets' and
+ * PatchGAN's convolutions have biases), one pass in row order; the stock kernel transposes the
+ * input first. Other reductions go to the stock kernel.
+ */
+export function sum(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const { x } = args.inputs as { x: TensorInfo };
+  const backend = args.backend as BackendWasm;
+  const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+  const last = x.shape.length - 1;
+  // In that order only: the stock kernel's order of summation follows the order of the axes.
+  const axes = util.parseAxisParam(axis, x.shape);
+  const allButLast = axes.length === last && axes.every((a, i) => a === i);
+  if (x.dtype !== 'float32' || last < 1 || !allButLast) return stockElementwise.sum!.kernelFunc(args);
+  const c = x.shape[last]!;
+  const rows = util.sizeFromShape(x.shape.slice(0, last));
+  const out = allocate(backend, keepDims ? [...x.shape.slice(0, last).map(() => 1), c] : [c]);
+  if (c === 0) return out;
+  try {
+    runNative(backend, 'elementwise', 'sum_rows', [heapOffset(backend, x), heapOffset(backend, out), rows, c], groups(c));
+  } catch (error) {
+    free(backend, out);
+    throw error;
+  }
+  return out;
 }
 
 /**

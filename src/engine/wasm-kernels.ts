@@ -8,7 +8,7 @@
  * with data shuffling between them done in JS directly on the wasm heap. `Conv2D` and
  * `FusedConv2D` get a path for small outputs (where repacking a changing filter dominates),
  * `Identity` shares buffers instead of copying them, and instance norm gets kernels of its own
- * (kernel-names.ts), as do LeakyRelu, its gradient and SplitV. One file per kernel family:
+ * (kernel-names.ts), as do LeakyRelu, its gradient, SplitV and Sum. One file per kernel family:
  * conv2d-forward.ts, conv2d-backprop-input.ts, conv2d-backprop-filter.ts, instance-norm.ts,
  * elementwise.ts; shared helpers in
  * kernel-common.ts and filter-cache.ts; every use of tfjs internals in tfjs-internals.ts.
@@ -26,6 +26,7 @@ import {
   Identity,
   LeakyRelu,
   SplitV,
+  Sum,
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs';
@@ -33,7 +34,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInput, runStockBackpropInput } from './conv2d-backprop-input.ts';
 import { conv2d, fusedConv2d } from './conv2d-forward.ts';
-import { leakyRelu, leakyReluGrad, registerLeakyReluGradient, splitV, stockElementwise } from './elementwise.ts';
+import { leakyRelu, leakyReluGrad, registerLeakyReluGradient, splitV, stockElementwise, sum } from './elementwise.ts';
 import { instanceNorm, instanceNormGrad } from './instance-norm.ts';
 import { INSTANCE_NORM, INSTANCE_NORM_GRAD, LEAKY_RELU_GRAD } from './kernel-names.ts';
 import { stockKernels } from './kernel-common.ts';
@@ -90,19 +91,21 @@ export function registerWasmKernels(): void {
   useInstanceNormKernels(true);
   stockElementwise.leakyRelu = getKernel(LeakyRelu, WASM);
   stockElementwise.splitV = getKernel(SplitV, WASM);
+  stockElementwise.sum = getKernel(Sum, WASM);
   registerLeakyReluGradient();
   useElementwiseKernels(true);
 }
 
 /**
- * Whether LeakyRelu, its gradient and SplitV run as elementwise.ts's compiled kernels or as the
+ * Whether LeakyRelu, its gradient, SplitV and Sum run as elementwise.ts's compiled kernels or as the
  * stock ones; on by default. For benchmarks' before/after runs.
  */
 export function useElementwiseKernels(on: boolean): void {
-  const { leakyRelu: stockLeakyRelu, splitV: stockSplitV } = stockElementwise;
-  if (!stockLeakyRelu || !stockSplitV) throw new Error('useElementwiseKernels: the wasm kernels are not registered');
+  const { leakyRelu: stockLeakyRelu, splitV: stockSplitV, sum: stockSum } = stockElementwise;
+  if (!stockLeakyRelu || !stockSplitV || !stockSum) throw new Error('useElementwiseKernels: the wasm kernels are not registered');
   replaceWasmKernel(LeakyRelu, on ? leakyRelu : stockLeakyRelu.kernelFunc, stockLeakyRelu);
   replaceWasmKernel(SplitV, on ? splitV : stockSplitV.kernelFunc, stockSplitV);
+  replaceWasmKernel(Sum, on ? sum : stockSum.kernelFunc, stockSum);
   if (on) replaceWasmKernel(LEAKY_RELU_GRAD, leakyReluGrad as unknown as KernelFunc);
   else removeWasmKernel(LEAKY_RELU_GRAD);
 }

@@ -102,13 +102,37 @@ describe('element-wise kernels (native/elementwise.c)', () => {
     tf.dispose([x, a, ga!, gb!]);
   });
 
+  it("Sum over every axis but the last gives the stock kernel's bits; other reductions go to the stock kernel", async () => {
+    await useBackend('wasm');
+    const x = tf.randomNormal([2, 5, 7, 13], 0, 1, 'float32', 7);
+    const rows = bothWays('sum_rows', () => [tf.sum(x, [0, 1, 2]), tf.sum(x, [0, 1, -2], true), tf.sum(x.reshape([70, 13]), 0)]);
+    assert.equal(rows.ran, 3);
+    assert.deepEqual(rows.compiled, rows.stock);
+    const v = x.dataSync();
+    let first = 0;
+    for (let p = 0; p < 70; p++) first = Math.fround(first + v[13 * p]!);
+    assert.equal(rows.compiled[0]![0], first, 'not the sum in row order');
+    const other = bothWays('sum_rows', () => [tf.sum(x, [1, 2]), tf.sum(x, 3), tf.sum(x), tf.sum(x, [2, 0, 1])]);
+    assert.equal(other.ran, 0);
+    assert.deepEqual(other.compiled, other.stock);
+    // A fused convolution's bias gradient is this sum.
+    const before = calls('sum_rows');
+    const filter = tf.randomNormal([3, 3, 13, 8], 0, 0.1, 'float32', 8) as tf.Tensor4D;
+    const dBias = tf.grad((b: tf.Tensor) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter, bias: b, pad: 'same', strides: 1 }).sum())(
+      tf.zeros([8]),
+    );
+    assert.equal(calls('sum_rows') - before, 1);
+    assert.ok(Math.abs(dBias.dataSync()[0]! - 70) < 1e-4, `d(sum)/d(bias) = pixels: ${dBias.dataSync()[0]}`);
+    tf.dispose([x, filter, dBias]);
+  });
+
   it('leaks no tensor or heap buffer', async () => {
     await useBackend('wasm');
     const x = withZeros([1, 16, 16, 8], 5);
     const dy = tf.randomNormal([1, 16, 16, 8], 0, 1, 'float32', 6);
     assertNoLeaks(() => {
       const dx = tf.grad((a: tf.Tensor) => tf.leakyRelu(a, 0.2))(x, dy);
-      tf.dispose([dx, ...tf.split(x, [3, 5], 3)]);
+      tf.dispose([dx, ...tf.split(x, [3, 5], 3), tf.sum(x, [0, 1, 2])]);
     });
     tf.dispose([x, dy]);
   });

@@ -99,12 +99,13 @@ adamUpdateTuning.chunk = 64;
   results.push(w);
   for (const moment of (await adam.getState()).moments) hash.update(moment);
 }
-// native/elementwise.c: LeakyRelu and its gradient (1003 values, 251 groups of 4, the last partial), and a split of 13 channels.
+// native/elementwise.c: LeakyRelu and its gradient (1003 values, 251 groups of 4, the last partial), a split of 13 channels, and a sum over the pixels of 37 channels (10 groups, the last partial).
 {
   const x = tf.randomNormal([1, 17, 59, 1], 0, 1, 'float32', 20);
   const dy = tf.randomNormal([1, 17, 59, 1], 0, 1, 'float32', 21);
   results.push(tf.leakyRelu(x, 0.2), tf.grad((a: tf.Tensor) => tf.leakyRelu(a, 0.2))(x, dy));
   results.push(...tf.split(tf.randomNormal([2, 11, 3, 13], 0, 1, 'float32', 22), [4, 9], 3));
+  results.push(tf.sum(tf.randomNormal([2, 11, 3, 37], 0, 1, 'float32', 23), [0, 1, 2]));
 }
 for (const t of results) hash.update(t.dataSync() as Float32Array);
 console.log(JSON.stringify({ backend: describeBackend(), nativeThreads: nativeThreads(activeWasmBackend()!), hash: hash.digest('hex') }));

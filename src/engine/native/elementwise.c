@@ -47,3 +47,24 @@ void slice_last_axis(const float *x, float *out, int row, int offset, int width,
     for (; k < width; k++) d[k] = s[k];
   }
 }
+
+/*
+ * out[k] = Σ_p x[p][k] over the rows p of x (`rows` of `c` values), summed in row order in float32
+ * as tfjs-wasm's Sum does over the axes before the last (a bias's gradient), for the channel groups
+ * [begin, end) of 4; the last group may be partial.
+ */
+EXPORT("sum_rows")
+void sum_rows(const float *x, float *out, int rows, int c, int begin, int end) {
+  int stop = 4 * end < c ? 4 * end : c;
+  int k = 4 * begin;
+  for (; k + 4 <= stop; k += 4) {
+    f4 acc = splat(0);
+    for (int p = 0; p < rows; p++) acc += ld(x + (long)p * c + k);
+    st(out + k, acc);
+  }
+  for (; k < stop; k++) {
+    float acc = 0;
+    for (int p = 0; p < rows; p++) acc += x[(long)p * c + k];
+    out[k] = acc;
+  }
+}
