@@ -1,7 +1,7 @@
 /**
  * Element-wise kernels for the wasm backend (native/elementwise.c), split over the compiled
- * kernels' threads: LeakyRelu and its gradient, SplitV along the last axis, and Sum over all
- * axes but the last. The stock ones are scalar loops on one thread — LeakyRelu ~7 ns an element,
+ * kernels' threads: LeakyRelu and its gradient, SplitV along the last axis, Sum over all
+ * axes but the last, and the gradient of reflection padding (MIRROR_PAD_GRAD). The stock ones are scalar loops on one thread — LeakyRelu ~7 ns an element,
  * its gradient three ops (Greater, Multiply, Select) and two temporaries, SplitV a strided slice
  * per piece, Sum a transpose first — and took ~0.6 s of a U-Net step at 256 px (`npm run bench --
  * profile --generator unet --size 256`: the encoder's and PatchGAN's LeakyReLUs, the skip
@@ -11,7 +11,7 @@
 import { backend_util, LeakyRelu, type KernelConfig, type TensorInfo, util } from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { LEAKY_RELU_GRAD } from './kernel-names.ts';
+import { LEAKY_RELU_GRAD, MIRROR_PAD_GRAD } from './kernel-names.ts';
 import { runNative } from './native-threads.ts';
 import { allocate, free, heapOffset, WASM, type KernelArgs } from './tfjs-internals.ts';
 
@@ -118,6 +118,37 @@ export function sum(args: KernelArgs): TensorInfo | TensorInfo[] {
     throw error;
   }
   return out;
+}
+
+/** MIRROR_PAD_GRAD: dx [N, H, W, C] from dy of the padded shape, every copy of a pixel summed. */
+export function mirrorPadGrad(args: KernelArgs): TensorInfo {
+  const { dy } = args.inputs as { dy: TensorInfo };
+  const backend = args.backend as BackendWasm;
+  const { paddings, mode } = args.attrs as unknown as { paddings: [number, number][]; mode: 'reflect' | 'symmetric' };
+  const [[b0, b1], [top, bottom], [left, right], [c0, c1]] = paddings as [
+    [number, number],
+    [number, number],
+    [number, number],
+    [number, number],
+  ];
+  if (dy.shape.length !== 4 || b0 + b1 + c0 + c1 !== 0 || dy.dtype !== 'float32') {
+    throw new Error(
+      `${MIRROR_PAD_GRAD}: takes float32 NHWC with only H and W padded, got [${dy.shape}] ${dy.dtype} padded ${JSON.stringify(paddings)}`,
+    );
+  }
+  const [n, ph, pw, c] = dy.shape as [number, number, number, number];
+  const h = ph - top - bottom;
+  const w = pw - left - right;
+  const dx = allocate(backend, [n, h, w, c]);
+  if (n * h * w * c === 0) return dx;
+  try {
+    const geometry = [h, w, c, top, bottom, left, right, mode === 'reflect' ? 1 : 0];
+    runNative(backend, 'elementwise', 'mirror_pad_grad', [heapOffset(backend, dy), heapOffset(backend, dx), ...geometry], n * h);
+  } catch (error) {
+    free(backend, dx);
+    throw error;
+  }
+  return dx;
 }
 
 /**

@@ -19,3 +19,10 @@ export const INSTANCE_NORM_GRAD = 'CycleganInstanceNormGrad';
 
 /** LeakyRelu's gradient as one kernel: inputs {dy, x}, attrs {alpha}; dx = x > 0 ? dy : dy·alpha. */
 export const LEAKY_RELU_GRAD = 'CycleganLeakyReluGrad';
+
+/**
+ * The gradient of a reflect or symmetric MirrorPad of NHWC x (batch and channels unpadded): inputs
+ * {dy}, attrs {paddings, mode}; dx gathers every copy of each pixel (tfjs's own gradient keeps only
+ * the interior, models/layers/reflection-padding.ts).
+ */
+export const MIRROR_PAD_GRAD = 'CycleganMirrorPadGrad';

@@ -34,9 +34,9 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInput, runStockBackpropInput } from './conv2d-backprop-input.ts';
 import { conv2d, fusedConv2d } from './conv2d-forward.ts';
-import { leakyRelu, leakyReluGrad, registerLeakyReluGradient, splitV, stockElementwise, sum } from './elementwise.ts';
+import { leakyRelu, leakyReluGrad, mirrorPadGrad, registerLeakyReluGradient, splitV, stockElementwise, sum } from './elementwise.ts';
 import { instanceNorm, instanceNormGrad } from './instance-norm.ts';
-import { INSTANCE_NORM, INSTANCE_NORM_GRAD, LEAKY_RELU_GRAD } from './kernel-names.ts';
+import { INSTANCE_NORM, INSTANCE_NORM_GRAD, LEAKY_RELU_GRAD, MIRROR_PAD_GRAD } from './kernel-names.ts';
 import { stockKernels } from './kernel-common.ts';
 import { removeWasmKernel, replaceWasmKernel, shareBuffer, WASM, type KernelArgs } from './tfjs-internals.ts';
 
@@ -97,8 +97,8 @@ export function registerWasmKernels(): void {
 }
 
 /**
- * Whether LeakyRelu, its gradient, SplitV and Sum run as elementwise.ts's compiled kernels or as the
- * stock ones; on by default. For benchmarks' before/after runs.
+ * Whether LeakyRelu, its gradient, SplitV, Sum and MirrorPad's gradient run as elementwise.ts's compiled kernels or as the
+ * stock ones (MirrorPad's gradient as ops, reflection-padding.ts); on by default. For benchmarks' before/after runs.
  */
 export function useElementwiseKernels(on: boolean): void {
   const { leakyRelu: stockLeakyRelu, splitV: stockSplitV, sum: stockSum } = stockElementwise;
@@ -106,8 +106,13 @@ export function useElementwiseKernels(on: boolean): void {
   replaceWasmKernel(LeakyRelu, on ? leakyRelu : stockLeakyRelu.kernelFunc, stockLeakyRelu);
   replaceWasmKernel(SplitV, on ? splitV : stockSplitV.kernelFunc, stockSplitV);
   replaceWasmKernel(Sum, on ? sum : stockSum.kernelFunc, stockSum);
-  if (on) replaceWasmKernel(LEAKY_RELU_GRAD, leakyReluGrad as unknown as KernelFunc);
-  else removeWasmKernel(LEAKY_RELU_GRAD);
+  for (const [name, kernel] of [
+    [LEAKY_RELU_GRAD, leakyReluGrad],
+    [MIRROR_PAD_GRAD, mirrorPadGrad],
+  ] as const) {
+    if (on) replaceWasmKernel(name, kernel as unknown as KernelFunc);
+    else removeWasmKernel(name);
+  }
 }
 
 /**

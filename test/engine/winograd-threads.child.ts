@@ -10,6 +10,7 @@ import { activeWasmBackend } from '../../src/engine/tfjs-internals.ts';
 import { wasmKernelTuning } from '../../src/engine/wasm-kernels.ts';
 import { adamUpdateTuning } from '../../src/engine/adam-update.ts';
 import { Adam } from '../../src/train/adam.ts';
+import '../../src/models/layers/reflection-padding.ts';
 
 await useBackend('wasm');
 Object.assign(wasmKernelTuning, {
@@ -99,13 +100,32 @@ adamUpdateTuning.chunk = 64;
   results.push(w);
   for (const moment of (await adam.getState()).moments) hash.update(moment);
 }
-// native/elementwise.c: LeakyRelu and its gradient (1003 values, 251 groups of 4, the last partial), a split of 13 channels, and a sum over the pixels of 37 channels (10 groups, the last partial).
+// native/elementwise.c: LeakyRelu and its gradient (1003 values, 251 groups of 4, the last partial), a split of 13 channels, a sum over the pixels of 37 channels (10 groups, the last partial), and a reflection padding's gradient (18 rows).
 {
   const x = tf.randomNormal([1, 17, 59, 1], 0, 1, 'float32', 20);
   const dy = tf.randomNormal([1, 17, 59, 1], 0, 1, 'float32', 21);
   results.push(tf.leakyRelu(x, 0.2), tf.grad((a: tf.Tensor) => tf.leakyRelu(a, 0.2))(x, dy));
   results.push(...tf.split(tf.randomNormal([2, 11, 3, 13], 0, 1, 'float32', 22), [4, 9], 3));
   results.push(tf.sum(tf.randomNormal([2, 11, 3, 37], 0, 1, 'float32', 23), [0, 1, 2]));
+  const padded = (a: tf.Tensor) =>
+    tf.mirrorPad(
+      a as tf.Tensor4D,
+      [
+        [0, 0],
+        [3, 2],
+        [1, 3],
+        [0, 0],
+      ],
+      'reflect',
+    );
+  const image = tf.randomNormal([2, 9, 7, 6], 0, 1, 'float32', 24);
+  results.push(
+    tf.grad((a: tf.Tensor) =>
+      padded(a)
+        .mul(tf.randomNormal([2, 14, 11, 6], 0, 1, 'float32', 25))
+        .sum(),
+    )(image),
+  );
 }
 for (const t of results) hash.update(t.dataSync() as Float32Array);
 console.log(JSON.stringify({ backend: describeBackend(), nativeThreads: nativeThreads(activeWasmBackend()!), hash: hash.digest('hex') }));

@@ -68,3 +68,58 @@ void sum_rows(const float *x, float *out, int rows, int c, int begin, int end) {
     out[k] = acc;
   }
 }
+
+/*
+ * The gradient of a reflect (offset 1) or symmetric (offset 0) padding of NHWC x by top, bottom,
+ * left and right: each pixel of dx gathers the pixels of dy that are copies of it. Summed as the
+ * op-by-op fold in models/layers/reflection-padding.ts does, rows first, then columns, each as
+ * (interior + before) + after with a zero where a padded side has no copy of the pixel, so the
+ * two give the same bits. Rows (sample · h + i) of dx in [begin, end).
+ */
+static inline int before_copy(int i, int pad, int offset) { return i >= offset && i < offset + pad ? pad - 1 - (i - offset) : -1; }
+static inline int after_copy(int i, int size, int pad, int before, int offset) {
+  int first = size - offset - pad;
+  return i >= first && i < size - offset ? before + size + (pad - 1 - (i - first)) : -1;
+}
+
+static inline f4 fold_rows(const float *dy, int pw, int c, int col, int k, int ri, int rb, int ra, int top, int bottom) {
+  f4 v = ld(dy + ((long)ri * pw + col) * c + k);
+  if (top > 0) v += rb >= 0 ? ld(dy + ((long)rb * pw + col) * c + k) : splat(0);
+  if (bottom > 0) v += ra >= 0 ? ld(dy + ((long)ra * pw + col) * c + k) : splat(0);
+  return v;
+}
+
+static inline float fold_rows1(const float *dy, int pw, int c, int col, int k, int ri, int rb, int ra, int top, int bottom) {
+  float v = dy[((long)ri * pw + col) * c + k];
+  if (top > 0) v += rb >= 0 ? dy[((long)rb * pw + col) * c + k] : 0.0f;
+  if (bottom > 0) v += ra >= 0 ? dy[((long)ra * pw + col) * c + k] : 0.0f;
+  return v;
+}
+
+EXPORT("mirror_pad_grad")
+void mirror_pad_grad(const float *dy, float *dx, int h, int w, int c, int top, int bottom, int left, int right, int offset, int begin,
+                     int end) {
+  int ph = h + top + bottom, pw = w + left + right;
+  for (int row = begin; row < end; row++) {
+    int n = row / h, i = row - n * h;
+    const float *d = dy + (long)n * ph * pw * c;
+    int ri = i + top, rb = before_copy(i, top, offset), ra = after_copy(i, h, bottom, top, offset);
+    for (int j = 0; j < w; j++) {
+      int ci = j + left, cb = before_copy(j, left, offset), ca = after_copy(j, w, right, left, offset);
+      float *out = dx + ((long)row * w + j) * c;
+      int k = 0;
+      for (; k + 4 <= c; k += 4) {
+        f4 v = fold_rows(d, pw, c, ci, k, ri, rb, ra, top, bottom);
+        if (left > 0) v += cb >= 0 ? fold_rows(d, pw, c, cb, k, ri, rb, ra, top, bottom) : splat(0);
+        if (right > 0) v += ca >= 0 ? fold_rows(d, pw, c, ca, k, ri, rb, ra, top, bottom) : splat(0);
+        st(out + k, v);
+      }
+      for (; k < c; k++) {
+        float v = fold_rows1(d, pw, c, ci, k, ri, rb, ra, top, bottom);
+        if (left > 0) v += cb >= 0 ? fold_rows1(d, pw, c, cb, k, ri, rb, ra, top, bottom) : 0.0f;
+        if (right > 0) v += ca >= 0 ? fold_rows1(d, pw, c, ca, k, ri, rb, ra, top, bottom) : 0.0f;
+        out[k] = v;
+      }
+    }
+  }
+}

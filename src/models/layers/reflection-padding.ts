@@ -2,8 +2,14 @@
  * Reflection padding for the ResNet generator. The paper pads with reflections rather than zeros
  * before its 7×7 and 3×3 convolutions because zero borders teach the generator to paint frame
  * artefacts at the image edges.
+ *
+ * It also replaces tfjs's gradient of MirrorPad, which slices the interior out of dy and drops the
+ * gradient that reaches each pixel through its mirrored copies (tfjs-core 4.22,
+ * gradients/MirrorPad_grad: d sum(mirrorPad([1, 2, 3, 4], 1)) / dx came out [1, 1, 1, 1], not
+ * [1, 2, 2, 1]), so every padded border of the ResNet and of CUT's features got a wrong gradient.
  */
 import * as tf from '@tensorflow/tfjs';
+import { MIRROR_PAD_GRAD } from '../../engine/kernel-names.ts';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type Kwargs = Record<string, unknown>;
@@ -92,3 +98,52 @@ export class ReflectionPadding2D extends tf.layers.Layer {
 }
 
 tf.serialization.registerClass(ReflectionPadding2D);
+
+type PadPairs = [number, number][];
+
+/**
+ * The gradient of tf.mirrorPad(x, paddings, mode): each pixel of x gets dy at its own place plus
+ * dy at every copy of it, folded one axis at a time as (interior + before) + after, where before
+ * and after are the padded sides reversed into place ('reflect' copies from the second pixel on,
+ * 'symmetric' from the first). One kernel where the backend has MIRROR_PAD_GRAD (wasm, for
+ * NHWC with only H and W padded), the same sums as ops elsewhere.
+ */
+export function mirrorPadGrad(dy: tf.Tensor, xShape: number[], paddings: PadPairs, mode: 'reflect' | 'symmetric'): tf.Tensor {
+  const spatialOnly = xShape.length === 4 && paddings[0]!.every((p) => p === 0) && paddings[3]!.every((p) => p === 0);
+  if (spatialOnly && dy.dtype === 'float32' && tf.getKernel(MIRROR_PAD_GRAD, tf.getBackend())) {
+    return tf.engine().runKernel(MIRROR_PAD_GRAD, { dy }, { paddings, mode } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  }
+  const offset = mode === 'reflect' ? 1 : 0;
+  return tf.tidy(() => {
+    let d = dy;
+    xShape.forEach((size, axis) => {
+      const [before, after] = paddings[axis]!;
+      if (before === 0 && after === 0) return;
+      const along = (begin: number, length: number) => {
+        const starts = d.shape.map((_, a) => (a === axis ? begin : 0));
+        const sizes = d.shape.map((s, a) => (a === axis ? length : s));
+        return tf.slice(d, starts, sizes);
+      };
+      const placed = (part: tf.Tensor, at: number) =>
+        tf.pad(
+          tf.reverse(part, axis),
+          d.shape.map((_, a) => (a === axis ? [at, size - at - part.shape[axis]!] : [0, 0])),
+        );
+      let sum = along(before, size);
+      if (before > 0) sum = tf.add(sum, placed(along(0, before), offset));
+      if (after > 0) sum = tf.add(sum, placed(along(before + size, after), size - offset - after));
+      d = sum;
+    });
+    return d === dy ? tf.clone(dy) : d;
+  });
+}
+
+tf.registerGradient({
+  kernelName: tf.MirrorPad,
+  inputsToSave: ['x'],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [x] = saved as [tf.Tensor];
+    const { paddings, mode } = attrs as unknown as { paddings: PadPairs; mode: 'reflect' | 'symmetric' };
+    return { x: () => mirrorPadGrad(dy as tf.Tensor, x.shape, paddings, mode) };
+  },
+});
