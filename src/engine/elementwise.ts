@@ -1,12 +1,13 @@
 /**
  * Element-wise kernels for the wasm backend (native/elementwise.c), split over the compiled
- * kernels' threads: LeakyRelu and its gradient, SplitV along the last axis, Sum over all
- * axes but the last, and the gradient of reflection padding (MIRROR_PAD_GRAD). The stock ones are scalar loops on one thread — LeakyRelu ~7 ns an element,
- * its gradient three ops (Greater, Multiply, Select) and two temporaries, SplitV a strided slice
- * per piece, Sum a transpose first — and took ~0.6 s of a U-Net step at 256 px (`npm run bench --
- * profile --generator unet --size 256`: the encoder's and PatchGAN's LeakyReLUs, the skip
- * connections' concatenations) and ~0.1 s of a ResNet-9 one at 128 (the biases' gradients). Each
- * result is the stock kernel's bits (tested against it).
+ * kernels' threads: LeakyRelu and its gradient, SplitV along the last axis, Sum over all axes but
+ * the last, and the gradient of reflection padding (MIRROR_PAD_GRAD, whose ops-only form is in
+ * models/layers/reflection-padding.ts). The stock ones are scalar loops on one thread — LeakyRelu
+ * ~7 ns an element, its gradient three ops (Greater, Multiply, Select) and two temporaries,
+ * SplitV a strided slice per piece, Sum a transpose first — and took ~0.6 s of a U-Net step at
+ * 256 px (`npm run bench -- profile --generator unet --size 256`: the encoder's and PatchGAN's
+ * LeakyReLUs, the skip connections' concatenations) and ~0.1 s of a ResNet-9 one at 128 (the
+ * biases' gradients). Each result is the stock kernel's bits, or the ops' (tested against them).
  */
 import { backend_util, LeakyRelu, type KernelConfig, type TensorInfo, util } from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs';
@@ -164,7 +165,7 @@ export function registerLeakyReluGradient(): void {
       const [x] = saved as [tf.Tensor];
       const g = dy as tf.Tensor;
       const { alpha } = attrs as unknown as { alpha: number };
-      if (tf.getBackend() === WASM && tf.getKernel(LEAKY_RELU_GRAD, WASM)) {
+      if (tf.getBackend() === WASM && x.dtype === 'float32' && g.dtype === 'float32' && tf.getKernel(LEAKY_RELU_GRAD, WASM)) {
         return { x: () => tf.engine().runKernel(LEAKY_RELU_GRAD, { dy: g, x }, { alpha }) as tf.Tensor };
       }
       const mask = tf.greater(x, 0);

@@ -79,10 +79,6 @@ export class Adam {
     return this.step;
   }
 
-  /**
-   * Applies one update; `grads[i]` (a tensor, or its values) belongs to `variables[i]`. Does not
-   * dispose the gradients.
-   */
   /** `apply` with the gradients a tfjs gradient function returns, keyed by variable name. */
   applyNamed(grads: tf.NamedTensorMap): void {
     this.apply(
@@ -94,6 +90,10 @@ export class Adam {
     );
   }
 
+  /**
+   * Applies one update; `grads[i]` (a tensor, or its values) belongs to `variables[i]`. Does not
+   * dispose the gradients.
+   */
   apply(grads: (tf.Tensor | Float32Array)[]): void {
     if (grads.length !== this.variables.length) {
       throw new Error(`Adam.apply got ${grads.length} gradients for ${this.variables.length} variables`);
