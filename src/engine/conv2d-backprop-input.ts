@@ -26,7 +26,8 @@ import {
   wasmKernelTuning,
   type BackpropInputAttrs,
 } from './kernel-common.ts';
-import { allocate, free, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
+import { runNative } from './native-threads.ts';
+import { allocate, free, heapOffset, heapView, runWasmKernel, type KernelArgs } from './tfjs-internals.ts';
 import { conv2dNarrow, narrowConvSide } from './conv2d-narrow.ts';
 import { conv2dWinograd, winogradPhaseApplies } from './winograd.ts';
 
@@ -106,29 +107,26 @@ export function conv2dBackpropInput(args: KernelArgs): TensorInfo {
     free(backend, ...phases.flatMap((p) => (p.result ? [p.result] : [])));
     throw error;
   }
-  const dxValues = heapView(backend, dx);
   // Pixels of dx that no phase covers (none today, but cheap insurance) and zero phases stay 0.
-  dxValues.fill(0);
-  for (const { rowPhase, colPhase, result } of phases) {
-    if (!result) continue;
-    const values = heapView(backend, result);
-    const [, phaseHeight, phaseWidth] = shape4(result);
-    let from = 0;
-    for (let n = 0; n < batchSize; n++) {
-      for (let i = 0; i < phaseHeight; i++) {
-        const rowStart = (n * inHeight + i * strideHeight + rowPhase) * inWidth;
-        for (let j = 0; j < phaseWidth; j++) {
-          const to = (rowStart + j * strideWidth + colPhase) * inChannels;
-          if (inChannels >= 16) {
-            dxValues.set(values.subarray(from, from + inChannels), to);
-          } else {
-            for (let c = 0; c < inChannels; c++) dxValues[to + c] = values[from + c]!;
-          }
-          from += inChannels;
-        }
-      }
+  heapView(backend, dx).fill(0);
+  try {
+    for (const { rowPhase, colPhase, result } of phases) {
+      if (!result) continue;
+      const [, phaseHeight, phaseWidth] = shape4(result);
+      const geometry = [phaseHeight, phaseWidth, inHeight, inWidth, inChannels, strideHeight, strideWidth, rowPhase, colPhase];
+      runNative(
+        backend,
+        'rearrange',
+        'interleave_phase',
+        [heapOffset(backend, result), heapOffset(backend, dx), ...geometry],
+        batchSize * phaseHeight,
+      );
     }
-    free(backend, result);
+  } catch (error) {
+    free(backend, dx);
+    throw error;
+  } finally {
+    free(backend, ...phases.flatMap((p) => (p.result ? [p.result] : [])));
   }
   return dx;
 }
@@ -232,17 +230,19 @@ function subFilterFor(
   const hit = cachedDerived(filter, key);
   if (hit) return { subFilter: hit[0]!, owned: false };
   const [, filterWidth, inChannels, outChannels] = shape4(filter);
-  const blockSize = inChannels * outChannels;
   const subFilter = allocate(backend, [rows.taps, cols.taps, outChannels, inChannels]);
-  const src = heapView(backend, filter);
-  const dst = heapView(backend, subFilter);
-  for (let t = 0; t < rows.taps; t++) {
-    const kh = rows.firstTap + strideHeight * (rows.taps - 1 - t);
-    for (let u = 0; u < cols.taps; u++) {
-      const kw = cols.firstTap + strideWidth * (cols.taps - 1 - u);
-      const from = (kh * filterWidth + kw) * blockSize;
-      transposeMatrix(src, from, dst, (t * cols.taps + u) * blockSize, inChannels, outChannels);
-    }
+  try {
+    const taps = [rows.firstTap, rows.taps, strideHeight, cols.firstTap, cols.taps, strideWidth];
+    runNative(
+      backend,
+      'rearrange',
+      'phase_sub_filter',
+      [heapOffset(backend, filter), heapOffset(backend, subFilter), filterWidth, inChannels, outChannels, ...taps],
+      rows.taps * cols.taps * Math.ceil(inChannels / 4),
+    );
+  } catch (error) {
+    free(backend, subFilter);
+    throw error;
   }
   return { subFilter, owned: !cacheDerived(backend, 'subFilter', filter, key, [subFilter]) };
 }
