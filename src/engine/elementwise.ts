@@ -22,6 +22,22 @@ export const stockElementwise: { leakyRelu?: KernelConfig; splitV?: KernelConfig
 /** Element groups of 4 per unit of a split call: the kernels take [4·begin, 4·end). */
 const groups = (size: number) => Math.ceil(size / 4);
 
+/**
+ * A new float32 buffer of `shape` written by elementwise.c's `name` over `units` (its arguments
+ * given the buffer's heap offset); freed if the call fails.
+ */
+function computeInto(backend: BackendWasm, shape: number[], name: string, args: (out: number) => number[], units: number): TensorInfo {
+  const out = allocate(backend, shape);
+  if (units === 0) return out;
+  try {
+    runNative(backend, 'elementwise', name, args(heapOffset(backend, out)), units);
+  } catch (error) {
+    free(backend, out);
+    throw error;
+  }
+  return out;
+}
+
 /** LeakyRelu: x < 0 ? alpha·x : x, float32 (an int32 input goes to the stock kernel). */
 export function leakyRelu(args: KernelArgs): TensorInfo | TensorInfo[] {
   const { x } = args.inputs as { x: TensorInfo };
@@ -29,15 +45,7 @@ export function leakyRelu(args: KernelArgs): TensorInfo | TensorInfo[] {
   if (x.dtype !== 'float32') return stockElementwise.leakyRelu!.kernelFunc(args);
   const alpha = (args.attrs as { alpha: number }).alpha;
   const size = util.sizeFromShape(x.shape);
-  const y = allocate(backend, x.shape);
-  if (size === 0) return y;
-  try {
-    runNative(backend, 'elementwise', 'leaky_relu', [heapOffset(backend, x), heapOffset(backend, y), alpha, size], groups(size));
-  } catch (error) {
-    free(backend, y);
-    throw error;
-  }
-  return y;
+  return computeInto(backend, x.shape, 'leaky_relu', (y) => [heapOffset(backend, x), y, alpha, size], groups(size));
 }
 
 /** LEAKY_RELU_GRAD: inputs {dy, x}, attrs {alpha}; dx = x > 0 ? dy : dy·alpha. */
@@ -47,16 +55,13 @@ export function leakyReluGrad(args: KernelArgs): TensorInfo {
   const alpha = (args.attrs as { alpha: number }).alpha;
   const size = util.sizeFromShape(x.shape);
   if (!util.arraysEqual(dy.shape, x.shape)) throw new Error(`${LEAKY_RELU_GRAD}: dy of shape [${dy.shape}] for x of shape [${x.shape}]`);
-  const dx = allocate(backend, x.shape);
-  if (size === 0) return dx;
-  try {
-    const pointers = [heapOffset(backend, dy), heapOffset(backend, x), heapOffset(backend, dx)];
-    runNative(backend, 'elementwise', 'leaky_relu_grad', [...pointers, alpha, size], groups(size));
-  } catch (error) {
-    free(backend, dx);
-    throw error;
-  }
-  return dx;
+  return computeInto(
+    backend,
+    x.shape,
+    'leaky_relu_grad',
+    (dx) => [heapOffset(backend, dy), heapOffset(backend, x), dx, alpha, size],
+    groups(size),
+  );
 }
 
 /** SplitV: along the last axis of a float32 tensor as strided copies, otherwise the stock kernel. */
@@ -110,15 +115,8 @@ export function sum(args: KernelArgs): TensorInfo | TensorInfo[] {
   if (x.dtype !== 'float32' || last < 1 || !allButLast) return stockElementwise.sum!.kernelFunc(args);
   const c = x.shape[last]!;
   const rows = util.sizeFromShape(x.shape.slice(0, last));
-  const out = allocate(backend, keepDims ? [...x.shape.slice(0, last).map(() => 1), c] : [c]);
-  if (c === 0) return out;
-  try {
-    runNative(backend, 'elementwise', 'sum_rows', [heapOffset(backend, x), heapOffset(backend, out), rows, c], groups(c));
-  } catch (error) {
-    free(backend, out);
-    throw error;
-  }
-  return out;
+  const shape = keepDims ? [...x.shape.slice(0, last).map(() => 1), c] : [c];
+  return computeInto(backend, shape, 'sum_rows', (out) => [heapOffset(backend, x), out, rows, c], groups(c));
 }
 
 /** MIRROR_PAD_GRAD: dx [N, H, W, C] from dy of the padded shape, every copy of a pixel summed. */
@@ -140,16 +138,14 @@ export function mirrorPadGrad(args: KernelArgs): TensorInfo {
   const [n, ph, pw, c] = dy.shape as [number, number, number, number];
   const h = ph - top - bottom;
   const w = pw - left - right;
-  const dx = allocate(backend, [n, h, w, c]);
-  if (n * h * w * c === 0) return dx;
-  try {
-    const geometry = [h, w, c, top, bottom, left, right, mode === 'reflect' ? 1 : 0];
-    runNative(backend, 'elementwise', 'mirror_pad_grad', [heapOffset(backend, dy), heapOffset(backend, dx), ...geometry], n * h);
-  } catch (error) {
-    free(backend, dx);
-    throw error;
-  }
-  return dx;
+  const geometry = [h, w, c, top, bottom, left, right, mode === 'reflect' ? 1 : 0];
+  return computeInto(
+    backend,
+    [n, h, w, c],
+    'mirror_pad_grad',
+    (dx) => [heapOffset(backend, dy), dx, ...geometry],
+    n * h * w * c === 0 ? 0 : n * h,
+  );
 }
 
 /**
