@@ -17,7 +17,7 @@ import { wasmMemory } from './tfjs-internals.ts';
 // Control block. Int32Array: generation, parts done, failures, function index; from byte 64 the
 // first failure's message (UTF-16, MESSAGE_CHARS). Float64Array from byte 256: the argument count,
 // up to MAX_ARGS - 1 values, the index of the scratch argument (-1 for none), then per worker its
-// [begin, end) and its scratch offset.
+// [begin, end) and its scratch offset, then the polling time (nativeThreadsTuning).
 const GENERATION = 0;
 const DONE = 1;
 const FAILED = 2;
