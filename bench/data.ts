@@ -17,6 +17,13 @@ import { openDataset } from '../src/data/dataset.ts';
 import { readImage } from '../src/data/image-io.ts';
 import { UnpairedPipeline, type ResizeMethod } from '../src/data/pipeline.ts';
 
+/** What `npm run bench -- data --help` prints. */
+export const usage = `npm run bench -- data [--data DIR] [--pairs N]
+  Input pipeline throughput at 256 px (load 286, crop 256, flip) for several prefetch depths,
+  the bare decode rate, and how long a step would wait for its images.
+  --data DIR   a dataset root with trainA/ and trainB/ (default: env CYCLEGAN_DATA, else synthetic JPEGs)
+  --pairs N    image pairs to read (default 200)`;
+
 function arg(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   if (i >= 0) return args[i + 1];

@@ -18,7 +18,12 @@ for (const n of names) {
     console.error(`unknown benchmark '${n}' (choose from ${Object.keys(BENCHES).join(', ')})`);
     process.exit(2);
   }
+  const mod = (await import(path)) as { run(args: string[]): Promise<void>; usage?: string };
+  // train answers --help itself; the others print their usage instead of running.
+  if (mod.usage && (args.includes('--help') || args.includes('-h'))) {
+    console.log(mod.usage);
+    continue;
+  }
   console.log(`\n## bench ${n}`);
-  const mod = (await import(path)) as { run(args: string[]): Promise<void> };
   await mod.run(args);
 }

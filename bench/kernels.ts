@@ -16,6 +16,13 @@ import { useBackend } from '../src/engine/backend.ts';
 import { wasmKernelTuning, withOriginalBackpropInput } from '../src/engine/wasm-kernels.ts';
 import { Adam, adamUpdateValues } from '../src/train/adam.ts';
 
+/** What `npm run bench -- kernels --help` prints. */
+export const usage = `npm run bench -- kernels [--repeats N] [--size S] [--baseline]
+  Timings of the wasm training kernels (minimum and median of N, 2 threads by default).
+  --repeats N  timed calls per case (default 5)
+  --size S     image size of the encoder/decoder stack (default 128)
+  --baseline   also time what each kernel replaced (stock wasm, XNNPACK, the JavaScript Adam loop)`;
+
 interface Row {
   case: string;
   'ms (min)': string;

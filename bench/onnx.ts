@@ -20,6 +20,11 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Tensor } from '@tensorflow/tfjs';
 
+/** What `npm run bench -- onnx --help` prints. */
+export const usage = `npm run bench -- onnx [--repeats N] [--sizes 256,512] [--models unet,resnet9] [--engines wasm,onnx] [--threads T]
+  Translate latency and peak memory of the full-size generators on tfjs-wasm and ONNX Runtime,
+  each case in its own process (median of N after a warm-up).`;
+
 type ModelKind = 'unet' | 'resnet9';
 type EngineKind = 'wasm' | 'onnx';
 

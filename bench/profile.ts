@@ -10,6 +10,11 @@ import { resolveConfig, type GeneratorArch } from '../src/train/config.ts';
 import { buildModel } from '../src/train/model.ts';
 import { Rng } from '../src/util/rng.ts';
 
+/** What `npm run bench -- profile --help` prints. */
+export const usage = `npm run bench -- profile [--generator resnet6] [--size 128] [--ngf 32] [--ndf 32] [--threads N] [--no-winograd]
+  Where one CycleGAN training step's time goes on wasm, by kernel and by convolution shape,
+  and the rate of XNNPACK's matrix product at the shapes those convolutions reduce to.`;
+
 function option(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
