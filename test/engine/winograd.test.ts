@@ -15,10 +15,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/engine/backend.ts';
-import { wasmHeapStats } from '../../src/engine/heap-stats.ts';
 import { nativeCallCounts } from '../../src/engine/native-threads.ts';
 import { wasmKernelTuning } from '../../src/engine/wasm-kernels.ts';
-import { relativeError, valuesOf } from './helpers.ts';
+import { assertNoLeaks, relativeError, valuesOf } from './helpers.ts';
 
 const TOLERANCE = 5e-5;
 
@@ -391,14 +390,7 @@ test('Winograd leaks no tensors, buffers or heap bytes (forward, input and filte
       );
       tf.dispose([value, ...Object.values(grads)]);
     };
-    step(); // warm-up: the input gradient's cached sub-filter is not a leak
-    const tensorsBefore = tf.memory().numTensors;
-    const buffersBefore = tf.engine().backend.numDataIds();
-    const liveBefore = wasmHeapStats()?.liveBytes;
-    for (let i = 0; i < 3; i++) step();
-    assert.equal(tf.memory().numTensors, tensorsBefore, 'tensor count changed');
-    assert.equal(tf.engine().backend.numDataIds(), buffersBefore, 'wasm buffer count changed');
-    assert.equal(wasmHeapStats()?.liveBytes, liveBefore, 'live heap bytes changed');
+    assertNoLeaks(step); // its warm-up step: the input gradient's cached sub-filter is not a leak
     const buffers = tf.engine().backend.numDataIds();
     filter.dispose();
     tf.dispose(x);
