@@ -9,10 +9,14 @@
 #                                               validating every 600 steps (log.jsonl, checkpoints/best);
 #                                               OPTIONs go to `train` (on resume: --epochs, --epochs-decay)
 #   scripts/shipped-model-run.sh status         step, epoch, last log line
-#   scripts/shipped-model-run.sh compare METHOD COMMIT
-#                                               the recipe comparison's run of METHOD (cut, fastcut)
-#                                               on the same data, seed, generator and crops, one
-#                                               thread, so two of them can share the machine
+#   scripts/shipped-model-run.sh compare LABEL COMMIT [OPTION...]
+#                                               a recipe comparison's run h2z-LABEL: the same data,
+#                                               seed, validation, ResNet-6 ngf/ndf 32 and 128 px crops
+#                                               of 286 px loads unless OPTIONs (given to `train`, the
+#                                               last of a kind wins) change them, e.g. --generator
+#                                               resnet9, --ngf 64, --load-size 128, --batch-size 4;
+#                                               LABEL cut or fastcut means that --method; one thread,
+#                                               so two of them can share the machine
 #   scripts/shipped-model-run.sh compare-stop   stop the comparison runs (checkpoint first)
 #
 # Environment: CYCLEGAN_RUNS (default ~/.cache/cyclegan), H2Z (default ../shared/data/horse2zebra).
@@ -69,24 +73,31 @@ case "${1:-}" in
     pkill -INT -f 'cyclegan.js --threads 2 train' && echo "stopping (a checkpoint is written first)" || echo "no trainer running"
     ;;
   compare)
-    method=${2:?usage: compare METHOD COMMIT}
-    commit=${3:?usage: compare METHOD COMMIT}
+    label=${2:?usage: compare LABEL COMMIT [OPTION...]}
+    commit=${3:?usage: compare LABEL COMMIT [OPTION...]}
+    shift 3
     tree=$home/trainer-$commit
     if [ ! -d "$tree" ]; then
       git -C "$repo" worktree add --detach "$tree" "$commit"
       cp -al "$repo/node_modules" "$tree/node_modules"
     fi
     (cd "$repo" && make_data)
-    crun=$home/runs/h2z-$method-resnet6-ngf32-128
-    validate=(--eval-every 600 --eval-class-b zebra)
+    crun=$home/runs/h2z-$label
+    # CUT and FastCUT translate A→B only, so their validation has no horse class.
+    case "$label" in
+      cut|fastcut) method=(--method "$label"); validate=(--eval-every 600 --eval-class-b zebra) ;;
+      *) method=(); validate=(--eval-every 600 --eval-class-a sorrel --eval-class-b zebra) ;;
+    esac
     if [ -f "$crun/checkpoints/latest" ]; then args=(--resume "$crun" "${validate[@]}"); else
-      args=(--out "$crun" --data "$data" --method "$method" --generator resnet6 --ngf 32 --ndf 32
+      args=(--out "$crun" --data "$data" "${method[@]}" --generator resnet6 --ngf 32 --ndf 32
             --load-size 286 --crop-size 128 --seed 1 --save-every 1 --keep 1000 --save-latest-every 200
             "${validate[@]}")
     fi
+    args+=("$@")
+    mkdir -p "$home/runs"
     cd "$tree"
-    nohup nice -n 19 node bin/cyclegan.js --threads 1 train "${args[@]}" >> "$home/runs/h2z-$method-trainer.log" 2>&1 &
-    echo "$method trainer pid $! (log $home/runs/h2z-$method-trainer.log)"
+    nohup nice -n 19 node bin/cyclegan.js --threads 1 train "${args[@]}" >> "$home/runs/h2z-$label-trainer.log" 2>&1 &
+    echo "$label trainer pid $! (log $home/runs/h2z-$label-trainer.log)"
     ;;
   compare-stop)
     pkill -INT -f 'cyclegan.js --threads 1 train' && echo "stopping (a checkpoint is written first)" || echo "no comparison run"
@@ -95,11 +106,12 @@ case "${1:-}" in
     cat "$run/checkpoints/latest" 2>/dev/null || echo "no checkpoint yet"
     tail -n 2 "$run/log.jsonl" 2>/dev/null || true
     tail -c 400 "$home/runs/h2z-trainer.log" 2>/dev/null | tr '\r' '\n' | tail -n 2
-    for m in cut fastcut; do
-      [ -d "$home/runs/h2z-$m-resnet6-ngf32-128" ] || continue
-      echo "-- $m: $(cat "$home/runs/h2z-$m-resnet6-ngf32-128/checkpoints/latest" 2>/dev/null || echo 'no checkpoint yet')"
-      tail -c 300 "$home/runs/h2z-$m-trainer.log" 2>/dev/null | tr '\r' '\n' | tail -n 1
+    for log in "$home"/runs/h2z-*-trainer.log; do
+      [ -f "$log" ] || continue
+      label=${log##*/h2z-}; label=${label%-trainer.log}
+      echo "-- $label: $(cat "$home/runs/h2z-$label/checkpoints/latest" 2>/dev/null || echo 'no checkpoint yet')"
+      tail -c 300 "$log" | tr '\r' '\n' | tail -n 1
     done
     ;;
-  *) sed -n 2,16p "$0"; exit 2 ;;
+  *) sed -n 2,22p "$0"; exit 2 ;;
 esac
