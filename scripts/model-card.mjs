@@ -8,7 +8,7 @@
 //   node scripts/model-card.mjs EXPORT_DIR --checkpoint CKPT_DIR --eval EVAL.json --text TEXT.json
 //
 // TEXT.json: { "title", "description", "data": { "name", "split", "terms" }, "schedule",
-//              "engine", "limits": [...] } (title and data are required).
+//              "engine", "script", "limits": [...] } (title and data are required).
 // The checkpoint must be the one the export names (its globalStep); cyclegan.json is replaced
 // atomically (a temporary file renamed over it), so a failure leaves the old card in place.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -88,7 +88,7 @@ const recipe = {
   batchSize: c.batchSize,
   ...(c.initFrom ? { initFrom: c.initFrom } : {}),
   ...(text.engine ? { engine: text.engine } : {}),
-  script: 'scripts/shipped-model-run.sh',
+  ...(text.script ? { script: text.script } : {}),
 };
 const cpuSeconds = checkpoint.position?.compute?.cpuSeconds;
 manifest.card = {
