@@ -15,7 +15,8 @@
 #                                               of 286 px loads unless OPTIONs (given to `train`, the
 #                                               last of a kind wins) change them, e.g. --generator
 #                                               resnet9, --ngf 64, --load-size 128, --batch-size 4;
-#                                               LABEL cut or fastcut means that --method; one thread,
+#                                               LABEL cut or fastcut means that --method; one thread
+#                                               (THREADS=2 for a comparison run alone on the machine),
 #                                               so two of them can share the machine
 #   scripts/shipped-model-run.sh compare-stop   stop the comparison runs (checkpoint first)
 #
@@ -96,11 +97,14 @@ case "${1:-}" in
     args+=("$@")
     mkdir -p "$home/runs"
     cd "$tree"
-    nohup nice -n 19 node bin/cyclegan.js --threads 1 train "${args[@]}" >> "$home/runs/h2z-$label-trainer.log" 2>&1 &
+    nohup nice -n 19 node bin/cyclegan.js --threads "${THREADS:-1}" train "${args[@]}" >> "$home/runs/h2z-$label-trainer.log" 2>&1 &
     echo "$label trainer pid $! (log $home/runs/h2z-$label-trainer.log)"
     ;;
   compare-stop)
-    pkill -INT -f 'cyclegan.js --threads 1 train' && echo "stopping (a checkpoint is written first)" || echo "no comparison run"
+    # Every trainer but the shipped run's.
+    pids=$(for p in $(pgrep -f 'cyclegan.js --threads [0-9]+ train' || true); do
+      tr '\0' ' ' < "/proc/$p/cmdline" | grep -q "$run" || echo "$p"; done)
+    if [ -n "$pids" ]; then kill -INT $pids; echo "stopping (a checkpoint is written first)"; else echo "no comparison run"; fi
     ;;
   status)
     cat "$run/checkpoints/latest" 2>/dev/null || echo "no checkpoint yet"
