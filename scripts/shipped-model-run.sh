@@ -71,7 +71,7 @@ case "${1:-}" in
     ;;
   stop)
     # SIGINT: the trainer finishes its step and writes a checkpoint before it exits.
-    pkill -INT -f 'cyclegan.js --threads 2 train' && echo "stopping (a checkpoint is written first)" || echo "no trainer running"
+    pkill -INT -f "cyclegan.js --threads 2 train --(out|resume) $run " && echo "stopping (a checkpoint is written first)" || echo "no trainer running"
     ;;
   compare)
     label=${2:?usage: compare LABEL COMMIT [OPTION...]}
