@@ -15,9 +15,9 @@
 #                                               of 286 px loads unless OPTIONs (given to `train`, the
 #                                               last of a kind wins) change them, e.g. --generator
 #                                               resnet9, --ngf 64, --load-size 128, --batch-size 4;
-#                                               LABEL cut or fastcut means that --method; one thread
-#                                               (THREADS=2 for a comparison run alone on the machine),
-#                                               so two of them can share the machine
+#                                               LABEL cut or fastcut means that --method; one thread,
+#                                               so two of them can share the machine (THREADS=2 for
+#                                               one alone on it)
 #   scripts/shipped-model-run.sh compare-stop   stop the comparison runs (checkpoint first)
 #
 # Environment: CYCLEGAN_RUNS (default ~/.cache/cyclegan), H2Z (default ../shared/data/horse2zebra).
