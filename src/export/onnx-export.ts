@@ -9,11 +9,13 @@
  * loadable by OnnxGenerator (src/infer/onnx-engine.ts), `cyclegan translate --engine onnx` and
  * any ONNX consumer.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Direction } from '../infer/manifest.ts';
 import { locateGenerator, modelDirectionsOf } from '../infer/model-folder.ts';
 import { loadLayersModel } from '../models/io.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { refuseOutput, statOrNull } from '../util/out-folder.ts';
 import { generatorToOnnx, type OnnxExportOptions } from './onnx.ts';
 
 /** One exported generator. */
@@ -53,6 +55,9 @@ export async function exportOnnx(
   options: ExportOnnxOptions = {},
 ): Promise<OnnxExportedFile[]> {
   const chosen = directions ?? (await modelDirectionsOf(model)) ?? ['AtoB', 'BtoA'];
+  // The files go beside whatever `out` holds; one of their names taken by a file this exporter did
+  // not write is refused before any is written.
+  for (const direction of chosen) claimOnnxFile(onnxExportPath(out, direction, chosen.length));
   const written: OnnxExportedFile[] = [];
   for (const direction of chosen) {
     const source = await locateGenerator(model, direction);
@@ -70,4 +75,40 @@ export async function exportOnnx(
     options.onExported?.(exported);
   }
   return written;
+}
+
+/** The producer name generatorToOnnx writes (src/export/onnx.ts). */
+const PRODUCER = 'cyclegan';
+
+/**
+ * Whether `file` starts as generatorToOnnx's ModelProto does: field 1 (ir_version, a varint), then
+ * field 2 (producer_name) "cyclegan". Enough to tell an earlier export from anyone else's file.
+ */
+export function isOwnOnnx(file: string): boolean {
+  const head = Buffer.alloc(32);
+  let n: number;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+  let i = 0;
+  if (head[i++] !== 0x08) return false;
+  while (i < n && head[i]! & 0x80) i++;
+  i++;
+  if (head[i++] !== 0x12 || head[i++] !== PRODUCER.length) return false;
+  return i + PRODUCER.length <= n && head.toString('latin1', i, i + PRODUCER.length) === PRODUCER;
+}
+
+/** Throws the one-line refusal when `file` exists and is not an earlier ONNX export. */
+function claimOnnxFile(file: string): void {
+  const there = statOrNull(file);
+  if (!there) return;
+  if (there.isDirectory()) throw refuseOutput(file, 'is a folder, expected an .onnx file');
+  if (!isOwnOnnx(file)) throw refuseOutput(file, 'exists and was not written by an export (not an ONNX file of this exporter)');
 }

@@ -6,10 +6,13 @@
  *   EXPORT/cyclegan.json  {"format":"cyclegan-generators","version":1,"method":...,"generator":...,"size":...,"directions":{"AtoB":"AtoB/model.json",...}}
  *   EXPORT/AtoB/{model.json,weights.bin}   EXPORT/BtoA/{model.json,weights.bin}   (a CUT model: AtoB only)
  */
-import { join } from 'node:path';
-import { writeDirAtomic, writeFileSynced } from '../util/atomic.ts';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { describeWriteError, ensureDir, replaceDir, temporarySibling, writeFileAtomic, WriteError } from '../util/atomic.ts';
+import { firstForeign, refuseOutput, statOrNull } from '../util/out-folder.ts';
 import { loadLayersModel, saveLayersModel, type WeightQuantization } from '../models/io.ts';
-import { EXPORT_FORMAT, noGenerator, type Direction, type ExportManifest } from '../infer/manifest.ts';
+import { DIRECTIONS, EXPORT_FORMAT, MANIFEST_FILE, noGenerator, type Direction, type ExportManifest } from '../infer/manifest.ts';
 import { readCheckpointMeta as readMeta, resolveCheckpointDir } from '../infer/model-folder.ts';
 
 /** The export manifest, with where it came from. */
@@ -26,12 +29,13 @@ export interface ExportTfjsOptions {
 }
 
 /**
- * Writes the export folder for a checkpoint or run folder; returns its manifest. Without
- * `directions`, every generator the checkpoint has (A→B alone for CUT).
+ * Writes the export for a checkpoint or run folder into `outDir` (beside any other files there,
+ * see claimExportNames); returns its manifest. Without `directions`, every generator the
+ * checkpoint has (A→B alone for CUT).
  */
 export async function exportTfjs(
   checkpoint: string,
-  outDir: string,
+  out: string,
   directions?: Direction[],
   options: ExportTfjsOptions = {},
 ): Promise<ExportedManifest> {
@@ -53,18 +57,100 @@ export async function exportTfjs(
     source: { checkpoint: dir, epoch: meta.position.epoch, globalStep: meta.position.globalStep },
   };
   if (options.quantize) manifest.quantization = options.quantize;
-  await writeDirAtomic(outDir, async (tmp) => {
+  const outDir = resolve(out);
+  const { owned, stale } = claimExportNames(outDir, chosen);
+  await ensureDir(outDir);
+  // Each direction is saved under a temporary name first: a failure here leaves the folder as it was.
+  const ready = new Map<Direction, string>();
+  const temporaries: string[] = [];
+  try {
     for (const direction of chosen) {
+      const tmp = temporarySibling(join(outDir, direction));
+      ready.set(direction, tmp);
+      temporaries.push(tmp);
       // Load and save again (not a file copy) so the export is known to load.
       const model = await loadLayersModel(join(dir, meta.generators[direction]!).replace(/model\.json$/, ''));
       try {
-        await saveLayersModel(model, join(tmp, direction), { quantize: options.quantize });
+        await saveLayersModel(model, tmp, { quantize: options.quantize });
       } finally {
         model.dispose();
       }
       manifest.directions[direction] = `${direction}/model.json`;
     }
-    await writeFileSynced(join(tmp, 'cyclegan.json'), JSON.stringify(manifest, null, 1));
-  });
+    // The swap: the manifest goes first and comes back last, so a folder caught half-way is no model
+    // (nothing that looks complete), and the pending note lets the next export claim its folders.
+    const pending = join(outDir, PENDING_FILE);
+    await writeFileAtomic(pending, JSON.stringify({ directions: [...new Set([...owned, ...chosen])] }));
+    await rm(join(outDir, MANIFEST_FILE), { force: true });
+    for (const [direction, tmp] of ready) await replaceDir(join(outDir, direction), tmp);
+    ready.clear();
+    for (const direction of stale) await rm(join(outDir, direction), { recursive: true, force: true });
+    await writeFileAtomic(join(outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 1));
+    await rm(pending, { force: true });
+  } catch (error) {
+    for (const tmp of ready.values()) await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    // A full disk met under a temporary name is reported for the folder the user named.
+    const inside = error instanceof WriteError && temporaries.some((t) => error.path.startsWith(t));
+    throw describeWriteError(out, inside ? { code: (error as WriteError).code } : error);
+  }
   return manifest;
+}
+
+/** A direction folder of an export holds what saveLayersModel writes, nothing else. */
+const MODEL_FILE = /^(model\.json|[\w.-]+\.bin)$/;
+/** Written while an export swaps its folders in, removed after: what a killed export leaves behind. */
+const PENDING_FILE = '.cyclegan-export-pending.json';
+
+/** The directions an earlier export in `file` (its manifest or its pending note) lists; null when `file` is not one. */
+function listedDirections(file: string, format: string | null): Set<Direction> | null {
+  let raw: { format?: unknown; directions?: unknown };
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as typeof raw;
+  } catch {
+    return null;
+  }
+  if (raw == null || typeof raw !== 'object' || (format !== null && raw.format !== format)) return null;
+  const listed = raw.directions;
+  return new Set(
+    DIRECTIONS.filter((d) =>
+      Array.isArray(listed) ? listed.includes(d) : (listed as Record<string, unknown> | undefined)?.[d] === `${d}/model.json`,
+    ),
+  );
+}
+
+/**
+ * The folder rule for an export: it writes cyclegan.json and one folder per direction beside
+ * whatever else `outDir` holds, and replaces those names only where an earlier export wrote them
+ * (its manifest lists them). Returns the earlier export's directions and those of them this
+ * export drops; throws a one-line refusal, before anything is written, for any other file there.
+ */
+function claimExportNames(outDir: string, chosen: Direction[]): { owned: Set<Direction>; stale: Direction[] } {
+  const found = statOrNull(outDir);
+  if (!found) return { owned: new Set(), stale: [] };
+  if (!found.isDirectory()) throw new WriteError(outDir, 'is a file, expected a folder for the export');
+  if (statOrNull(join(outDir, 'checkpoints'))) {
+    throw refuseOutput(outDir, 'is a training run folder (it has checkpoints/), which an export would hide', 'choose another --out');
+  }
+  const manifestPath = join(outDir, MANIFEST_FILE);
+  let owned = new Set<Direction>();
+  if (statOrNull(manifestPath)) {
+    const listed = listedDirections(manifestPath, EXPORT_FORMAT);
+    if (!listed) throw refuseOutput(manifestPath, `is not an export's manifest (no "format": "${EXPORT_FORMAT}")`);
+    owned = listed;
+  }
+  if (statOrNull(join(outDir, PENDING_FILE))) for (const d of listedDirections(join(outDir, PENDING_FILE), null) ?? []) owned.add(d);
+  const stale: Direction[] = [];
+  for (const d of DIRECTIONS) {
+    const path = join(outDir, d);
+    const there = statOrNull(path);
+    // A folder of that name that this export neither writes nor wrote earlier is not its business.
+    if (!there || (!chosen.includes(d) && !owned.has(d))) continue;
+    if (!owned.has(d) || !there.isDirectory()) {
+      throw refuseOutput(path, `exists and was not written by an export (the folder's ${MANIFEST_FILE} does not list it)`);
+    }
+    const foreign = firstForeign(path, (n) => MODEL_FILE.test(n));
+    if (foreign) throw refuseOutput(foreign, 'was not written by an export (an export folder holds model.json and weights.bin)');
+    if (!chosen.includes(d)) stale.push(d);
+  }
+  return { owned, stale };
 }

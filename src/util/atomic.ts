@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, parse, resolve } from 'node:path';
 
 /**
@@ -15,7 +15,8 @@ import { basename, dirname, join, parse, resolve } from 'node:path';
  */
 export const atomicFs = { mkdir, mkdtemp, open, rename, rm, stat };
 
-function temporarySibling(path: string, what = 'tmp'): string {
+/** A hidden name beside `path` for work in progress (`.NAME.tmp-PID-RANDOM`); nothing is created. */
+export function temporarySibling(path: string, what = 'tmp'): string {
   return join(dirname(path), `.${basename(path)}.${what}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
@@ -35,11 +36,28 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   try {
     await ensureDir(dirname(path));
     await writeFileSynced(tmp, data);
+    await keepMode(path, tmp);
     await atomicFs.rename(tmp, path);
   } catch (error) {
     await atomicFs.rm(tmp, { force: true }).catch(() => {});
     throw describeWriteError(path, error);
   }
+}
+
+/** The permission bits a new folder gets here (0777 less the umask). */
+export function defaultDirMode(): number {
+  return 0o777 & ~process.umask();
+}
+
+/**
+ * Gives `fresh` the permissions of what it replaces at `target` (or, for a folder with nothing to
+ * replace, the usual ones: mkdtemp makes 0700), so that rewriting an output never changes who may
+ * read it.
+ */
+async function keepMode(target: string, fresh: string, folder = false): Promise<void> {
+  const old = await atomicFs.stat(target).catch(() => null);
+  if (old) await chmod(fresh, old.mode & 0o7777);
+  else if (folder) await chmod(fresh, defaultDirMode());
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -82,6 +100,7 @@ export async function writeDirAtomic(path: string, fill: (dir: string) => Promis
     await ensureDir(dirname(path));
     tmp = await atomicFs.mkdtemp(`${temporarySibling(path)}-`);
     await fill(tmp);
+    await keepMode(path, tmp, true);
     await replaceDir(path, tmp);
   } catch (error) {
     if (tmp) await atomicFs.rm(tmp, { recursive: true, force: true }).catch(() => {});
