@@ -17,6 +17,12 @@ export interface PatchDiscriminatorOptions {
   size?: number;
   /** LeakyReLU negative slope. Default 0.3, Keras' default that the tutorial keeps (the paper: 0.2). */
   leakySlope?: number;
+  /**
+   * A bias in every conv, as the official PatchGAN has with instance norm (true), or in the last
+   * one only, as the tutorial's (false, default). Before a norm a bias cancels out; it matters in
+   * the first conv, which has no norm after it.
+   */
+  biasEverywhere?: boolean;
   /** Model name. Default 'patch_discriminator'. */
   name?: string;
 }
@@ -38,7 +44,7 @@ export function patchDiscriminatorOutputSize(size: number, nLayers: number): num
  * nLayers 3; a 256×256 input gives 30×30×1, and the model has 2,765,569 parameters.
  */
 export function buildPatchDiscriminator(options: PatchDiscriminatorOptions = {}): tf.LayersModel {
-  const { ndf = 64, nLayers = 3, channels = 3, norm = 'instance', size, leakySlope = 0.3 } = options;
+  const { ndf = 64, nLayers = 3, channels = 3, norm = 'instance', size, leakySlope = 0.3, biasEverywhere = false } = options;
   const name = options.name ?? 'patch_discriminator';
   checkPositiveInt('ndf', ndf);
   checkPositiveInt('nLayers', nLayers);
@@ -68,12 +74,12 @@ export function buildPatchDiscriminator(options: PatchDiscriminatorOptions = {})
   let x: tf.SymbolicTensor = input;
   for (let i = 0; i < nLayers; i++) {
     const p = `down${i + 1}`;
-    x = apply(conv(ndf * Math.min(2 ** i, 8), 2, false, `${p}_conv`), x);
+    x = apply(conv(ndf * Math.min(2 ** i, 8), 2, biasEverywhere, `${p}_conv`), x);
     if (i > 0) x = apply(normLayer(norm, rng, `${p}_norm`), x);
     x = apply(tf.layers.leakyReLU({ alpha: leakySlope, name: `${p}_lrelu` }), x);
   }
   x = apply(tf.layers.zeroPadding2d({ padding: 1, name: 'pad1' }), x);
-  x = apply(conv(ndf * Math.min(2 ** nLayers, 8), 1, false, 'conv'), x);
+  x = apply(conv(ndf * Math.min(2 ** nLayers, 8), 1, biasEverywhere, 'conv'), x);
   x = apply(normLayer(norm, rng, 'norm'), x);
   x = apply(tf.layers.leakyReLU({ alpha: leakySlope, name: 'lrelu' }), x);
   x = apply(tf.layers.zeroPadding2d({ padding: 1, name: 'pad2' }), x);

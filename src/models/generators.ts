@@ -3,6 +3,7 @@
  * Both map images in [-1, 1] to images in [-1, 1] (tanh output) with the same channel count.
  */
 import * as tf from '@tensorflow/tfjs';
+import { Crop2D } from './layers/crop.ts';
 import { ReflectionPadding2D } from './layers/reflection-padding.ts';
 import { SeededDropout } from './layers/seeded-dropout.ts';
 import { checkNorm, checkPositiveInt, convInit, normLayer, toRng, type NormType, type SeedSource } from './norm.ts';
@@ -121,9 +122,20 @@ export interface ResnetGeneratorOptions {
   norm?: NormType;
   /** Initializer seed (or an Rng to draw seeds from). Default 0. */
   seed?: SeedSource;
+  /**
+   * Where the stride-2 layers put their one-pixel border. 'same' (default): Keras' padding='same',
+   * the extra row and column after the image. 'torch': PyTorch's padding=1 on both sides for the
+   * downsamplings and ConvTranspose2d(padding=1, output_padding=1) for the upsamplings, as the
+   * official network computes; weights imported from it need this. Both keep pixels aligned
+   * through the down and up path (the shifts of 'same' cancel), so either trains.
+   */
+  padding?: StridePadding;
   /** Model name. Default 'resnet_generator'. */
   name?: string;
 }
+
+export type StridePadding = 'same' | 'torch';
+export const STRIDE_PADDINGS: readonly StridePadding[] = ['same', 'torch'];
 
 /**
  * The paper's ResNet generator (Johnson et al. layout): reflect-pad 3, conv 7×7 ngf, two conv
@@ -134,7 +146,7 @@ export interface ResnetGeneratorOptions {
  * norm's 10,496 scale/offset values).
  */
 export function buildResnetGenerator(options: ResnetGeneratorOptions = {}): tf.LayersModel {
-  const { size, ngf = 64, nBlocks = 9, channels = 3, norm = 'instance' } = options;
+  const { size, ngf = 64, nBlocks = 9, channels = 3, norm = 'instance', padding = 'same' } = options;
   const name = options.name ?? 'resnet_generator';
   if (size !== undefined && !(typeof size === 'number' && Number.isInteger(size) && size >= 8 && size % 4 === 0)) {
     throw new Error(`ResNet generator size must be a multiple of 4 that is ≥ 8 (or omitted), got ${JSON.stringify(size)}`);
@@ -143,14 +155,18 @@ export function buildResnetGenerator(options: ResnetGeneratorOptions = {}): tf.L
   checkPositiveInt('nBlocks', nBlocks);
   checkPositiveInt('channels', channels);
   checkNorm(norm);
+  if (!STRIDE_PADDINGS.includes(padding)) {
+    throw new Error(`unknown padding ${JSON.stringify(padding)} (expected one of ${STRIDE_PADDINGS.join(', ')})`);
+  }
   const rng = toRng(options.seed);
+  const torch = padding === 'torch';
 
   const conv = (filters: number, kernelSize: number, strides: number, layerName: string) =>
     tf.layers.conv2d({
       filters,
       kernelSize,
       strides,
-      padding: strides === 1 ? 'valid' : 'same',
+      padding: strides === 1 || torch ? 'valid' : 'same',
       kernelInitializer: convInit(rng),
       name: layerName,
     });
@@ -164,6 +180,7 @@ export function buildResnetGenerator(options: ResnetGeneratorOptions = {}): tf.L
 
   for (let i = 1; i <= 2; i++) {
     // PyTorch pads 1 and strides 2; 'same' gives the same size for even inputs.
+    if (torch) x = apply(tf.layers.zeroPadding2d({ padding: 1, name: `down${i}_pad` }), x);
     x = apply(conv(ngf * 2 ** i, 3, 2, `down${i}_conv`), x);
     x = apply(normLayer(norm, rng, `down${i}_norm`), x);
     x = apply(tf.layers.reLU({ name: `down${i}_relu` }), x);
@@ -184,18 +201,30 @@ export function buildResnetGenerator(options: ResnetGeneratorOptions = {}): tf.L
 
   for (let i = 1; i <= 2; i++) {
     // PyTorch: ConvTranspose2d(k3, s2, padding=1, output_padding=1), which doubles the size as
-    // 'same' does (the two differ by a one-pixel shift of the kernel grid, not in shape).
+    // 'same' does (the two differ by a one-pixel shift of the kernel grid, not in shape): the
+    // full 2n+1 output less its first row and column.
     x = apply(
       tf.layers.conv2dTranspose({
         filters: ngf * 2 ** (2 - i),
         kernelSize: 3,
         strides: 2,
-        padding: 'same',
+        padding: torch ? 'valid' : 'same',
         kernelInitializer: convInit(rng),
         name: `up${i}_convT`,
       }),
       x,
     );
+    if (torch)
+      x = apply(
+        new Crop2D({
+          cropping: [
+            [1, 0],
+            [1, 0],
+          ],
+          name: `up${i}_crop`,
+        }),
+        x,
+      );
     x = apply(normLayer(norm, rng, `up${i}_norm`), x);
     x = apply(tf.layers.reLU({ name: `up${i}_relu` }), x);
   }

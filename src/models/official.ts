@@ -1,0 +1,133 @@
+/**
+ * The official PyTorch CycleGAN networks (junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py)
+ * in this project's layers, weight by weight: which of our layers each state_dict key belongs to,
+ * and the layout change (PyTorch's OIHW conv and IOHW transposed-conv weights are HWIO and HWOI
+ * here: both are the (2, 3, 1, 0) transpose).
+ *
+ * The official networks use instance norm without affine parameters, a bias in every conv,
+ * LeakyReLU 0.2 in the PatchGAN and PyTorch's symmetric padding in the stride-2 layers; the
+ * builders here configure ours that way, so a network built here computes what the official one
+ * computes.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { buildPatchDiscriminator } from './discriminator.ts';
+import { buildResnetGenerator } from './generators.ts';
+import type { SeedSource } from './norm.ts';
+import type { NamedArray } from './safetensors.ts';
+
+export const OFFICIAL_RESNETS = { resnet_9blocks: 9, resnet_6blocks: 6 } as const;
+export type OfficialResnet = keyof typeof OFFICIAL_RESNETS;
+
+/** One of our layers and the state_dict prefix of its official counterpart. */
+export interface LayerKey {
+  layer: string;
+  prefix: string;
+  /** Whether instance norm follows the conv, cancelling its bias (whose true gradient is then zero). */
+  normAfter: boolean;
+}
+
+/** The ResNet generator's convs: model.1 stem, model.4/7 downsamplings, blocks, model.{10+n}/{13+n} ups, model.{17+n} head. */
+export function officialResnetKeys(nBlocks: number): LayerKey[] {
+  const keys: LayerKey[] = [
+    { layer: 'stem_conv', prefix: 'model.1', normAfter: true },
+    { layer: 'down1_conv', prefix: 'model.4', normAfter: true },
+    { layer: 'down2_conv', prefix: 'model.7', normAfter: true },
+  ];
+  for (let b = 1; b <= nBlocks; b++) {
+    keys.push({ layer: `res${b}_conv1`, prefix: `model.${9 + b}.conv_block.1`, normAfter: true });
+    keys.push({ layer: `res${b}_conv2`, prefix: `model.${9 + b}.conv_block.5`, normAfter: true });
+  }
+  keys.push({ layer: 'up1_convT', prefix: `model.${10 + nBlocks}`, normAfter: true });
+  keys.push({ layer: 'up2_convT', prefix: `model.${13 + nBlocks}`, normAfter: true });
+  keys.push({ layer: 'head_conv', prefix: `model.${17 + nBlocks}`, normAfter: false });
+  return keys;
+}
+
+/** The PatchGAN's convs: model.0, then every third module (conv, norm, LeakyReLU), the logits last. */
+export function officialPatchGanKeys(nLayers: number): LayerKey[] {
+  const keys: LayerKey[] = [{ layer: 'down1_conv', prefix: 'model.0', normAfter: false }];
+  for (let i = 2; i <= nLayers; i++) keys.push({ layer: `down${i}_conv`, prefix: `model.${2 + 3 * (i - 2)}`, normAfter: true });
+  keys.push({ layer: 'conv', prefix: `model.${2 + 3 * (nLayers - 1)}`, normAfter: true });
+  keys.push({ layer: 'logits', prefix: `model.${5 + 3 * (nLayers - 1)}`, normAfter: false });
+  return keys;
+}
+
+/** The official ResNet generator in our layers (no affine norm, PyTorch's stride padding). */
+export function buildOfficialResnet(kind: OfficialResnet, options: { ngf: number; name?: string; seed?: SeedSource }): tf.LayersModel {
+  return buildResnetGenerator({ ...options, nBlocks: OFFICIAL_RESNETS[kind], norm: 'instance-no-affine', padding: 'torch' });
+}
+
+/** The official PatchGAN (`basic` is nLayers 3) in our layers. */
+export function buildOfficialPatchGan(options: { ndf: number; nLayers?: number; name?: string; seed?: SeedSource }): tf.LayersModel {
+  return buildPatchDiscriminator({ ...options, norm: 'instance-no-affine', leakySlope: 0.2, biasEverywhere: true });
+}
+
+/** (2, 3, 1, 0): OIHW → HWIO for a conv, IOHW → HWOI for a transposed conv. */
+export function torchToTfjsKernel(values: Float32Array, shape: number[]): { values: Float32Array; shape: number[] } {
+  const [a, b, h, w] = shape as [number, number, number, number];
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < a; i++)
+    for (let j = 0; j < b; j++)
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[((y * w + x) * b + j) * a + i] = values[((i * b + j) * h + y) * w + x]!;
+  return { values: out, shape: [h, w, b, a] };
+}
+
+/** The inverse of torchToTfjsKernel: HWIO → OIHW, HWOI → IOHW. */
+export function tfjsToTorchKernel(values: Float32Array, shape: number[]): { values: Float32Array; shape: number[] } {
+  const [h, w, b, a] = shape as [number, number, number, number];
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < a; i++)
+    for (let j = 0; j < b; j++)
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[((i * b + j) * h + y) * w + x] = values[((y * w + x) * b + j) * a + i]!;
+  return { values: out, shape: [a, b, h, w] };
+}
+
+/** Keys the official loader ignores: old InstanceNorm running statistics and BatchNorm's counter. */
+export function isIgnoredKey(key: string): boolean {
+  return /\.(running_mean|running_var|num_batches_tracked)$/.test(key);
+}
+
+/**
+ * Sets `model`'s conv weights from an official state_dict (`tensors`, keyed as the official
+ * network's; `keyPrefix` is put before every key, e.g. 'init.G_A.'). Every key of the mapping must
+ * be there with the shape the model expects; `source` names the file in errors.
+ */
+export function loadOfficialWeights(
+  model: tf.LayersModel,
+  keys: LayerKey[],
+  tensors: Map<string, NamedArray>,
+  source: string,
+  keyPrefix = '',
+): void {
+  for (const { layer, prefix } of keys) {
+    const target = model.getLayer(layer);
+    const weights = target.getWeights();
+    const read = (suffix: string, expected: number[], kernel: boolean) => {
+      const key = `${keyPrefix}${prefix}.${suffix}`;
+      const stored = tensors.get(key);
+      if (!stored) throw new Error(`${source}: missing ${key}`);
+      const converted = kernel ? torchToTfjsKernel(stored.values, stored.shape) : stored;
+      if (converted.shape.join() !== expected.join()) {
+        throw new Error(
+          `${source}: ${key} has shape [${stored.shape}], the network expects [${kernel ? [expected[3], expected[2], expected[0], expected[1]] : expected}]`,
+        );
+      }
+      return tf.tensor(converted.values, expected);
+    };
+    const values = [read('weight', weights[0]!.shape, true)];
+    if (weights.length > 1) values.push(read('bias', weights[1]!.shape, false));
+    target.setWeights(values);
+    tf.dispose(values);
+  }
+}
+
+/** The model's conv weights as an official state_dict (float32, PyTorch layouts). */
+export function officialStateDict(model: tf.LayersModel, keys: LayerKey[]): Map<string, { shape: number[]; values: Float32Array }> {
+  const out = new Map<string, { shape: number[]; values: Float32Array }>();
+  for (const { layer, prefix } of keys) {
+    const [kernel, bias] = model.getLayer(layer).getWeights();
+    out.set(`${prefix}.weight`, tfjsToTorchKernel(kernel!.dataSync() as Float32Array, kernel!.shape));
+    if (bias) out.set(`${prefix}.bias`, { shape: bias.shape, values: bias.dataSync() as Float32Array });
+  }
+  return out;
+}
