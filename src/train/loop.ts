@@ -18,6 +18,7 @@ import { checkpointName, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type 
 import { incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
 import { buildModel, hasBtoA, lossNames, type Losses, type TrainModel } from './model.ts';
 import { plotLosses, readLog, repairLog } from './run-log.ts';
+import { acquireRunLock } from './run-lock.ts';
 import { RunValidation, type ValidationResult } from './validation.ts';
 import { warmStart } from './warm-start.ts';
 import type { FeatureNetwork } from '../eval/feature-net.ts';
@@ -86,6 +87,17 @@ const zeroLosses = (config: TrainConfig): Losses => Object.fromEntries(lossNames
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const runDir = resolve(options.out);
+  // Before anything is read or written: a second trainer on this folder stops here. A resume of a
+  // folder that does not exist gets loadCheckpoint's error, not a new empty folder.
+  const lock = options.resume && !existsSync(runDir) ? null : acquireRunLock(runDir);
+  try {
+    return await trainLocked(options, runDir);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function trainLocked(options: TrainOptions, runDir: string): Promise<TrainResult> {
   const logFile = join(runDir, 'log.jsonl');
   const warn = options.onWarning ?? ((m: string) => console.warn(m));
   const { gan, config, saved, resumedFrom } = options.resume ? await resumeGan(runDir, options.config ?? {}) : newGan(runDir, options);

@@ -1,9 +1,11 @@
+import { resolve } from 'node:path';
 import { resolveData } from '../../data/download.ts';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { wasmHeapStats } from '../../engine/heap-stats.ts';
 import type { TrainConfig, TrainMethod } from '../../train/config.ts';
 import { methodLabel, type Losses } from '../../train/model.ts';
 import { train } from '../../train/loop.ts';
+import { RunLockedError, runLockHolder } from '../../train/run-lock.ts';
 import { Option } from 'commander';
 import { CUT_ONLY_OPTIONS, TRAIN_OPTION_KEYS, TRAIN_OPTIONS, trainConfigFromValues, type TrainOptionKey } from '../../train/options.ts';
 import type { GlobalOptions } from '../main.ts';
@@ -50,6 +52,10 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
       `${given.map((k) => TRAIN_OPTIONS[k].flag).join(', ')}: CUT options, for --method cut or fastcut (this run trains a CycleGAN)`,
     );
   }
+  // A trainer already in this folder: stop before the engine starts or a dataset downloads (train()
+  // takes the lock itself, which settles a race between two starts).
+  const holder = runLockHolder(resolve(out));
+  if (holder) throw new RunLockedError(resolve(out), holder);
   await useBackend(globals.backend, { threads: globals.threads, winograd: true });
   const backend = describeBackend();
   let data: string | undefined;
