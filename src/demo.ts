@@ -5,21 +5,24 @@
  * pipeline in minutes on a CPU: a synthetic unpaired dataset (smooth scenes ↔ striped scenes), a
  * small CycleGAN trained on it, the held-back test images translated into a report page.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDataset } from './data/dataset.ts';
 import { readImage } from './data/image-io.ts';
 import { stripeEnergy, writeSyntheticDataset } from './data/synthetic.ts';
 import { describeBackend, useBackend, type BackendName } from './engine/backend.ts';
-import { exportTfjs } from './export/tfjs.ts';
+import { claimExportFolder, exportTfjs } from './export/tfjs.ts';
 import { defaultModel, describeCardEval, type EmbeddedModel } from './infer/embedded.ts';
 import { writeGallery } from './infer/gallery.ts';
-import { writeTestReport } from './infer/report.ts';
+import { claimReportFolder, writeTestReport } from './infer/report.ts';
 import { imageToPixels } from './data/pixels.ts';
 import { loadTranslator } from './infer/translator.ts';
 import type { TrainConfig } from './train/config.ts';
 import { train } from './train/loop.ts';
+import { claimRunFolderToReplace, removeRunFolder } from './train/run-folder.ts';
+import { writeDirAtomic } from './util/atomic.ts';
+import { firstForeignDeep, refuseOutput, statOrNull } from './util/out-folder.ts';
 
 export interface DemoOptions {
   out?: string;
@@ -94,6 +97,17 @@ export const DEMO_CONFIG: Partial<TrainConfig> = {
   keep: 1,
 };
 
+const SPLITS = ['trainA', 'trainB', 'testA', 'testB'];
+
+/** The demo replaces its data folder whole: only when it holds the synthetic images the demo wrote. */
+function claimDemoData(dir: string): void {
+  const there = statOrNull(dir);
+  if (there && !there.isDirectory()) throw refuseOutput(dir, 'is a file, where the demo writes its dataset folder');
+  const own = (path: string, folder: boolean) => (folder ? SPLITS.includes(path) : /^(\w+)\/\1_\d{4}\.png$/.test(path));
+  const foreign = firstForeignDeep(dir, own);
+  if (foreign) throw refuseOutput(foreign, "is not one of the demo's synthetic images, and the demo replaces its data folder");
+}
+
 /** The synthetic pipeline demo: data, a short training run, a report, an export. */
 export async function runSynthetic(
   options: DemoOptions = {},
@@ -102,17 +116,22 @@ export async function runSynthetic(
   const out = resolve(options.out ?? 'runs/demo');
   await useBackend(options.backend ?? 'auto', { threads: options.threads, winograd: true });
   log(`backend: ${describeBackend()}`);
-  const data = await writeSyntheticDataset(join(out, 'data'), {
-    size: 32,
-    trainA: 24,
-    trainB: 24,
-    testA: 6,
-    testB: 6,
-    seed: options.seed ?? 0,
+  // The demo writes data/, run/, report/ and export/ beside whatever else `out` holds, and rebuilds
+  // each only when it is the demo's own (each part's rule below); anything else there is refused
+  // by name before the demo writes anything.
+  const data = join(out, 'data');
+  const runDir = join(out, 'run');
+  claimDemoData(data);
+  claimRunFolderToReplace(runDir);
+  const reportDir = join(out, 'report');
+  const exportDir = join(out, 'export');
+  claimReportFolder(reportDir, true);
+  claimExportFolder(exportDir, ['AtoB', 'BtoA']);
+  await writeDirAtomic(data, async (tmp) => {
+    await writeSyntheticDataset(tmp, { size: 32, trainA: 24, trainB: 24, testA: 6, testB: 6, seed: options.seed ?? 0 });
   });
   log(`synthetic dataset: ${data} (A: smooth scenes, B: striped scenes)`);
-  const runDir = join(out, 'run');
-  await rm(runDir, { recursive: true, force: true });
+  await removeRunFolder(runDir);
   const started = Date.now();
   let lastPrinted = 0;
   const result = await train({
@@ -131,10 +150,8 @@ export async function runSynthetic(
     },
   });
   log(`trained ${result.position.globalStep} steps in ${((Date.now() - started) / 1000).toFixed(0)}s: ${result.checkpoint}`);
-  const reportDir = join(out, 'report');
   // The demo rebuilds its whole run each time, so its report of an earlier run is replaced.
   const report = await writeTestReport({ model: runDir, data, out: reportDir, title: 'CycleGAN demo: smooth ↔ striped', overwrite: true });
-  const exportDir = join(out, 'export');
   await exportTfjs(runDir, exportDir);
 
   // How far the translations moved toward the striped domain, by the measure the tests use.

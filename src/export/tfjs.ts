@@ -30,7 +30,7 @@ export interface ExportTfjsOptions {
 
 /**
  * Writes the export for a checkpoint or run folder into `outDir` (beside any other files there,
- * see claimExportNames); returns its manifest. Without `directions`, every generator the
+ * see claimExportFolder); returns its manifest. Without `directions`, every generator the
  * checkpoint has (A→B alone for CUT).
  */
 export async function exportTfjs(
@@ -58,7 +58,7 @@ export async function exportTfjs(
   };
   if (options.quantize) manifest.quantization = options.quantize;
   const outDir = resolve(out);
-  const { owned, stale } = claimExportNames(outDir, chosen);
+  const { owned, stale } = claimExportFolder(outDir, chosen);
   await ensureDir(outDir);
   // Each direction is saved under a temporary name first: a failure here leaves the folder as it was.
   const ready = new Map<Direction, string>();
@@ -124,7 +124,7 @@ function listedDirections(file: string, format: string | null): Set<Direction> |
  * (its manifest lists them). Returns the earlier export's directions and those of them this
  * export drops; throws a one-line refusal, before anything is written, for any other file there.
  */
-function claimExportNames(outDir: string, chosen: Direction[]): { owned: Set<Direction>; stale: Direction[] } {
+export function claimExportFolder(outDir: string, chosen: Direction[]): { owned: Set<Direction>; stale: Direction[] } {
   const found = statOrNull(outDir);
   if (!found) return { owned: new Set(), stale: [] };
   if (!found.isDirectory()) throw new WriteError(outDir, 'is a file, expected a folder for the export');

@@ -2,9 +2,11 @@
  * A gallery page: photos beside their translations, with what the model is (its card's title and
  * figures). `npm start` writes one for the example photos with the embedded default model.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readImage, writeImage } from '../data/image-io.ts';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
+import { entriesOf, firstForeign, refuseOutput, statOrNull } from '../util/out-folder.ts';
 import { uniqueStems } from './report.ts';
 import { imageToPixels, pixelsToImage } from '../data/pixels.ts';
 import { loadTranslator, type Direction } from './translator.ts';
@@ -13,7 +15,7 @@ export interface GalleryOptions {
   /** Model path (run, checkpoint, export). */
   model: string;
   files: string[];
-  /** Folder of the page; it is replaced whole (the page owns it). */
+  /** Folder of the page; it is replaced whole when it holds an earlier gallery (see claimGalleryFolder), refused when it holds anything else. */
   out: string;
   direction?: Direction;
   title: string;
@@ -29,7 +31,37 @@ export interface GalleryResult {
 
 const escapeHtml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 
+/** What marks a page as a gallery this module wrote. */
+const GALLERY_MARK = '<meta name="generator" content="cyclegan gallery">';
+
+/**
+ * The gallery owns its folder: it replaces it whole, so the folder must be new, empty, or an
+ * earlier gallery (its page, and only the images that page shows). Anything else is refused, by
+ * name, before anything is written.
+ */
+function claimGalleryFolder(out: string): void {
+  const there = statOrNull(out);
+  if (!there) return;
+  if (!there.isDirectory()) throw refuseOutput(out, 'is a file, expected a folder for the page', 'choose another --out');
+  if (entriesOf(out).length === 0) return;
+  const index = join(out, 'index.html');
+  const page = statOrNull(index)?.isFile() ? readFileSync(index, 'utf8') : '';
+  // A page written before the mark: the gallery's own head and figures.
+  const ours =
+    page.includes(GALLERY_MARK) ||
+    (page.startsWith('<!doctype html>\n<meta charset="utf-8">\n<title>') && page.includes('<figure><img src="'));
+  if (!ours) {
+    const what = firstForeign(out, (n) => n !== 'index.html') ?? index;
+    throw refuseOutput(what, 'is not part of a gallery page this command wrote, and the page replaces its folder whole');
+  }
+  const shown = new Set([...page.matchAll(/<img src="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&').replace(/&quot;/g, '"')));
+  const foreign = firstForeign(out, (n) => n === 'index.html' || shown.has(n));
+  if (foreign)
+    throw refuseOutput(foreign, 'is not one of the images of the gallery page in this folder, and the page replaces its folder whole');
+}
+
 export async function writeGallery(options: GalleryOptions): Promise<GalleryResult> {
+  claimGalleryFolder(options.out);
   const direction = options.direction ?? 'AtoB';
   const translator = await loadTranslator(options.model, { direction });
   const rows: GalleryResult['rows'] = [];
@@ -62,7 +94,7 @@ export async function writeGallery(options: GalleryOptions): Promise<GalleryResu
       const notes = (options.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join('\n');
       await writeFileAtomic(
         join(tmp, 'index.html'),
-        `<!doctype html>\n<meta charset="utf-8">\n<title>${escapeHtml(options.title)}</title>\n<style>body{font-family:sans-serif;margin:2em}figure{margin:0 0 2em}img{max-width:48%;margin-right:1%}figcaption{color:#555}</style>\n<h1>${escapeHtml(options.title)}</h1>\n${notes}\n${figures}\n`,
+        `<!doctype html>\n<meta charset="utf-8">\n${GALLERY_MARK}\n<title>${escapeHtml(options.title)}</title>\n<style>body{font-family:sans-serif;margin:2em}figure{margin:0 0 2em}img{max-width:48%;margin-right:1%}figcaption{color:#555}</style>\n<h1>${escapeHtml(options.title)}</h1>\n${notes}\n${figures}\n`,
       );
     });
   } finally {

@@ -4,12 +4,13 @@
  * as the tutorial's final plots and the official project's results page. A one-direction model
  * (CUT, FastCUT) gets its direction's translations alone: there is nothing to reconstruct with.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { openDataset } from '../data/dataset.ts';
 import { readImage, writeImage } from '../data/image-io.ts';
 import { ensureDir, writeDirAtomic, writeFileAtomic } from '../util/atomic.ts';
+import { firstForeignDeep, refuseOutput } from '../util/out-folder.ts';
 import type { Direction } from './manifest.ts';
 import { directionsOf, openModel } from './model-folder.ts';
 import { imageToPixels, pixelsToImage } from '../data/pixels.ts';
@@ -50,6 +51,40 @@ export function uniqueStems(files: string[]): string[] {
   });
 }
 
+/** What marks a page as a report this module wrote (so that --overwrite may replace it). */
+const REPORT_MARK = '<meta name="generator" content="cyclegan test report">';
+/** A report image: images/DIRECTION/STEM_{input,translation,reconstruction}.png. */
+const REPORT_IMAGE = /^(AtoB|BtoA)\/[^/]+_(input|translation|reconstruction)\.png$/;
+
+/** Whether `index` is a report page: the mark, or (a report written before the mark) its model and date line. */
+function isReportPage(index: string): boolean {
+  if (!statSync(index).isFile()) return false;
+  const html = readFileSync(index, 'utf8');
+  return html.includes(REPORT_MARK) || /<p>model: <code>.*<\/code> · generated \d{4}-/.test(html);
+}
+
+/**
+ * The folder rule of a report: index.html and images/ go beside the folder's other files, and
+ * replace an earlier report's (with --overwrite) only where they are a report's: the images of
+ * AtoB/ and BtoA/, a page writeTestReport wrote. Throws the one-line refusal otherwise.
+ */
+export function claimReportFolder(out: string, overwrite: boolean): void {
+  const index = join(out, 'index.html');
+  const imagesDir = resolve(out, 'images');
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new Error(`${out}: is a file, expected a folder for the report`);
+  if (existsSync(index) && !isReportPage(index)) throw refuseOutput(index, 'is not a test report page (cyclegan test did not write it)');
+  if (existsSync(imagesDir) && !statSync(imagesDir).isDirectory())
+    throw refuseOutput(imagesDir, 'is a file, where a report keeps its images folder');
+  const foreign = firstForeignDeep(imagesDir, (path, folder) => (folder ? /^(AtoB|BtoA)$/.test(path) : REPORT_IMAGE.test(path)));
+  if (foreign) throw refuseOutput(imagesDir, `is not a report's images folder (it holds ${foreign})`, 'choose another --out');
+  const earlier = [index, imagesDir].filter((p) => existsSync(p));
+  if (earlier.length > 0 && !overwrite) {
+    throw new Error(
+      `${out}: holds a report of an earlier run (${earlier.map((p) => relative(resolve(out), p)).join(', ')}); nothing was written: pass --overwrite (overwrite: true) to replace it`,
+    );
+  }
+}
+
 export async function writeTestReport(options: {
   model: string;
   data: string;
@@ -69,18 +104,8 @@ export async function writeTestReport(options: {
   const testB = dataset.testB ?? [];
   if (testA.length + testB.length === 0) throw new Error(`${options.data}: no test images (testA/ and testB/ are missing or empty)`);
   const index = join(options.out, 'index.html');
-  if (existsSync(options.out) && !statSync(options.out).isDirectory())
-    throw new Error(`${options.out}: is a file, expected a folder for the report`);
-  const earlier = [index, join(options.out, 'images')].filter((p) => existsSync(p));
-  if (earlier.length > 0 && !options.overwrite) {
-    throw new Error(
-      `${options.out}: holds a report of an earlier run (${earlier.map((p) => relative(options.out, p)).join(', ')}); nothing was written: pass --overwrite (overwrite: true) to replace it`,
-    );
-  }
   const imagesDir = resolve(options.out, 'images');
-  // --overwrite replaces images/ whole: only when it is a report's (AtoB/ and BtoA/ only).
-  const foreign = existsSync(imagesDir) && readdirSync(imagesDir).find((n) => n !== 'AtoB' && n !== 'BtoA');
-  if (foreign) throw new Error(`${imagesDir}: is not a report's images folder (it holds ${foreign}); choose another --out`);
+  claimReportFolder(options.out, options.overwrite === true);
   const inside = [...testA, ...testB].find((f) => resolve(f).startsWith(imagesDir + sep));
   if (inside) throw new Error(`${options.out}: the report would replace the test image ${inside}; choose another --out`);
   await ensureDir(options.out);
@@ -169,7 +194,7 @@ ${list
   ].filter(Boolean);
   const oneWay = twoWay ? '' : `\n<p>this model translates ${has.includes('AtoB') ? 'A → B' : 'B → A'} only: no reconstructions</p>`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<html lang="en"><head><meta charset="utf-8">${REPORT_MARK}<title>${escapeHtml(title)}</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:4px;text-align:center}img{width:192px;image-rendering:pixelated}.error{color:#b00}</style>
 </head><body>
 <h1>${escapeHtml(title)}</h1>

@@ -18,6 +18,7 @@ import { checkpointName, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type 
 import { incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
 import { buildModel, hasBtoA, lossNames, type Losses, type TrainModel } from './model.ts';
 import { plotLosses, readLog, repairLog } from './run-log.ts';
+import { claimNewRunFolder } from './run-folder.ts';
 import { acquireRunLock } from './run-lock.ts';
 import { RunValidation, type ValidationResult } from './validation.ts';
 import { warmStart } from './warm-start.ts';
@@ -177,6 +178,7 @@ function newGan(runDir: string, options: TrainOptions) {
   if (existsSync(join(runDir, 'checkpoints', 'latest'))) {
     throw new Error(`${options.out} already holds a run: continue it with --resume ${options.out}, or pick another --out`);
   }
+  claimNewRunFolder(runDir);
   const config = resolveConfig(options.config);
   return { gan: buildModel(config, new Rng(config.seed)), config, saved: null, resumedFrom: null };
 }
