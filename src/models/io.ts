@@ -10,6 +10,7 @@ import { setFloat16 } from '@petamoriken/float16';
 import * as tf from '@tensorflow/tfjs';
 import { writeDirAtomic, writeFileSynced } from '../util/atomic.ts';
 // The custom layers must be registered before a model that uses them is deserialised.
+import './layers/crop.ts';
 import './layers/instance-norm.ts';
 import './layers/reflection-padding.ts';
 import './layers/seeded-dropout.ts';

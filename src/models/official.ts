@@ -52,14 +52,19 @@ export function officialPatchGanKeys(nLayers: number): LayerKey[] {
   return keys;
 }
 
-/** The official ResNet generator in our layers (no affine norm, PyTorch's stride padding). */
+/** What makes our ResNet generator the official one: no affine norm, PyTorch's stride padding. */
+export const OFFICIAL_RESNET_OPTIONS = { norm: 'instance-no-affine', padding: 'torch' } as const;
+/** What makes our PatchGAN the official one: no affine norm, LeakyReLU 0.2, a bias in every conv. */
+export const OFFICIAL_PATCHGAN_OPTIONS = { norm: 'instance-no-affine', leakySlope: 0.2, biasEverywhere: true } as const;
+
+/** The official ResNet generator in our layers. */
 export function buildOfficialResnet(kind: OfficialResnet, options: { ngf: number; name?: string; seed?: SeedSource }): tf.LayersModel {
-  return buildResnetGenerator({ ...options, nBlocks: OFFICIAL_RESNETS[kind], norm: 'instance-no-affine', padding: 'torch' });
+  return buildResnetGenerator({ ...options, nBlocks: OFFICIAL_RESNETS[kind], ...OFFICIAL_RESNET_OPTIONS });
 }
 
 /** The official PatchGAN (`basic` is nLayers 3) in our layers. */
 export function buildOfficialPatchGan(options: { ndf: number; nLayers?: number; name?: string; seed?: SeedSource }): tf.LayersModel {
-  return buildPatchDiscriminator({ ...options, norm: 'instance-no-affine', leakySlope: 0.2, biasEverywhere: true });
+  return buildPatchDiscriminator({ ...options, ...OFFICIAL_PATCHGAN_OPTIONS });
 }
 
 /** (2, 3, 1, 0): OIHW → HWIO for a conv, IOHW → HWOI for a transposed conv. */
@@ -99,6 +104,13 @@ export function loadOfficialWeights(
   source: string,
   keyPrefix = '',
 ): void {
+  const expected = new Set(keys.flatMap(({ prefix }) => [`${keyPrefix}${prefix}.weight`, `${keyPrefix}${prefix}.bias`]));
+  const unknown = [...tensors.keys()].filter((key) => key.startsWith(keyPrefix) && !expected.has(key) && !isIgnoredKey(key));
+  if (unknown.length > 0) {
+    throw new Error(
+      `${source}: keys this network does not have (${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? `, … ${unknown.length} in all` : ''}): another architecture or size?`,
+    );
+  }
   for (const { layer, prefix } of keys) {
     const target = model.getLayer(layer);
     const weights = target.getWeights();

@@ -26,6 +26,15 @@ export const PRESET_NAMES = ['tutorial', 'paper'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 export const RESIZE_METHODS: readonly ResizeMethod[] = ['nearest', 'bicubic'];
 export const EPOCH_LENGTHS: readonly EpochLength[] = ['min', 'max'];
+/**
+ * How the networks' layers are made. 'tutorial': as the TF tutorial's (affine instance norm,
+ * LeakyReLU 0.3 and no bias before a norm in the PatchGAN, Keras' 'same' stride padding).
+ * 'official': exactly as the official PyTorch code's (instance norm without affine parameters,
+ * LeakyReLU 0.2 and a bias in every conv, PyTorch's symmetric stride padding), so that its
+ * checkpoints load and a run here computes what it computes (ResNet generators only).
+ */
+export const NETWORK_STYLES = ['tutorial', 'official'] as const;
+export type NetworkStyle = (typeof NETWORK_STYLES)[number];
 
 /** Every training option; CUT's (cut-config.ts) are carried unused by a CycleGAN run. */
 export interface TrainConfig extends Omit<CutOptions, 'method'> {
@@ -33,6 +42,8 @@ export interface TrainConfig extends Omit<CutOptions, 'method'> {
   /** What is trained: CycleGAN (two generators, cycle loss) or CUT/FastCUT (one generator, PatchNCE). */
   method: TrainMethod;
   generator: GeneratorArch;
+  /** How the networks' layers are made (see NETWORK_STYLES). */
+  networks: NetworkStyle;
   /** Generator width (filters of the first layer). */
   ngf: number;
   /** Discriminator width. */
@@ -87,6 +98,7 @@ const { method: _cutMethod, ...CUT_FIELDS } = CUT_PRESETS.cut;
 /** What both presets share: the architecture widths, the losses' weights, Adam, crops, saving, validation. */
 const SHARED = {
   method: 'cyclegan',
+  networks: 'tutorial',
   ngf: 64,
   ndf: 64,
   nLayersD: 3,
@@ -198,6 +210,12 @@ export function validateConfig(c: TrainConfig): void {
   if (isCutConfig(c)) validateCutConfig(c);
   if (!GENERATOR_ARCHS.includes(c.generator)) fail('generator', c.generator);
   if (!GAN_LOSSES.includes(c.ganLoss)) fail('ganLoss', c.ganLoss);
+  if (!NETWORK_STYLES.includes(c.networks)) fail('networks', c.networks);
+  if (c.networks === 'official' && (c.method !== 'cyclegan' || c.generator === 'unet')) {
+    throw new Error(
+      `--networks official builds the official CycleGAN's ResNet generators and PatchGANs; it does not apply to ${c.method === 'cyclegan' ? 'the U-Net' : c.method}`,
+    );
+  }
   for (const key of ['ngf', 'ndf', 'nLayersD', 'batchSize', 'loadSize', 'cropSize', 'saveEvery', 'keep', 'evalSize'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 1) fail(key, c[key]);
   }

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildPatchDiscriminator } from '../models/discriminator.ts';
 import { buildResnetGenerator, buildUnetGenerator } from '../models/generators.ts';
 import { setDropoutSeed } from '../models/layers/seeded-dropout.ts';
+import { OFFICIAL_PATCHGAN_OPTIONS, OFFICIAL_RESNET_OPTIONS } from '../models/official.ts';
 import { cycleLoss, discriminatorLoss, generatorAdversarialLoss, identityLoss } from '../models/losses.ts';
 import { Rng } from '../util/rng.ts';
 import { Adam } from './adam.ts';
@@ -46,7 +47,14 @@ export function buildGenerator(
   if (config.generator === 'unet') {
     return buildUnetGenerator({ size: size ?? config.cropSize, ngf: config.ngf, seed, name });
   }
-  return buildResnetGenerator({ ngf: config.ngf, nBlocks: config.generator === 'resnet9' ? 9 : 6, seed, name });
+  const style = config.networks === 'official' ? OFFICIAL_RESNET_OPTIONS : {};
+  return buildResnetGenerator({ ngf: config.ngf, nBlocks: config.generator === 'resnet9' ? 9 : 6, seed, name, ...style });
+}
+
+/** Builds a discriminator for the configuration. */
+export function buildDiscriminator(config: TrainConfig, seed: number | Rng, name: string): tf.LayersModel {
+  const style = config.networks === 'official' ? OFFICIAL_PATCHGAN_OPTIONS : {};
+  return buildPatchDiscriminator({ ndf: config.ndf, nLayers: config.nLayersD, seed, name, ...style });
 }
 
 /**
@@ -90,7 +98,7 @@ export class CycleGan {
     const init = new Rng(config.seed ^ 0x5eed);
     this.genAtoB = models?.genAtoB ?? buildGenerator(config, init.seed(), 'G_AtoB');
     this.genBtoA = models?.genBtoA ?? buildGenerator(config, init.seed(), 'G_BtoA');
-    const d = (name: string) => buildPatchDiscriminator({ ndf: config.ndf, nLayers: config.nLayersD, seed: init.seed(), name });
+    const d = (name: string) => buildDiscriminator(config, init.seed(), name);
     this.discA = models?.discA ?? d('D_A');
     this.discB = models?.discB ?? d('D_B');
     const adam = (m: tf.LayersModel) =>

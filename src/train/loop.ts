@@ -252,6 +252,7 @@ async function runSteps(s: RunState): Promise<TrainResult> {
   const stop = async (reason: TrainResult['reason']): Promise<TrainResult> => ({ reason, checkpoint: await save(), position, config });
   const validate = async (validation: RunValidation): Promise<void> => {
     const result = await validation.run(gan);
+    await validation.writeSheet(gan, join(runDir, 'samples', `val-step-${String(position.globalStep).padStart(6, '0')}.jpg`));
     const best = position.best == null || result.score < position.best.score;
     if (best) {
       position.best = { score: result.score, globalStep: position.globalStep };

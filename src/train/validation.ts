@@ -6,6 +6,9 @@
  * A→B for CUT). A yardstick, never a training
  * signal: nothing here feeds a loss.
  */
+import * as tf from '@tensorflow/tfjs';
+import { writeImage } from '../data/image-io.ts';
+import type { RgbImage } from '../data/pixels.ts';
 import { DirectionEvaluator, type Direction, type Figures } from '../eval/evaluator.ts';
 import { FeatureNetwork } from '../eval/feature-net.ts';
 import { loadEvalImages } from '../eval/images.ts';
@@ -25,6 +28,11 @@ export interface ValidationOptions {
   directions?: Direction[];
 }
 
+/** Validation images of domain A on the sample sheet (the first, in file-name order). */
+export const SHEET_IMAGES = 8;
+/** Input | translation pairs per row of the sheet. */
+const SHEET_PAIRS_PER_ROW = 4;
+
 export interface ValidationResult {
   /** Mean KID×1000 over the directions: lower is better. */
   score: number;
@@ -36,6 +44,7 @@ export class RunValidation {
     private readonly evaluators: DirectionEvaluator[],
     private readonly net: FeatureNetwork,
     private readonly ownsNet: boolean,
+    private readonly sheetInputs: RgbImage[],
   ) {}
 
   static async create(sets: TrainValSets, options: ValidationOptions): Promise<RunValidation> {
@@ -54,7 +63,7 @@ export class RunValidation {
         evaluators.push(
           await DirectionEvaluator.create(net, b, a, { ...common, direction: 'BtoA', targetClass: options.classA ?? undefined }),
         );
-      return new RunValidation(evaluators, net, options.featureNet === undefined);
+      return new RunValidation(evaluators, net, options.featureNet === undefined, a.slice(0, SHEET_IMAGES));
     } catch (error) {
       if (options.featureNet === undefined) net.dispose();
       throw error;
@@ -73,6 +82,37 @@ export class RunValidation {
     }
     const kids = Object.values(figures).map((f) => f.kid.mean);
     return { score: kids.reduce((s, k) => s + k, 0) / kids.length, figures };
+  }
+
+  /**
+   * The sample sheet: the same validation horses at every validation, each beside its A→B
+   * translation at the validation size, four pairs a row, written to `path` (.jpg or .png).
+   */
+  async writeSheet(gan: TrainModel, path: string): Promise<void> {
+    const images = this.sheetInputs;
+    const { width: w, height: h } = images[0]!;
+    const grid = tf.tidy(() => {
+      const x = tf.tensor4d(Float32Array.from(images.flatMap((img) => Array.from(img.data, (v) => v / 127.5 - 1))), [
+        images.length,
+        h,
+        w,
+        3,
+      ]);
+      const pairs = tf.unstack(tf.concat([x, gan.translate(x, 'AtoB')], 2)); // each [h, 2w, 3]
+      const rows: tf.Tensor[] = [];
+      for (let i = 0; i < pairs.length; i += SHEET_PAIRS_PER_ROW) {
+        const row = pairs.slice(i, i + SHEET_PAIRS_PER_ROW);
+        // A short last row is padded with black so the sheet stays rectangular.
+        while (row.length < Math.min(SHEET_PAIRS_PER_ROW, pairs.length)) row.push(tf.fill([h, 2 * w, 3], -1));
+        rows.push(tf.concat(row, 1));
+      }
+      return tf.concat(rows, 0);
+    });
+    try {
+      await writeImage(path, { tensor: grid }, { quality: 88 });
+    } finally {
+      grid.dispose();
+    }
   }
 
   dispose(): void {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { readImage } from '../../src/data/image-io.ts';
 import { writeSyntheticDataset } from '../../src/data/synthetic.ts';
 import { useBackend } from '../../src/engine/backend.ts';
 import { FeatureNetwork } from '../../src/eval/feature-net.ts';
@@ -102,6 +103,19 @@ describe('validation during training', () => {
     for (const m of Object.values(best.models)) m.dispose();
     const latest = (await readFile(join(validated, 'checkpoints', 'latest'), 'utf8')).trim();
     assert.notEqual(latest, 'best', 'latest still names the newest step checkpoint');
+
+    // The sample sheet of each validation: the 4 validation horses (fewer than 8 here) beside
+    // their translations, one row of 4 pairs at the validation size.
+    const valA = (await readdir(join(data, 'valA'))).sort();
+    for (const step of [2, 4]) {
+      const sheet = await readImage(join(validated, 'samples', `val-step-00000${step}.jpg`));
+      assert.deepEqual([sheet.width, sheet.height], [4 * 2 * 32, 32]);
+      const first = await readImage(join(data, 'valA', valA[0]!)); // 32 px already
+      let diff = 0;
+      for (let y = 0; y < 32; y++)
+        for (let x = 0; x < 32 * 3; x++) diff += Math.abs(sheet.data[y * sheet.width * 3 + x]! - first.data[y * 32 * 3 + x]!);
+      assert.ok(diff / (32 * 32 * 3) < 10, `the first tile is the first validation image (mean difference ${diff / (32 * 32 * 3)})`);
+    }
   });
 
   it('RUN:best without a best checkpoint is one clear error', async () => {
