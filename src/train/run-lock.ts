@@ -20,7 +20,8 @@ import {
   existsSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { describeWriteError } from '../util/atomic.ts';
 
 export const LOCK_FILE = 'train.lock';
 
@@ -138,7 +139,8 @@ function writeSynced(path: string, text: string, flag: string): void {
 
 /** Creates `path` holding `text`, whole, unless something is there already (then false). */
 function createWhole(path: string, text: string): boolean {
-  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  // Hidden, as the atomic writer's temporary names are: what a kill here leaves is no run file.
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}`);
   writeSynced(tmp, text, 'wx');
   try {
     linkSync(tmp, path);
@@ -178,7 +180,7 @@ const ageMs = (path: string): number => {
  * removal happen under a short-lived second lock.
  */
 function removeStale(path: string, stale: string | null): void {
-  const breaker = `${path}.break`;
+  const breaker = join(dirname(path), `.${basename(path)}.break`);
   try {
     writeSynced(breaker, `${process.pid}\n`, 'wx');
   } catch (error) {
@@ -208,7 +210,11 @@ export interface RunLock {
  */
 export function acquireRunLock(dir: string): RunLock {
   const created = !existsSync(dir);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw describeWriteError(dir, error, 'folder');
+  }
   const path = join(dir, LOCK_FILE);
   const text = `${JSON.stringify(self())}\n`;
   for (let attempt = 0; attempt < 100; attempt++) {
