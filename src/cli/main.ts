@@ -78,6 +78,7 @@ const COMMANDS = {
   test: () => import('./commands/test.ts'),
   eval: () => import('./commands/eval.ts'),
   export: () => import('./commands/export.ts'),
+  import: () => import('./commands/import.ts'),
   serve: () => import('./commands/serve.ts'),
   models: () => import('./commands/models.ts'),
   demo: () => import('./commands/demo.ts'),
@@ -214,6 +215,15 @@ export function buildProgram(): Command {
     .addOption(new Option('--direction <dir>', 'export one direction only').choices(['AtoB', 'BtoA']))
     .addOption(
       new Option('--quantize <kind>', 'tfjs: store weights as float16 (half the size) or uint8 (a quarter)').choices(['float16', 'uint8']),
+    );
+
+  add('import', 'import official PyTorch CycleGAN generators (state_dict as .safetensors) as a model folder')
+    .argument('<files...>', 'one generator, or two (G_A and G_B of one model)')
+    .requiredOption('--out <dir>', 'model folder to write')
+    .addOption(new Option('--net <name>', 'official --netG (default: read off the keys)').choices(['resnet_9blocks', 'resnet_6blocks']))
+    .option('--ngf <n>', 'official --ngf (default: read off the shapes)', parseInteger('--ngf', 1))
+    .addOption(
+      new Option('--direction <dir>', 'direction of a single file (default AtoB, or BtoA for a G_B file)').choices(['AtoB', 'BtoA']),
     );
 
   add('serve', 'serve the web demo and a model on localhost')

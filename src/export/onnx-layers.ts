@@ -211,6 +211,18 @@ export function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, inputs: st
       const mode = cls === 'ReflectionPadding2D' ? 'reflect' : 'constant';
       return g.node('Pad', layer.name, [one(), pads], [stringAttr('mode', mode)]);
     }
+    case 'Crop2D': {
+      // Slice with negative ends counts from the far side, so the crop needs no known size.
+      const [[t, b], [l, r]] = [
+        pair((config['cropping'] as unknown[])[0], 'cropping'),
+        pair((config['cropping'] as unknown[])[1], 'cropping'),
+      ];
+      const big = 2 ** 62; // "to the end" for a side cropped by 0
+      const starts = g.int64Init(`${layer.name}/starts`, [t, l]);
+      const ends = g.int64Init(`${layer.name}/ends`, [b > 0 ? -b : big, r > 0 ? -r : big]);
+      const axes = g.int64Init(`${layer.name}/axes`, [2, 3]);
+      return g.node('Slice', layer.name, [one(), starts, ends, axes]);
+    }
     case 'LeakyReLU':
       return g.node('LeakyRelu', layer.name, [one()], [floatAttr('alpha', Number(config['alpha'] ?? 0.3))]);
     case 'ReLU': {

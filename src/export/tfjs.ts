@@ -6,6 +6,7 @@
  *   EXPORT/cyclegan.json  {"format":"cyclegan-generators","version":1,"method":...,"generator":...,"size":...,"directions":{"AtoB":"AtoB/model.json",...}}
  *   EXPORT/AtoB/{model.json,weights.bin}   EXPORT/BtoA/{model.json,weights.bin}   (a CUT model: AtoB only)
  */
+import type * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -57,6 +58,28 @@ export async function exportTfjs(
     source: { checkpoint: dir, epoch: meta.position.epoch, globalStep: meta.position.globalStep },
   };
   if (options.quantize) manifest.quantization = options.quantize;
+  const models = new Map<Direction, tf.LayersModel>();
+  try {
+    // Loaded and saved again (not a file copy) so the export is known to load.
+    for (const d of chosen) models.set(d, await loadLayersModel(join(dir, meta.generators[d]!).replace(/model\.json$/, '')));
+    await writeExportFolder(out, models, manifest, options.quantize);
+  } finally {
+    for (const model of models.values()) model.dispose();
+  }
+  return manifest;
+}
+
+/**
+ * Writes `models` (by direction) and `manifest` as an export folder at `out`, beside any other
+ * files there (see claimExportFolder); the manifest's `directions` are filled in here.
+ */
+export async function writeExportFolder(
+  out: string,
+  models: Map<Direction, tf.LayersModel>,
+  manifest: ExportManifest,
+  quantize?: WeightQuantization,
+): Promise<void> {
+  const chosen = [...models.keys()];
   const outDir = resolve(out);
   const { owned, stale } = claimExportFolder(outDir, chosen);
   await ensureDir(outDir);
@@ -64,17 +87,11 @@ export async function exportTfjs(
   const ready = new Map<Direction, string>();
   const temporaries: string[] = [];
   try {
-    for (const direction of chosen) {
+    for (const [direction, model] of models) {
       const tmp = temporarySibling(join(outDir, direction));
       ready.set(direction, tmp);
       temporaries.push(tmp);
-      // Load and save again (not a file copy) so the export is known to load.
-      const model = await loadLayersModel(join(dir, meta.generators[direction]!).replace(/model\.json$/, ''));
-      try {
-        await saveLayersModel(model, tmp, { quantize: options.quantize });
-      } finally {
-        model.dispose();
-      }
+      await saveLayersModel(model, tmp, { quantize });
       manifest.directions[direction] = `${direction}/model.json`;
     }
     // The swap: the manifest goes first and comes back last, so a folder caught half-way is no model
@@ -93,7 +110,6 @@ export async function exportTfjs(
     const inside = error instanceof WriteError && temporaries.some((t) => error.path.startsWith(t));
     throw describeWriteError(out, inside ? { code: (error as WriteError).code } : error);
   }
-  return manifest;
 }
 
 /** A direction folder of an export holds what saveLayersModel writes, nothing else. */

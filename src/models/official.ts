@@ -118,12 +118,12 @@ export function loadOfficialWeights(
       const key = `${keyPrefix}${prefix}.${suffix}`;
       const stored = tensors.get(key);
       if (!stored) throw new Error(`${source}: missing ${key}`);
-      const converted = kernel ? torchToTfjsKernel(stored.values, stored.shape) : stored;
-      if (converted.shape.join() !== expected.join()) {
-        throw new Error(
-          `${source}: ${key} has shape [${stored.shape}], the network expects [${kernel ? [expected[3], expected[2], expected[0], expected[1]] : expected}]`,
-        );
+      // The official layout of what the network expects: OIHW (IOHW) for HWIO (HWOI).
+      const torchShape = kernel ? [expected[3]!, expected[2]!, expected[0]!, expected[1]!] : expected;
+      if (stored.shape.join() !== torchShape.join()) {
+        throw new Error(`${source}: ${key} has shape [${stored.shape}], the network expects [${torchShape}]`);
       }
+      const converted = kernel ? torchToTfjsKernel(stored.values, stored.shape) : stored;
       return tf.tensor(converted.values, expected);
     };
     const values = [read('weight', weights[0]!.shape, true)];
