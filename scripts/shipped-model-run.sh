@@ -4,10 +4,17 @@
 # cannot break its resume), the real data with the committed validation split held out, a run
 # folder with step checkpoints, and the trainer at nice 19.
 #
-#   scripts/shipped-model-run.sh start COMMIT [OPTION...]
-#                                               new run (or resume, if the run folder exists),
-#                                               validating every 600 steps (log.jsonl, checkpoints/best);
-#                                               OPTIONs go to `train` (on resume: --epochs, --epochs-decay)
+#   scripts/shipped-model-run.sh start [COMMIT] [OPTION...]
+#                                               the first thing of every session: nothing if the
+#                                               trainer already runs; else resume the run folder, or
+#                                               restore it from the committed snapshot when the
+#                                               machine lost it, or start a new run; COMMIT (default:
+#                                               the run's last, else the snapshot's) pins the trainer's
+#                                               worktree; validation every 1234 steps (an epoch), with
+#                                               a sample sheet; OPTIONs go to `train` (on resume:
+#                                               --epochs, --epochs-decay)
+#   scripts/shipped-model-run.sh snapshot       write the run's snapshot to snapshots/h2z-long-run.tar.gz
+#                                               (float16 networks, fresh Adam moments, the log; commit it)
 #   scripts/shipped-model-run.sh status         step, epoch, last log line
 #   scripts/shipped-model-run.sh compare LABEL COMMIT [OPTION...]
 #                                               a recipe comparison's run h2z-LABEL: the same data,
@@ -27,6 +34,7 @@ home=${CYCLEGAN_RUNS:-$HOME/.cache/cyclegan}
 h2z=${H2Z:-$repo/../shared/data/horse2zebra}
 run=$home/runs/h2z-resnet6-ngf32-128
 data=$home/data/horse2zebra-split
+snapshot=$repo/snapshots/h2z-long-run.tar.gz
 
 make_data() {
   # Symlinks, never copies: the images stay where their terms allow them to be.
@@ -49,25 +57,49 @@ JS
 
 case "${1:-}" in
   start)
-    commit=${2:?usage: start COMMIT [OPTION...]}
-    shift 2
+    if pid=$(pgrep -f "cyclegan.js --threads 2 train --(out|resume) $run( |$)"); then
+      echo "the run is already going (pid $pid): nothing to do"; exit 0
+    fi
+    commit=${2:-}
+    if [[ -n "$commit" && "$commit" != --* ]]; then shift 2; else commit=; shift 1; fi
+    [ -n "$commit" ] || commit=$(cat "$run.commit" 2>/dev/null || true)
+    if [ ! -f "$run/checkpoints/latest" ] && [ -f "$snapshot" ]; then
+      # The machine lost the run: continue from the committed snapshot.
+      mkdir -p "$run"
+      tar -xzf "$snapshot" -C "$run"
+      [ -n "$commit" ] || commit=$(cat "$run/TRAINER_COMMIT")
+      rm -f "$run/TRAINER_COMMIT"
+      echo "restored $run from $snapshot ($(cat "$run/checkpoints/latest"))"
+    fi
+    [ -n "$commit" ] || { echo "usage: start COMMIT [OPTION...] (no run, snapshot or earlier commit to take it from)" >&2; exit 2; }
     tree=$home/trainer-$commit
     if [ ! -d "$tree" ]; then
       git -C "$repo" worktree add --detach "$tree" "$commit"
       cp -al "$repo/node_modules" "$tree/node_modules"
     fi
     (cd "$repo" && make_data)
-    validate=(--eval-every 600 --eval-class-a sorrel --eval-class-b zebra)
+    validate=(--eval-every 1234 --eval-class-a sorrel --eval-class-b zebra)
     if [ -f "$run/checkpoints/latest" ]; then args=(--resume "$run" "${validate[@]}"); else
       args=(--out "$run" --data "$data" --preset paper --generator resnet6 --ngf 32 --ndf 32
             --load-size 286 --crop-size 128 --seed 1 --save-every 1 --keep 1000 --save-latest-every 200
-            "${validate[@]}")
+            --epochs 40 --epochs-decay 20 "${validate[@]}")
     fi
     args+=("$@")
     mkdir -p "$home/runs"
+    echo "$commit" > "$run.commit"
     cd "$tree"
     nohup nice -n 19 node bin/cyclegan.js --threads 2 train "${args[@]}" >> "$home/runs/h2z-trainer.log" 2>&1 &
-    echo "trainer pid $! (log $home/runs/h2z-trainer.log)"
+    echo "trainer pid $! at $commit (log $home/runs/h2z-trainer.log)"
+    ;;
+  snapshot)
+    commit=$(cat "$run.commit")
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$repo" && node --import tsx scripts/run-snapshot.ts "$run" "$tmp/run")
+    echo "$commit" > "$tmp/run/TRAINER_COMMIT"
+    mkdir -p "$(dirname "$snapshot")"
+    tar -czf "$snapshot.tmp" -C "$tmp/run" . && mv "$snapshot.tmp" "$snapshot"
+    echo "wrote $snapshot ($(du -h "$snapshot" | cut -f1)); commit it"
     ;;
   stop)
     # SIGINT: the trainer finishes its step and writes a checkpoint before it exits.
@@ -117,5 +149,5 @@ case "${1:-}" in
       tail -c 300 "$log" | tr '\r' '\n' | tail -n 1
     done
     ;;
-  *) sed -n 2,22p "$0"; exit 2 ;;
+  *) sed -n "2,/^set -euo/p" "$0" | grep "^#"; exit 2 ;;
 esac

@@ -84,38 +84,38 @@ export class RunValidation {
     return { score: kids.reduce((s, k) => s + k, 0) / kids.length, figures };
   }
 
-  /**
-   * The sample sheet: the same validation horses at every validation, each beside its A→B
-   * translation at the validation size, four pairs a row, written to `path` (.jpg or .png).
-   */
-  async writeSheet(gan: TrainModel, path: string): Promise<void> {
-    const images = this.sheetInputs;
-    const { width: w, height: h } = images[0]!;
-    const grid = tf.tidy(() => {
-      const x = tf.tensor4d(Float32Array.from(images.flatMap((img) => Array.from(img.data, (v) => v / 127.5 - 1))), [
-        images.length,
-        h,
-        w,
-        3,
-      ]);
-      const pairs = tf.unstack(tf.concat([x, gan.translate(x, 'AtoB')], 2)); // each [h, 2w, 3]
-      const rows: tf.Tensor[] = [];
-      for (let i = 0; i < pairs.length; i += SHEET_PAIRS_PER_ROW) {
-        const row = pairs.slice(i, i + SHEET_PAIRS_PER_ROW);
-        // A short last row is padded with black so the sheet stays rectangular.
-        while (row.length < Math.min(SHEET_PAIRS_PER_ROW, pairs.length)) row.push(tf.fill([h, 2 * w, 3], -1));
-        rows.push(tf.concat(row, 1));
-      }
-      return tf.concat(rows, 0);
-    });
-    try {
-      await writeImage(path, { tensor: grid }, { quality: 88 });
-    } finally {
-      grid.dispose();
-    }
+  /** The sample sheet of `gan`'s A→B translations (see writeSampleSheet). */
+  writeSheet(gan: TrainModel, path: string): Promise<void> {
+    return writeSampleSheet((x) => gan.translate(x, 'AtoB'), this.sheetInputs, path);
   }
 
   dispose(): void {
     if (this.ownsNet) this.net.dispose();
+  }
+}
+
+/**
+ * The sample sheet: `images` (the first SHEET_IMAGES validation images) each beside its
+ * translation by `translate` (NHWC in [-1, 1] → the same), four pairs a row, written to `path`
+ * (.jpg or .png). The same images at every validation, so sheets of a run read as a sequence.
+ */
+export async function writeSampleSheet(translate: (x: tf.Tensor4D) => tf.Tensor4D, images: RgbImage[], path: string): Promise<void> {
+  const { width: w, height: h } = images[0]!;
+  const grid = tf.tidy(() => {
+    const x = tf.tensor4d(Float32Array.from(images.flatMap((img) => Array.from(img.data, (v) => v / 127.5 - 1))), [images.length, h, w, 3]);
+    const pairs = tf.unstack(tf.concat([x, translate(x)], 2)); // each [h, 2w, 3]
+    const rows: tf.Tensor[] = [];
+    for (let i = 0; i < pairs.length; i += SHEET_PAIRS_PER_ROW) {
+      const row = pairs.slice(i, i + SHEET_PAIRS_PER_ROW);
+      // A short last row is padded with black so the sheet stays rectangular.
+      while (row.length < Math.min(SHEET_PAIRS_PER_ROW, pairs.length)) row.push(tf.fill([h, 2 * w, 3], -1));
+      rows.push(tf.concat(row, 1));
+    }
+    return tf.concat(rows, 0);
+  });
+  try {
+    await writeImage(path, { tensor: grid }, { quality: 88 });
+  } finally {
+    grid.dispose();
   }
 }
