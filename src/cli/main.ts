@@ -13,13 +13,7 @@ import {
   type TrainOption,
 } from '../train/options.ts';
 import { describeError } from './errors.ts';
-
-export interface GlobalOptions {
-  backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-  /** wasm threads; undefined = one per core (or CYCLEGAN_WASM_THREADS). */
-  threads?: number;
-  verbose: boolean;
-}
+import type { Action, GlobalOptions } from './options.ts';
 
 /** A library text parser as a commander argument parser: its OptionValueError becomes commander's usage error. */
 function argParser<T>(parse: (text: string) => T): (text: string) => T {
@@ -63,8 +57,6 @@ export function trainCommanderOptions(spec: TrainOption): Option[] {
       return [new Option(spec.flag, spec.description)];
   }
 }
-
-type Action = (opts: Record<string, unknown>, globals: GlobalOptions, args: string[]) => Promise<number | void>;
 
 /**
  * The command modules, each loaded only when its command runs. Literal specifiers (not a template)

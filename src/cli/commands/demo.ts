@@ -1,5 +1,5 @@
 import { run as runDemo } from '../../demo.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
   await runDemo({

@@ -1,5 +1,5 @@
 import { downloadDataset } from '../../data/download.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 import { downloadBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, _globals: GlobalOptions, args: string[]): Promise<number> {

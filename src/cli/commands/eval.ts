@@ -3,7 +3,7 @@ import type { Direction } from '../../eval/evaluator.ts';
 import { evaluateModel } from '../../eval/evaluate.ts';
 import type { EvalSplit } from '../../eval/images.ts';
 import { formatReport } from '../../eval/report.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
   await useBackend(globals.backend, { threads: globals.threads, winograd: true });

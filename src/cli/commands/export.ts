@@ -4,7 +4,7 @@ import { exportTfjs } from '../../export/tfjs.ts';
 import type { Direction } from '../../infer/manifest.ts';
 import { modelDirectionsOf } from '../../infer/model-folder.ts';
 import type { WeightQuantization } from '../../models/io.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
   await useBackend(globals.backend, { threads: globals.threads });

@@ -2,7 +2,7 @@ import { useBackend } from '../../engine/backend.ts';
 import { importOfficial } from '../../export/official-import.ts';
 import type { Direction } from '../../infer/manifest.ts';
 import type { OfficialResnet } from '../../models/official.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions, args: string[]): Promise<number> {
   await useBackend(globals.backend, { threads: globals.threads });

@@ -1,5 +1,5 @@
 import { writePreview } from '../../data/preview.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 
 export async function run(opts: Record<string, unknown>, _globals: GlobalOptions): Promise<number> {
   const result = await writePreview(opts.data as string, opts.out as string, {
@@ -7,7 +7,6 @@ export async function run(opts: Record<string, unknown>, _globals: GlobalOptions
     loadSize: opts.loadSize as number,
     cropSize: opts.cropSize as number,
     seed: opts.seed as number,
-    // Registered in main.ts for translate and test; preview gets it when main.ts lists it too.
     overwrite: opts.overwrite === true,
     onWarning: (m) => console.warn(`warning: ${m}`),
   });

@@ -1,6 +1,6 @@
 import { startServer } from '../../serve/server.ts';
 import { resolveCheckpointDir } from '../../infer/model-folder.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 
 export async function run(opts: Record<string, unknown>, _globals: GlobalOptions): Promise<number> {
   const modelDir = await resolveCheckpointDir(opts.model as string);

@@ -1,7 +1,7 @@
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { addEvaluationToReport, writeTestReport } from '../../infer/report.ts';
 import type { Engine } from '../../infer/translator.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {

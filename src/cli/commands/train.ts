@@ -8,7 +8,7 @@ import { train } from '../../train/loop.ts';
 import { RunLockedError, runLockHolder } from '../../train/run-lock.ts';
 import { Option } from 'commander';
 import { CUT_ONLY_OPTIONS, TRAIN_OPTION_KEYS, TRAIN_OPTIONS, trainConfigFromValues, type TrainOptionKey } from '../../train/options.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 import { UserError } from '../errors.ts';
 import { downloadBar, trainingBar } from '../progress.ts';
 

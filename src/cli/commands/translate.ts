@@ -2,7 +2,7 @@ import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { expandInputs, translateFiles } from '../../infer/batch.ts';
 import { loadTranslator, type Direction, type Engine } from '../../infer/translator.ts';
 import { ensureDir } from '../../util/atomic.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions, args: string[]): Promise<number> {
