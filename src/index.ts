@@ -130,8 +130,9 @@ export {
   type PresetName,
   type GeneratorArch,
   type GanLoss,
+  type CutConfig,
 } from './train/config.ts';
-export { CUT_METHODS, CUT_PRESETS, type CutMethod, type CutOptions, type CutConfig } from './train/cut-config.ts';
+export { CUT_METHODS, CUT_PRESETS, type CutMethod, type CutOptions } from './train/cut-config.ts';
 export {
   TRAIN_OPTIONS,
   trainConfigFromValues,

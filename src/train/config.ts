@@ -5,15 +5,7 @@
  */
 import type { EpochLength, ResizeMethod } from '../data/pipeline.ts';
 import { patchDiscriminatorOutputSize } from '../models/discriminator.ts';
-import {
-  CUT_METHODS,
-  CUT_PRESETS,
-  CUT_TRAIN_DEFAULTS,
-  validateCutConfig,
-  type CutConfig,
-  type CutMethod,
-  type CutOptions,
-} from './cut-config.ts';
+import { CUT_METHODS, CUT_PRESETS, CUT_TRAIN_DEFAULTS, validateCutConfig, type CutMethod, type CutOptions } from './cut-config.ts';
 
 export type TrainMethod = 'cyclegan' | CutMethod;
 export const TRAIN_METHODS: readonly TrainMethod[] = ['cyclegan', ...CUT_METHODS];
@@ -91,6 +83,9 @@ export interface TrainConfig extends Omit<CutOptions, 'method'> {
   /** Checkpoint, run or export whose generators a new run started from (null: fresh weights). */
   initFrom: string | null;
 }
+
+/** A CUT or FastCUT run's configuration. */
+export type CutConfig = TrainConfig & CutOptions;
 
 /** CUT's options with CUT's own defaults: what a CycleGAN configuration carries unused. */
 const { method: _cutMethod, ...CUT_FIELDS } = CUT_PRESETS.cut;

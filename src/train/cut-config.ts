@@ -1,9 +1,8 @@
 /**
  * The options CUT and FastCUT add to a training configuration, their presets and their checks.
- * Apart from cut.ts (which builds the model) so that config.ts can import it without a cycle: it
- * needs TrainConfig's type only.
+ * Apart from cut.ts (which builds the model) so that config.ts can build TrainConfig on it; it
+ * imports nothing of config.ts, which extends it (CutConfig is defined there).
  */
-import type { TrainConfig } from './config.ts';
 
 export type CutMethod = 'cut' | 'fastcut';
 export const CUT_METHODS: readonly CutMethod[] = ['cut', 'fastcut'];
@@ -25,8 +24,6 @@ export interface CutOptions {
   nceTemperature: number;
 }
 
-export type CutConfig = TrainConfig & CutOptions;
-
 /** The two modes of cut_model.py's modify_commandline_options. */
 export const CUT_PRESETS: Record<CutMethod, CutOptions> = {
   cut: { method: 'cut', lambdaGan: 1, lambdaNce: 1, nceIdentity: true, flipEquivariance: false, ncePatches: 256, nceTemperature: 0.07 },
@@ -46,7 +43,18 @@ export const CUT_PRESETS: Record<CutMethod, CutOptions> = {
  * preset: no image pool (CUT sets pool_size 0), LSGAN, Adam 2e-4/0.5/0.999 with PyTorch's epsilon,
  * and the run lengths of its defaults (CUT: 200 + 200 epochs; FastCUT: 150 + 50).
  */
-export const CUT_TRAIN_DEFAULTS: Record<CutMethod, Partial<TrainConfig>> = {
+export interface CutTrainDefaults {
+  poolSize: number;
+  ganLoss: 'lsgan';
+  lr: number;
+  beta1: number;
+  beta2: number;
+  adamEpsilon: number;
+  epochs: number;
+  epochsDecay: number;
+}
+
+export const CUT_TRAIN_DEFAULTS: Record<CutMethod, CutTrainDefaults> = {
   cut: { poolSize: 0, ganLoss: 'lsgan', lr: 2e-4, beta1: 0.5, beta2: 0.999, adamEpsilon: 1e-8, epochs: 200, epochsDecay: 200 },
   fastcut: { poolSize: 0, ganLoss: 'lsgan', lr: 2e-4, beta1: 0.5, beta2: 0.999, adamEpsilon: 1e-8, epochs: 150, epochsDecay: 50 },
 };
@@ -61,7 +69,8 @@ export const CUT_OPTION_KEYS: readonly (keyof CutOptions)[] = [
   'nceTemperature',
 ];
 
-export function validateCutConfig(c: CutConfig): void {
+/** Checks CUT's options, and the two training options CUT constrains. */
+export function validateCutConfig(c: CutOptions & { generator: string; poolSize: number }): void {
   const fail = (what: string, value: unknown) => {
     throw new Error(`invalid CUT option ${what}: ${JSON.stringify(value)}`);
   };

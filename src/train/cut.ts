@@ -26,11 +26,12 @@ import {
 } from '../models/patch-nce.ts';
 import { Rng } from '../util/rng.ts';
 import { Adam } from './adam.ts';
-import { isCutConfig, resolveConfig } from './config.ts';
-import { validateCutConfig, type CutConfig } from './cut-config.ts';
+import { isCutConfig, resolveConfig, type CutConfig } from './config.ts';
+import { validateCutConfig } from './cut-config.ts';
 import { variableGradsFrugal } from './gradients.ts';
 
 export * from './cut-config.ts';
+export type { CutConfig };
 
 /**
  * A full CUT configuration (method 'cut' unless given): resolveConfig with the method set, which
