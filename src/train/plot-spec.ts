@@ -6,7 +6,9 @@
  * targets) the log's first eval line records. Pure: the same lines give the same spec.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { LogLine } from './run-log.ts';
+
+/** One line of a run's log.jsonl (run-log.ts reads and writes them; this file only reads their fields). */
+export type LogLine = Record<string, unknown> & { globalStep?: number; epoch?: number; type?: string };
 
 /** One loss's epoch mean, plotted at the global step the epoch ended on. */
 export interface LossPoint {

@@ -8,9 +8,9 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { TRAIN_METHODS, type TrainMethod } from './config.ts';
 import { lossNames, methodLabel } from './model.ts';
 import { writeChartPng } from './plot.ts';
-import { plotData, plotSpec } from './plot-spec.ts';
+import { plotData, plotSpec, type LogLine } from './plot-spec.ts';
 
-export type LogLine = Record<string, unknown> & { globalStep?: number; epoch?: number; type?: string };
+export type { LogLine };
 
 export interface LogLines {
   lines: LogLine[];
