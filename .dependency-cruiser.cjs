@@ -18,9 +18,11 @@ module.exports = {
     ...layerRules,
     {
       name: 'no-circular',
+      comment:
+        'no import cycle under src/, whatever the kinds of import in it: a type-only or a dynamic import ties two files together as much as any other',
       severity: 'error',
       from: { path: '^src/' },
-      to: { circular: true, viaOnly: { path: '^src/', dependencyTypesNot: ['type-only'] } },
+      to: { circular: true },
     },
     {
       name: 'top-is-top',
