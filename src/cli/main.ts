@@ -197,13 +197,13 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed of the KID subsets', parseInteger('--seed'), 0)
     .option('--json', 'print JSON instead of a table', false);
 
-  add('export', 'export generators as a tfjs LayersModel folder or an ONNX file')
+  add('export', 'export generators as a tfjs LayersModel folder, ONNX files or official PyTorch state_dicts (safetensors)')
     .option(
       '--model <path>',
       'checkpoint, run folder (RUN:best: its best checkpoint), export folder or embedded model name (default: the embedded default model)',
     )
-    .addOption(new Option('--format <format>', 'export format').choices(['tfjs', 'onnx']).default('tfjs'))
-    .requiredOption('--out <path>', 'output folder (tfjs) or folder for the .onnx files')
+    .addOption(new Option('--format <format>', 'export format').choices(['tfjs', 'onnx', 'safetensors']).default('tfjs'))
+    .requiredOption('--out <path>', 'output folder (tfjs), folder for the .onnx files, or for latest_net_G_A/G_B.safetensors')
     .addOption(new Option('--direction <dir>', 'export one direction only').choices(['AtoB', 'BtoA']))
     .addOption(
       new Option('--quantize <kind>', 'tfjs: store weights as float16 (half the size) or uint8 (a quarter)').choices(['float16', 'uint8']),

@@ -18,6 +18,12 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     console.log(`exported ${Object.keys(manifest.directions).join(' and ')} (${manifest.generator}, ${manifest.size}px) to ${out}`);
     return 0;
   }
+  if (opts.format === 'safetensors') {
+    const { exportSafetensors } = await import('../../export/safetensors-export.ts');
+    for (const { direction, file } of await exportSafetensors(opts.model as string, out, directions))
+      console.log(`exported ${direction} to ${file}`);
+    return 0;
+  }
   // Loaded here so that a tfjs export never loads the ONNX exporter.
   const { exportOnnx } = await import('../../export/onnx-export.ts');
   await exportOnnx(opts.model as string, out, directions, {
