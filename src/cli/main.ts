@@ -209,7 +209,7 @@ export function buildProgram(): Command {
       new Option('--quantize <kind>', 'tfjs: store weights as float16 (half the size) or uint8 (a quarter)').choices(['float16', 'uint8']),
     );
 
-  add('import', 'import official PyTorch CycleGAN generators (state_dict as .safetensors) as a model folder')
+  add('import', 'import official PyTorch CycleGAN generators (a torch.save state_dict .pth, or .safetensors) as a model folder')
     .argument('<files...>', 'one generator, or two (G_A and G_B of one model)')
     .requiredOption('--out <dir>', 'model folder to write')
     .addOption(new Option('--net <name>', 'official --netG (default: read off the keys)').choices(['resnet_9blocks', 'resnet_6blocks']))

@@ -1,16 +1,22 @@
 /**
- * `cyclegan import`: generators of the official PyTorch CycleGAN (a state_dict saved as
- * safetensors) into an export folder that every command and the web page load. The architecture
+ * `cyclegan import`: generators of the official PyTorch CycleGAN (a state_dict as `torch.save`
+ * wrote it, or as safetensors) into an export folder that every command and the web page load. The architecture
  * is read off the keys and shapes (the ResNet generators: `model.1.weight` is the 7×7 stem, one
  * `model.N.conv_block` per residual block) unless given; two files (G_A and G_B of one model)
  * make one folder with both directions.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { EXPORT_FORMAT, type Direction, type ExportManifest } from '../infer/manifest.ts';
-import { buildOfficialResnet, isIgnoredKey, loadOfficialWeights, officialResnetKeys, type OfficialResnet } from '../models/official.ts';
-import { parseSafetensors, type NamedArray } from '../models/safetensors.ts';
+import {
+  buildOfficialResnet,
+  isIgnoredKey,
+  loadOfficialWeights,
+  officialResnetKeys,
+  readStateDictFile,
+  type OfficialResnet,
+} from '../models/official.ts';
+import type { NamedArray } from '../models/safetensors.ts';
 import { writeExportFolder } from './tfjs.ts';
 
 /** The official training crop (crop_size 256): what the manifest's `size` says when nothing else does. */
@@ -35,17 +41,6 @@ export interface ImportedGenerator {
   net: OfficialResnet;
   ngf: number;
   file: string;
-}
-
-/** A state_dict's tensors; `.pth` files (pickles) are named as not readable yet. */
-async function readStateDict(file: string): Promise<Map<string, NamedArray>> {
-  const bytes = await readFile(file);
-  if (bytes.length >= 2 && bytes[0] === 0x50 && bytes[1] === 0x4b) {
-    throw new Error(
-      `${file}: a torch.save zip checkpoint; save it as safetensors first (safetensors.torch.save_file(torch.load(path), 'G.safetensors'))`,
-    );
-  }
-  return parseSafetensors(bytes, file).tensors;
 }
 
 /** The official generator a state_dict is, from its keys and shapes. */
@@ -91,7 +86,7 @@ export async function importOfficial(options: ImportOptions): Promise<ImportedGe
   const imported: ImportedGenerator[] = [];
   try {
     for (const [i, file] of files.entries()) {
-      const tensors = await readStateDict(file);
+      const tensors = await readStateDictFile(file);
       const inferred = inferOfficialGenerator(tensors, file);
       const net = options.net ?? inferred.net;
       const ngf = options.ngf ?? inferred.ngf;

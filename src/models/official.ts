@@ -13,7 +13,9 @@ import * as tf from '@tensorflow/tfjs';
 import { buildPatchDiscriminator } from './discriminator.ts';
 import { buildResnetGenerator } from './generators.ts';
 import type { SeedSource } from './norm.ts';
-import type { NamedArray } from './safetensors.ts';
+import { readFile } from 'node:fs/promises';
+import { parseSafetensors, type NamedArray } from './safetensors.ts';
+import { parseTorchCheckpoint } from './torch-checkpoint.ts';
 
 export const OFFICIAL_RESNETS = { resnet_9blocks: 9, resnet_6blocks: 6 } as const;
 export type OfficialResnet = keyof typeof OFFICIAL_RESNETS;
@@ -142,4 +144,12 @@ export function officialStateDict(model: tf.LayersModel, keys: LayerKey[]): Map<
     if (bias) out.set(`${prefix}.bias`, { shape: bias.shape, values: bias.dataSync() as Float32Array });
   }
   return out;
+}
+
+/** A state_dict file: `torch.save`'s (.pth, .pt; a zip) or safetensors. */
+export async function readStateDictFile(file: string): Promise<Map<string, NamedArray>> {
+  const bytes = await readFile(file);
+  const zip = bytes.length >= 2 && bytes[0] === 0x50 && bytes[1] === 0x4b;
+  if (zip || /\.(pth|pt|ckpt)$/i.test(file)) return parseTorchCheckpoint(bytes, file);
+  return parseSafetensors(bytes, file).tensors;
 }

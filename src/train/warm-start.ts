@@ -1,18 +1,17 @@
 /**
  * `--init-from`: a new run starts from another model's generators (a checkpoint, run or export),
  * with fresh discriminators and optimizers; or from an official PyTorch CycleGAN checkpoint
- * (`<epoch>_net_G_A.safetensors` and its siblings), discriminators included when present.
+ * (`<epoch>_net_G_A.pth` or `.safetensors` and its siblings), discriminators included when present.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { util } from '@tensorflow/tfjs';
 import { existsSync, statSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Direction } from '../infer/manifest.ts';
 import { locateGenerator, modelDirectionsOf } from '../infer/model-folder.ts';
 import { loadLayersModel } from '../models/io.ts';
-import { loadOfficialWeights, officialPatchGanKeys, officialResnetKeys } from '../models/official.ts';
-import { parseSafetensors } from '../models/safetensors.ts';
+import { loadOfficialWeights, officialPatchGanKeys, officialResnetKeys, readStateDictFile } from '../models/official.ts';
 import { hasBtoA, methodLabel, type TrainModel } from './model.ts';
 
 /**
@@ -55,7 +54,7 @@ export async function warmStart(gan: TrainModel, source: string): Promise<void> 
 
 /** Our network for each official one (the official D_A judges domain B). */
 const OFFICIAL_NETWORKS = { G_A: 'genAtoB', G_B: 'genBtoA', D_A: 'discB', D_B: 'discA' } as const;
-const OFFICIAL_FILE = /^(.*)_net_(G_A|G_B|D_A|D_B)\.safetensors$/;
+const OFFICIAL_FILE = /^(.*)_net_(G_A|G_B|D_A|D_B)\.(safetensors|pth)$/;
 
 /**
  * The files of an official checkpoint that `source` names: one of them, or a folder holding one
@@ -81,8 +80,8 @@ async function officialCheckpoint(source: string): Promise<OfficialCheckpoint | 
   } else return null;
   const files = new Map<string, string>();
   for (const net of Object.keys(OFFICIAL_NETWORKS)) {
-    const file = join(folder, `${prefix}_net_${net}.safetensors`);
-    if (existsSync(file)) files.set(net, file);
+    const file = ['safetensors', 'pth'].map((ext) => join(folder, `${prefix}_net_${net}.${ext}`)).find((f) => existsSync(f));
+    if (file) files.set(net, file);
   }
   return { folder, prefix, files };
 }
@@ -105,13 +104,13 @@ async function warmStartOfficial(gan: TrainModel, source: string, { folder, pref
   }
   for (const needed of ['G_A', 'G_B']) {
     if (!files.has(needed))
-      throw new Error(`--init-from ${source}: no ${needed} generator (${join(folder, `${prefix}_net_${needed}.safetensors`)})`);
+      throw new Error(`--init-from ${source}: no ${needed} generator (${join(folder, `${prefix}_net_${needed}.pth`)} or .safetensors)`);
   }
   const networks = gan.networks();
   for (const [net, file] of files) {
     const generator = net.startsWith('G');
     const keys = generator ? officialResnetKeys(config.generator === 'resnet9' ? 9 : 6) : officialPatchGanKeys(config.nLayersD);
-    const { tensors } = parseSafetensors(await readFile(file), file);
+    const tensors = await readStateDictFile(file);
     loadOfficialWeights(networks[OFFICIAL_NETWORKS[net as keyof typeof OFFICIAL_NETWORKS]]!, keys, tensors, file);
   }
 }

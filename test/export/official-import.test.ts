@@ -1,5 +1,5 @@
 /**
- * Golden forward tests of `import`: an official ResNet generator's state_dict (safetensors, tiny
+ * Golden forward tests of `import`: an official ResNet generator's state_dict (safetensors or .pth, tiny
  * width, weights large enough that every layer shows) becomes a model folder whose translation of
  * a fixed 32×40 input is PyTorch's output within 1e-5, on cpu and wasm and through ONNX Runtime;
  * the architecture is read off the keys. What is not an official generator is refused by name.
@@ -102,12 +102,33 @@ describe('import', () => {
     assert.deepEqual(manifest.directions, { BtoA: 'BtoA/model.json', AtoB: 'AtoB/model.json' });
   });
 
+  it('reads a torch.save .pth as well: the same translation as PyTorch', async () => {
+    await useBackend('wasm');
+    const pth = new URL('../fixtures/torch/resnet_6blocks-ngf4_net_G_A.pth', import.meta.url).pathname;
+    const out = join(work, 'from-pth');
+    const imported = await importOfficial({ files: [pth], out });
+    assert.deepEqual(
+      imported.map((g) => [g.net, g.ngf, g.direction]),
+      [['resnet_6blocks', 4, 'AtoB']],
+    );
+    const { input, output } = load('resnet_6blocks', 4);
+    const translator = await loadTranslator(out);
+    try {
+      const [, , h, w] = input.shape as number[];
+      const result = await translator.translatePixels({ data: toHwc(input), height: h!, width: w! });
+      assert.ok(maxDiff(result.data, toHwc(output)) <= 1e-5);
+    } finally {
+      translator.dispose();
+    }
+  });
+
   it('refuses what is not an official ResNet generator, in one line naming the file', async () => {
-    const zip = join(work, 'latest_net_G_A.pth');
-    await writeFile(zip, Buffer.from('PK\x03\x04 not really'));
+    const legacy = new URL('../fixtures/torch/legacy.pth', import.meta.url).pathname;
+    await assert.rejects(importOfficial({ files: [legacy], out: join(work, 'x') }), /legacy\.pth: not a torch\.save zip file/);
+    const evil = new URL('../fixtures/torch/evil-reduce.pth', import.meta.url).pathname;
     await assert.rejects(
-      importOfficial({ files: [zip], out: join(work, 'x') }),
-      /latest_net_G_A\.pth: a torch\.save zip checkpoint; save it as safetensors first/,
+      importOfficial({ files: [evil], out: join(work, 'x') }),
+      /evil-reduce\.pth: the pickle asks for the global (posix|os)\.system/,
     );
     const unet = join(work, 'unet.safetensors');
     await writeFile(unet, serializeSafetensors(new Map([['model.model.0.weight', { shape: [1], values: new Float32Array(1) }]])));

@@ -110,7 +110,7 @@ describe('--networks official', () => {
     await writeFile(join(partial, 'latest_net_G_A.safetensors'), serializeSafetensors(stateDict('G_A')));
     const wide = new CycleGan(resolveConfig(TINY), new Rng(1));
     try {
-      await assert.rejects(warmStart(wide, partial), /no G_B generator \(.*latest_net_G_B\.safetensors\)/);
+      await assert.rejects(warmStart(wide, partial), /no G_B generator \(.*latest_net_G_B\.pth or \.safetensors\)/);
       await writeFile(join(partial, 'latest_net_G_B.safetensors'), serializeSafetensors(stateDict('G_B', (k) => k === 'model.4.weight')));
       await assert.rejects(warmStart(wide, partial), /latest_net_G_B\.safetensors: missing model\.4\.weight/);
       const extra = stateDict('G_B');
