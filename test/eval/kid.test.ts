@@ -185,7 +185,7 @@ describe('KID (clean-fid kernel_distance)', () => {
 
   it('halfStd bounds the spread of the whole-set figure over independent samples', (t) => {
     // 60 independent pairs of samples of 40: the whole-set KID varies by sd; each pair's halfStd
-    // estimates it from that pair alone. The ratios are printed (the README quotes them).
+    // estimates it from that pair alone. The ratios are printed (docs/evaluation.md quotes them).
     for (const shift of [0.4, 0]) {
       const figures: number[] = [];
       const halves: number[] = [];

@@ -43,7 +43,7 @@ async function evaluateIntoReport(opts: Record<string, unknown>, index: string):
     await addEvaluationToReport(
       index,
       text,
-      "KID against the real test images of the target domain and the ImageNet class rate, each beside its floor (untranslated) and ceiling (real images); see the README's Evaluation section.",
+      'KID against the real test images of the target domain and the ImageNet class rate, each beside its floor (untranslated) and ceiling (real images); see docs/evaluation.md in the cyclegan repository.',
     );
     console.log(text);
   } catch (error) {
