@@ -2,6 +2,11 @@
 
 Run with Debian's PyTorch (apt-get install python3-torch) from the repository root:
     /usr/bin/python3 bench/reference/parity_step.py [--out test/fixtures/parity/resnet6-ngf4.safetensors]
+        [--ngf 4] [--ndf 4] [--size 32]
+
+(The committed fixture is the default; a full-size one, e.g. --ngf 32 --ndf 32 --size 128, is
+checked by pointing the test at it: CYCLEGAN_PARITY_FIXTURE=FILE node scripts/run-tests.mjs
+test/train/parity.test.ts.)
 
 The networks are written here as the official code (junyanz/pytorch-CycleGAN-and-pix2pix,
 models/networks.py) defines them, so their state_dict keys are the official ones:
@@ -139,16 +144,19 @@ def save_safetensors(path, tensors, metadata):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="test/fixtures/parity/resnet6-ngf4.safetensors")
+    parser.add_argument("--ngf", type=int, default=NGF)
+    parser.add_argument("--ndf", type=int, default=NDF)
+    parser.add_argument("--size", type=int, default=SIZE)
     args = parser.parse_args()
     torch.manual_seed(2026)
     torch.set_num_threads(1)
-    nets = {"G_A": ResnetGenerator(NGF, N_BLOCKS), "G_B": ResnetGenerator(NGF, N_BLOCKS),
-            "D_A": NLayerDiscriminator(NDF), "D_B": NLayerDiscriminator(NDF)}
+    nets = {"G_A": ResnetGenerator(args.ngf, N_BLOCKS), "G_B": ResnetGenerator(args.ngf, N_BLOCKS),
+            "D_A": NLayerDiscriminator(args.ndf), "D_B": NLayerDiscriminator(args.ndf)}
     for net in nets.values():
         init_normal(net)
     G_A, G_B, D_A, D_B = nets["G_A"], nets["G_B"], nets["D_A"], nets["D_B"]
     # Smooth images with some texture: a ramp per channel plus a sine pattern and a little noise.
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, SIZE), torch.linspace(-1, 1, SIZE), indexing="ij")
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, args.size), torch.linspace(-1, 1, args.size), indexing="ij")
     real_A = torch.stack([0.8 * xx, 0.6 * yy, 0.5 * torch.sin(6 * xx * yy)]).unsqueeze(0)
     real_B = torch.stack([torch.sin(9 * xx), -0.7 * yy, 0.4 * torch.cos(5 * (xx + yy))]).unsqueeze(0)
     real_A = (real_A + 0.05 * torch.randn_like(real_A)).clamp(-1, 1)
@@ -202,8 +210,8 @@ def main():
     for name, net in nets.items():
         for key, value in net.state_dict().items():
             out[f"final.{name}.{key}"] = value.clone()
-    metadata = {"torch": torch.__version__, "net_G": "resnet_6blocks", "net_D": "basic", "ngf": str(NGF), "ndf": str(NDF),
-                "size": str(SIZE), "pool_size": "1", "pool_draws": json.dumps(POOL_DRAWS)}
+    metadata = {"torch": torch.__version__, "net_G": "resnet_6blocks", "net_D": "basic", "ngf": str(args.ngf), "ndf": str(args.ndf),
+                "size": str(args.size), "pool_size": "1", "pool_draws": json.dumps(POOL_DRAWS)}
     save_safetensors(args.out, out, metadata)
     print(f"wrote {args.out}: {len(out)} tensors; step losses {out['step1.loss'].tolist()} / {out['step2.loss'].tolist()}")
 

@@ -146,10 +146,16 @@ export function officialStateDict(model: tf.LayersModel, keys: LayerKey[]): Map<
   return out;
 }
 
-/** A state_dict file: `torch.save`'s (.pth, .pt; a zip) or safetensors. */
+/**
+ * A state_dict file: `torch.save`'s (.pth, .pt; a zip) or safetensors. A network saved while
+ * wrapped in DataParallel has every key under `module.`; that prefix is dropped, as loading it
+ * into the bare network needs.
+ */
 export async function readStateDictFile(file: string): Promise<Map<string, NamedArray>> {
   const bytes = await readFile(file);
   const zip = bytes.length >= 2 && bytes[0] === 0x50 && bytes[1] === 0x4b;
-  if (zip || /\.(pth|pt|ckpt)$/i.test(file)) return parseTorchCheckpoint(bytes, file);
-  return parseSafetensors(bytes, file).tensors;
+  const tensors = zip || /\.(pth|pt|ckpt)$/i.test(file) ? await parseTorchCheckpoint(bytes, file) : parseSafetensors(bytes, file).tensors;
+  const keys = [...tensors.keys()];
+  if (keys.length === 0 || !keys.every((k) => k.startsWith('module.'))) return tensors;
+  return new Map([...tensors].map(([k, v]) => [k.slice('module.'.length), v]));
 }

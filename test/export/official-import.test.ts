@@ -87,9 +87,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
 }
 
 describe('import', () => {
-  it('makes one two-direction folder of G_A and G_B', async () => {
+  it('makes one two-direction folder of G_A and G_B (saved under DataParallel: keys under module.)', async () => {
     await useBackend('wasm');
-    const { stateDict } = load('resnet_6blocks', 4);
+    const stateDict = new Map([...load('resnet_6blocks', 4).stateDict].map(([k, v]) => [`module.${k}`, v]));
     const files = ['latest_net_G_B.safetensors', 'latest_net_G_A.safetensors'].map((f) => join(work, f));
     for (const f of files) await writeFile(f, serializeSafetensors(stateDict));
     const out = join(work, 'both');
