@@ -2,7 +2,9 @@
 # The long training run of the shipped horse <-> zebra model, kept outside the repository so that
 # sessions can stop and start it: a git worktree pinned to one commit (edits in the repository
 # cannot break its resume), the real data with the committed validation split held out, a run
-# folder with step checkpoints, and the trainer at nice 19.
+# folder with step checkpoints, and the trainer at nice 19. Its recipe: the paper preset with the
+# official PyTorch layers (--networks official, whose step the parity test proves), ResNet-6,
+# ngf/ndf 32, 128-px crops of 286-px loads, seed 1, 40 epochs then 20 of decay.
 #
 #   scripts/shipped-model-run.sh start [COMMIT] [OPTION...]
 #                                               the first thing of every session: nothing if the
@@ -80,7 +82,7 @@ case "${1:-}" in
     (cd "$repo" && make_data)
     validate=(--eval-every 1234 --eval-class-a sorrel --eval-class-b zebra)
     if [ -f "$run/checkpoints/latest" ]; then args=(--resume "$run" "${validate[@]}"); else
-      args=(--out "$run" --data "$data" --preset paper --generator resnet6 --ngf 32 --ndf 32
+      args=(--out "$run" --data "$data" --preset paper --generator resnet6 --networks official --ngf 32 --ndf 32
             --load-size 286 --crop-size 128 --seed 1 --save-every 1 --keep 1000 --save-latest-every 200
             --epochs 40 --epochs-decay 20 "${validate[@]}")
     fi
