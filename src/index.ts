@@ -80,6 +80,21 @@ export { SeededDropout, setDropoutSeed, type SeededDropoutOptions } from './mode
 export { NORM_TYPES, type NormType, type SeedSource } from './models/norm.ts';
 export { buildUnetGenerator, buildResnetGenerator, type UnetGeneratorOptions, type ResnetGeneratorOptions } from './models/generators.ts';
 export { buildPatchDiscriminator, type PatchDiscriminatorOptions } from './models/discriminator.ts';
+export { Crop2D, type Crop2DOptions } from './models/layers/crop.ts';
+export {
+  buildOfficialResnet,
+  buildOfficialPatchGan,
+  officialResnetKeys,
+  officialPatchGanKeys,
+  loadOfficialWeights,
+  officialStateDict,
+  readStateDictFile,
+  OFFICIAL_RESNETS,
+  type OfficialResnet,
+  type LayerKey,
+} from './models/official.ts';
+export { parseSafetensors, serializeSafetensors, type NamedArray, type SafetensorsFile } from './models/safetensors.ts';
+export { parseTorchCheckpoint } from './models/torch-checkpoint.ts';
 export {
   adversarialLoss,
   discriminatorLoss,
@@ -125,6 +140,8 @@ export {
   TRAIN_METHODS,
   GENERATOR_ARCHS,
   GAN_LOSSES,
+  NETWORK_STYLES,
+  type NetworkStyle,
   type TrainConfig,
   type TrainMethod,
   type PresetName,
@@ -144,7 +161,7 @@ export {
 } from './train/options.ts';
 export { Adam, type AdamOptions, type AdamState } from './train/adam.ts';
 export { ImagePool } from './train/image-pool.ts';
-export { CycleGan, buildGenerator, backwardPerTerm, LOSS_NAMES, type StepLosses } from './train/cyclegan.ts';
+export { CycleGan, buildGenerator, buildDiscriminator, backwardPerTerm, LOSS_NAMES, type StepLosses } from './train/cyclegan.ts';
 export { Cut, resolveCutConfig, CUT_LOSS_NAMES, type CutLosses, type CutNetworks } from './train/cut.ts';
 export { buildModel, lossNames, methodLabel, hasBtoA, type TrainModel, type Losses } from './train/model.ts';
 export { variableGradsFrugal } from './train/gradients.ts';
@@ -159,7 +176,8 @@ export {
 } from './train/checkpoint.ts';
 export { train, type TrainOptions, type TrainProgress, type TrainResult, type EpochSummary, type EvalSummary } from './train/loop.ts';
 export { readLog, repairLog, plotLosses, type LogLine, type LogLines } from './train/run-log.ts';
-export { RunValidation, type ValidationOptions, type ValidationResult } from './train/validation.ts';
+export { RunValidation, writeSampleSheet, SHEET_IMAGES, type ValidationOptions, type ValidationResult } from './train/validation.ts';
+export { writeRunSnapshot, type SnapshotInfo } from './train/snapshot.ts';
 
 // Evaluation
 export { kernelInceptionDistance, featureSet, type FeatureSet, type KidOptions, type KidResult } from './eval/kid.ts';
@@ -197,6 +215,8 @@ export { OnnxGenerator, type OnnxGeneratorOptions } from './infer/onnx-engine.ts
 // Export
 export { exportTfjs, type ExportedManifest, type ExportTfjsOptions } from './export/tfjs.ts';
 export { exportOnnx, onnxExportPath, type ExportOnnxOptions, type OnnxExportedFile } from './export/onnx-export.ts';
+export { exportSafetensors, officialArchitecture, SAFETENSORS_FILES } from './export/safetensors-export.ts';
+export { importOfficial, inferOfficialGenerator, type ImportOptions, type ImportedGenerator } from './export/official-import.ts';
 export {
   generatorToOnnx,
   loadOnnxSchema,

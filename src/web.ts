@@ -8,6 +8,7 @@
 export { InstanceNormalization, type InstanceNormalizationOptions } from './models/layers/instance-norm.ts';
 export { ReflectionPadding2D, type ReflectionPadding2DOptions, type Padding2D } from './models/layers/reflection-padding.ts';
 export { SeededDropout, type SeededDropoutOptions } from './models/layers/seeded-dropout.ts';
+export { Crop2D, type Crop2DOptions } from './models/layers/crop.ts';
 export { buildResnetGenerator, buildUnetGenerator, type ResnetGeneratorOptions, type UnetGeneratorOptions } from './models/generators.ts';
 export {
   translateImage,
