@@ -14,13 +14,14 @@ import { describeWriteError, ensureDir, replaceDir, temporarySibling, writeFileA
 import { firstForeign, refuseOutput, statOrNull } from '../util/out-folder.ts';
 import { loadLayersModel, saveLayersModel, type WeightQuantization } from '../models/io.ts';
 import { DIRECTIONS, EXPORT_FORMAT, MANIFEST_FILE, noGenerator, type Direction, type ExportManifest } from '../infer/manifest.ts';
-import { readCheckpointMeta as readMeta, resolveCheckpointDir } from '../infer/model-folder.ts';
+import { generatorFile, openModel, readCheckpointMeta as readMeta, readManifest, resolveCheckpointDir } from '../infer/model-folder.ts';
 
 /** The export manifest, with where it came from. */
 export interface ExportedManifest extends ExportManifest {
   generator: string;
   size: number;
-  source: { checkpoint: string; epoch: number; globalStep: number };
+  /** The checkpoint it was exported from, or the export (or embedded model) it was written again from. */
+  source: { checkpoint: string; epoch: number; globalStep: number } | { export: string; source?: unknown };
   quantization?: WeightQuantization;
 }
 
@@ -40,6 +41,13 @@ export async function exportTfjs(
   directions?: Direction[],
   options: ExportTfjsOptions = {},
 ): Promise<ExportedManifest> {
+  const model = await openModel(checkpoint);
+  if (model.kind === 'export') return reexport(model.location, out, directions, options);
+  if (model.kind === 'onnx' || model.kind === 'layers') {
+    throw new Error(
+      `${checkpoint}: a bare ${model.kind === 'onnx' ? '.onnx file' : 'model.json'} says nothing of its directions or training size; export from the run, checkpoint or export folder it came from`,
+    );
+  }
   const dir = await resolveCheckpointDir(checkpoint);
   const meta = await readMeta(dir);
   const method = meta.config.method ?? 'cyclegan';
@@ -57,11 +65,51 @@ export async function exportTfjs(
     directions: {},
     source: { checkpoint: dir, epoch: meta.position.epoch, globalStep: meta.position.globalStep },
   };
+  return writeFrom(
+    chosen.map((d) => [d, join(dir, meta.generators[d]!)]),
+    out,
+    manifest,
+    options,
+  );
+}
+
+/**
+ * An export folder (an embedded model too) written again: another quantization, or the directions
+ * it has; its manifest carries over with where it came from.
+ */
+async function reexport(
+  dir: string,
+  out: string,
+  directions: Direction[] | undefined,
+  options: ExportTfjsOptions,
+): Promise<ExportedManifest> {
+  if (resolve(dir) === resolve(out)) throw refuseOutput(out, 'is the export being read', 'choose another --out');
+  const model = await openModel(dir);
+  const { raw, manifest: parsed } = await readManifest(dir);
+  const chosen = directions ?? DIRECTIONS.filter((d) => parsed.directions[d]);
+  const files = chosen.map((d) => [d, generatorFile(model, d)] as [Direction, string]);
+  const { quantization: _was, directions: _dirs, source, ...rest } = raw as Record<string, unknown>;
+  const manifest = {
+    ...rest,
+    format: EXPORT_FORMAT,
+    version: 1,
+    directions: {},
+    source: { export: dir, ...(source ? { source } : {}) },
+  } as ExportedManifest;
+  return writeFrom(files, out, manifest, options);
+}
+
+/** Loads each direction's generator and writes them (loaded and saved again, so the export is known to load). */
+async function writeFrom(
+  files: [Direction, string][],
+  out: string,
+  manifest: ExportedManifest,
+  options: ExportTfjsOptions,
+): Promise<ExportedManifest> {
   if (options.quantize) manifest.quantization = options.quantize;
   const models = new Map<Direction, tf.LayersModel>();
   try {
-    // Loaded and saved again (not a file copy) so the export is known to load.
-    for (const d of chosen) models.set(d, await loadLayersModel(join(dir, meta.generators[d]!).replace(/model\.json$/, '')));
+    for (const [d, file] of files) models.set(d, await loadLayersModel(file.replace(/model\.json$/, '')));
     await writeExportFolder(out, models, manifest, options.quantize);
   } finally {
     for (const model of models.values()) model.dispose();
