@@ -158,7 +158,7 @@ export function buildProgram(): Command {
     )
     .requiredOption('--out <dir>', 'output folder')
     .addOption(new Option('--direction <dir>', 'which generator').choices(['AtoB', 'BtoA']).default('AtoB'))
-    .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'))
+    .addOption(new Option('--engine <engine>', 'inference engine (default: onnx for an ONNX model, else tfjs)').choices(['tfjs', 'onnx']))
     .addOption(new Option('--format <ext>', "output format (default: the input's)").choices(['png', 'jpg']))
     .option('--overwrite', 'replace outputs that already exist (inputs are never overwritten)', false)
     .option('--max-pixels <n>', 'refuse inputs with more pixels than this (default 100 megapixels)', parseInteger('--max-pixels', 1));
@@ -170,7 +170,7 @@ export function buildProgram(): Command {
     )
     .requiredOption('--data <root>', 'dataset folder with testA/ and testB/')
     .option('--out <dir>', 'report folder', 'report')
-    .addOption(new Option('--engine <engine>', 'inference engine').choices(['tfjs', 'onnx']).default('tfjs'))
+    .addOption(new Option('--engine <engine>', 'inference engine (default: onnx for an ONNX model, else tfjs)').choices(['tfjs', 'onnx']))
     .option('--overwrite', 'replace an existing report in --out', false)
     .option('--no-eval', 'no evaluation figures (KID, class rate) on the report page')
     .option('--target-class <label>', "ImageNet class of domain B for the report's A→B class rate, e.g. zebra")

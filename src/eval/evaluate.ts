@@ -79,7 +79,8 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvalRepor
     }
     // Loaded before the slow part, so a broken generator file fails in the first second.
     for (const direction of model?.directions ?? []) {
-      translators.set(direction, await loadTranslator(model!.model, { direction, engine: 'tfjs' }));
+      const engine = model!.model.kind === 'onnx' ? 'onnx' : 'tfjs';
+      translators.set(direction, await loadTranslator(model!.model, { direction, engine }));
     }
     say(`loading ${sets.A.length} A and ${sets.B.length} B images at ${size}x${size}`);
     const images = { A: await loadEvalImages(sets.A, size), B: await loadEvalImages(sets.B, size) };

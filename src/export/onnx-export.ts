@@ -2,7 +2,8 @@
  * ONNX export of a model's generators to files, one .onnx per direction (what
  * `cyclegan export --format onnx` does):
  *
- *   OUT/AtoB.onnx   OUT/BtoA.onnx   (a CUT model: AtoB.onnx only)
+ *   OUT/AtoB.onnx   OUT/BtoA.onnx   (a CUT model: AtoB.onnx only; OUT is then a model folder for
+ *                                    every command that runs on ONNX Runtime)
  *   OUT.onnx        (one direction, with an out path ending in .onnx)
  *
  * Each file is the tfjs interface in ONNX (NHWC float32 'input' → 'output', see src/export/onnx.ts),
@@ -10,9 +11,8 @@
  * any ONNX consumer.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Direction } from '../infer/manifest.ts';
-import { locateGenerator, modelDirectionsOf } from '../infer/model-folder.ts';
+import { locateGenerator, modelDirectionsOf, onnxExportFile } from '../infer/model-folder.ts';
 import { loadLayersModel } from '../models/io.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { refuseOutput, statOrNull } from '../util/out-folder.ts';
@@ -36,7 +36,7 @@ export interface ExportOnnxOptions extends OnnxExportOptions {
 
 /** Where `direction` goes: `out` itself when it names an .onnx file and one direction is exported, else OUT/DIRECTION.onnx. */
 export function onnxExportPath(out: string, direction: Direction, count: number): string {
-  return out.endsWith('.onnx') && count === 1 ? out : join(out, `${direction}.onnx`);
+  return out.endsWith('.onnx') && count === 1 ? out : onnxExportFile(out, direction);
 }
 
 /**

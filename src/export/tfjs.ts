@@ -43,6 +43,11 @@ export async function exportTfjs(
 ): Promise<ExportedManifest> {
   const model = await openModel(checkpoint);
   if (model.kind === 'export') return reexport(model.location, out, directions, options);
+  if (model.kind === 'onnx' && model.onnxFiles) {
+    throw new Error(
+      `${checkpoint}: an ONNX export folder cannot be exported again (ONNX does not convert back to tfjs); export from the run, checkpoint or export folder it came from`,
+    );
+  }
   if (model.kind === 'onnx' || model.kind === 'layers') {
     throw new Error(
       `${checkpoint}: a bare ${model.kind === 'onnx' ? '.onnx file' : 'model.json'} says nothing of its directions or training size; export from the run, checkpoint or export folder it came from`,

@@ -9,6 +9,7 @@
  *   EXPORT                 cyclegan.json of format cyclegan-generators (`cyclegan export`; embedded models)
  *   DIR/ or DIR/model.json a bare tfjs layers model: one generator, no manifest
  *   FILE.onnx              an ONNX generator
+ *   ONNX                   a folder of AtoB.onnx and/or BtoA.onnx (`cyclegan export --format onnx`)
  *   NAME                   anything else that looks like no path: an embedded model's name (embedded.ts)
  *
  * Writing checkpoints (and reading their optimizer state for a resume) is train/checkpoint.ts's.
@@ -20,6 +21,7 @@ import { MODEL_JSON } from '../models/io.ts';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
+  DIRECTIONS,
   MANIFEST_FILE,
   manifestDirections,
   noGenerator,
@@ -57,11 +59,28 @@ export interface ModelFolder {
   path: string;
   /**
    * The folder with the cyclegan.json (for a run and RUN:best: the checkpoint chosen), the
-   * model.json of a bare layers model, or the .onnx file.
+   * model.json of a bare layers model, the .onnx file, or the folder of .onnx files.
    */
   location: string;
   /** Null for a bare model.json and an .onnx file: its one generator serves whichever direction is asked. */
   manifest: ExportManifest | null;
+  /** An ONNX export folder's files by direction (kind 'onnx' only; absent for a single .onnx file). */
+  onnxFiles?: Partial<Record<Direction, string>>;
+}
+
+/** The files `cyclegan export --format onnx --out DIR` writes into DIR (onnx-export.ts names them so). */
+export function onnxExportFile(dir: string, direction: Direction): string {
+  return join(dir, `${direction}.onnx`);
+}
+
+/** An ONNX export folder's files by direction; null when `dir` holds neither. */
+function onnxFilesIn(dir: string): Partial<Record<Direction, string>> | null {
+  const files: Partial<Record<Direction, string>> = {};
+  for (const direction of DIRECTIONS) {
+    const file = onnxExportFile(dir, direction);
+    if (existsSync(file)) files[direction] = file;
+  }
+  return Object.keys(files).length > 0 ? files : null;
 }
 
 /** The parts of a checkpoint's cyclegan.json that reading a model needs (train/checkpoint.ts has all of it). */
@@ -175,20 +194,37 @@ export async function openModel(path: string): Promise<ModelFolder> {
   if (existsSync(join(full, MODEL_JSON))) return { kind: 'layers', path, location: join(full, MODEL_JSON), manifest: null };
   const latest = await latestCheckpointOf(full);
   if (latest) return { kind: 'run', path, location: latest, manifest: await readModelManifest(latest) };
-  throw new Error(`${path}: not a model (no cyclegan.json, model.json or checkpoints/latest inside)`);
+  const onnxFiles = onnxFilesIn(full);
+  if (onnxFiles) return { kind: 'onnx', path, location: full, manifest: null, onnxFiles };
+  throw new Error(`${path}: not a model (no cyclegan.json, model.json, checkpoints/latest, AtoB.onnx or BtoA.onnx inside)`);
 }
 
-/** The directions the model's manifest lists (a CUT model: AtoB only); null for a bare model.json or .onnx file. */
+/**
+ * The directions the model's manifest (or an ONNX export folder) has (a CUT model: AtoB only);
+ * null for a bare model.json or .onnx file.
+ */
 export function directionsOf(model: ModelFolder): Direction[] | null {
+  if (model.onnxFiles) return DIRECTIONS.filter((d) => model.onnxFiles![d]);
   return model.manifest ? manifestDirections(model.manifest) : null;
+}
+
+/** The .onnx file for `direction` of an ONNX model (a single file serves every direction). */
+export function onnxFileOf(model: ModelFolder, direction: Direction): string {
+  if (model.kind !== 'onnx') throw new Error(`${model.path}: not an ONNX model`);
+  if (!model.onnxFiles) return model.location;
+  const file = model.onnxFiles[direction];
+  if (!file) {
+    const other = direction === 'AtoB' ? 'BtoA' : 'AtoB';
+    throw new Error(`${model.path}: this ONNX export folder has no ${direction}.onnx (use --direction ${other})`);
+  }
+  return file;
 }
 
 /** The tfjs model.json of the generator for `direction`; the error says why a model lacks it. */
 export function generatorFile(model: ModelFolder, direction: Direction): string {
   if (model.kind === 'onnx') {
-    throw new Error(
-      `${model.path}: an .onnx file has no tfjs generator (use --engine onnx, or the run, checkpoint or export it came from)`,
-    );
+    const what = model.onnxFiles ? 'an ONNX export folder has' : 'an .onnx file has';
+    throw new Error(`${model.path}: ${what} no tfjs generator (use --engine onnx, or the run, checkpoint or export it came from)`);
   }
   if (!model.manifest) return model.location;
   const rel = model.manifest.directions[direction];
@@ -203,9 +239,15 @@ export function generatorFile(model: ModelFolder, direction: Direction): string 
 export function chooseDirections(model: ModelFolder, only: Direction | undefined, bare: readonly Direction[]): Direction[] {
   if (only) {
     if (model.manifest) generatorFile(model, only);
+    if (model.onnxFiles) onnxFileOf(model, only);
     return [only];
   }
   return directionsOf(model) ?? [...bare];
+}
+
+/** Whether the model at `path` is ONNX (an .onnx file or an ONNX export folder): what picks the default engine. */
+export async function isOnnxModel(path: string): Promise<boolean> {
+  return (await openModel(path)).kind === 'onnx';
 }
 
 /** Finds the tfjs model.json of the generator for `direction` under `path`. */

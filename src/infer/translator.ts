@@ -8,7 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { imageToPixels, pixelsToImage, type Pixels, type RgbImage } from '../data/pixels.ts';
 import { loadLayersModel } from '../models/io.ts';
 import type { Direction } from './manifest.ts';
-import { generatorFile, openModel, type ModelFolder } from './model-folder.ts';
+import { generatorFile, onnxFileOf, openModel, type ModelFolder } from './model-folder.ts';
 import type { OnnxGenerator } from './onnx-engine.ts';
 import {
   generatorGeometry,
@@ -91,9 +91,10 @@ export async function loadTranslator(path: string | ModelFolder, options: Transl
       options,
     );
   if (model.kind === 'onnx') {
-    if (engine !== 'onnx') throw new Error(`${model.path}: an ONNX file needs --engine onnx`);
-    const session = await loadOnnx(model.location);
-    return onnxTranslator(session, geometryFromShape(session.fixedSize, session.fixedSize), model.location);
+    if (engine !== 'onnx') throw new Error(`${model.path}: an ONNX ${model.onnxFiles ? 'export folder' : 'file'} needs --engine onnx`);
+    const file = onnxFileOf(model, direction);
+    const session = await loadOnnx(file);
+    return onnxTranslator(session, geometryFromShape(session.fixedSize, session.fixedSize), file);
   }
   const modelJson = generatorFile(model, direction);
   const layers = await loadLayersModel(dirname(modelJson));

@@ -9,7 +9,11 @@ import { useBackend } from '../../src/engine/backend.ts';
 import { buildUnetGenerator } from '../../src/models/index.ts';
 import { saveLayersModel } from '../../src/models/io.ts';
 import { exportOnnx, onnxExportPath, type OnnxExportedFile } from '../../src/export/onnx-export.ts';
+import { exportTfjs } from '../../src/export/tfjs.ts';
+import { writeImage } from '../../src/data/image-io.ts';
+import { directionsOf, openModel } from '../../src/infer/model-folder.ts';
 import { OnnxGenerator } from '../../src/infer/onnx-engine.ts';
+import { loadTranslator } from '../../src/infer/translator.ts';
 
 await useBackend('cpu');
 
@@ -94,4 +98,59 @@ test('cyclegan export --format onnx prints one line per file written', () => {
     cli.stdout,
     new RegExp(`^exported AtoB to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(\\d+\\.\\d MB, AtoB\\.onnx\\)$`, 'm'),
   );
+});
+
+test('an ONNX export folder is a model folder: each direction runs its own file, on ONNX Runtime by default', async () => {
+  // Two different generators, so that a direction served by the wrong file shows.
+  const other = join(root, 'bare-other');
+  const model = buildUnetGenerator({ size: 8, ngf: 2, seed: 11 });
+  await saveLayersModel(model, other);
+  model.dispose();
+  const out = join(root, 'folder');
+  await exportOnnx(bare, out, ['AtoB']);
+  await exportOnnx(other, out, ['BtoA']);
+
+  const folder = await openModel(out);
+  assert.equal(folder.kind, 'onnx');
+  assert.deepEqual(directionsOf(folder), ['AtoB', 'BtoA']);
+  const input = { data: Float32Array.from({ length: 8 * 8 * 3 }, (_, i) => Math.sin(i) * 0.9), height: 8, width: 8 };
+  const outputs: Float32Array[] = [];
+  for (const direction of ['AtoB', 'BtoA'] as const) {
+    const translator = await loadTranslator(out, { direction });
+    const direct = await OnnxGenerator.load(join(out, `${direction}.onnx`));
+    try {
+      assert.equal(translator.engine, 'onnx');
+      const got = (await translator.translatePixels(input)).data;
+      assert.deepEqual(got, await direct.run(input.data, 8, 8));
+      outputs.push(got);
+    } finally {
+      translator.dispose();
+      await direct.dispose();
+    }
+  }
+  assert.notDeepEqual(outputs[0], outputs[1]);
+  await assert.rejects(loadTranslator(out, { engine: 'tfjs' }), /folder: an ONNX export folder needs --engine onnx/);
+  await assert.rejects(exportTfjs(out, join(root, 'again'), undefined), /folder: an ONNX export folder cannot be exported again/);
+
+  // A folder with one direction says which it lacks.
+  const half = join(root, 'half');
+  await exportOnnx(bare, half, ['AtoB']);
+  assert.deepEqual(directionsOf(await openModel(half)), ['AtoB']);
+  await assert.rejects(
+    loadTranslator(half, { direction: 'BtoA' }),
+    /half: this ONNX export folder has no BtoA\.onnx \(use --direction AtoB\)/,
+  );
+
+  // The CLI takes the folder as it takes any model, and picks ONNX Runtime without --engine.
+  const image = join(root, 'horse.png');
+  await writeImage(image, { width: 8, height: 8, data: Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 37) % 256) });
+  const cli = spawnSync(
+    process.execPath,
+    ['bin/cyclegan.js', 'translate', '--model', out, '--direction', 'BtoA', '--out', join(root, 'translated'), image],
+    { encoding: 'utf8' },
+  );
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, /^engine: onnxruntime-node/m);
+  assert.match(cli.stdout, /1 translated \(BtoA\)/);
+  assert.deepEqual(await readdir(join(root, 'translated')), ['horse.png']);
 });

@@ -133,7 +133,10 @@ describe('bad model paths', () => {
     await assert.rejects(openModel(join(work.dir, 'nowhere')), /nowhere: no such file or folder$/);
     const empty = join(work.dir, 'empty');
     await mkdir(empty);
-    await assert.rejects(openModel(empty), /empty: not a model \(no cyclegan\.json, model\.json or checkpoints\/latest inside\)$/);
+    await assert.rejects(
+      openModel(empty),
+      /empty: not a model \(no cyclegan\.json, model\.json, checkpoints\/latest, AtoB\.onnx or BtoA\.onnx inside\)$/,
+    );
     await assert.rejects(
       resolveCheckpointDir(empty),
       /empty: not a checkpoint \(no cyclegan\.json\) and not a run folder \(no checkpoints\/latest\)$/,

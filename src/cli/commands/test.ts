@@ -1,11 +1,13 @@
 import { describeBackend, useBackend } from '../../engine/backend.ts';
+import { isOnnxModel } from '../../infer/model-folder.ts';
 import { addEvaluationToReport, writeTestReport } from '../../infer/report.ts';
 import type { Engine } from '../../infer/translator.ts';
 import type { GlobalOptions } from '../options.ts';
 import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
-  if (opts.engine === 'tfjs') {
+  const engine = (opts.engine as Engine | undefined) ?? ((await isOnnxModel(opts.model as string)) ? 'onnx' : 'tfjs');
+  if (engine === 'tfjs') {
     await useBackend(globals.backend, { threads: globals.threads, winograd: true });
     console.log(`backend: ${describeBackend()}`);
   }
@@ -14,10 +16,10 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
     model: opts.model as string,
     data: opts.data as string,
     out: opts.out as string,
-    engine: opts.engine as Engine,
+    engine,
     overwrite: opts.overwrite === true,
     maxPixels: opts.maxPixels as number | undefined,
-    toOnnx: opts.engine === 'onnx' ? (await import('../../export/onnx.ts')).generatorToOnnx : undefined,
+    toOnnx: engine === 'onnx' ? (await import('../../export/onnx.ts')).generatorToOnnx : undefined,
     onProgress: (done, total) => bar.update(done, total),
   });
   bar.stop();

@@ -1,12 +1,13 @@
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { expandInputs, translateFiles } from '../../infer/batch.ts';
+import { isOnnxModel } from '../../infer/model-folder.ts';
 import { loadTranslator, type Direction, type Engine } from '../../infer/translator.ts';
 import { ensureDir } from '../../util/atomic.ts';
 import type { GlobalOptions } from '../options.ts';
 import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions, args: string[]): Promise<number> {
-  const engine = opts.engine as Engine;
+  const engine = (opts.engine as Engine | undefined) ?? ((await isOnnxModel(opts.model as string)) ? 'onnx' : 'tfjs');
   if (engine === 'tfjs') {
     await useBackend(globals.backend, { threads: globals.threads, winograd: true });
     console.log(`backend: ${describeBackend()}`);
