@@ -131,6 +131,8 @@ export async function resolveCheckpointDir(path: string): Promise<string> {
   if (existsSync(join(full, MANIFEST_FILE))) return full;
   const latest = await latestCheckpointOf(full);
   if (latest) return latest;
+  if (onnxFilesIn(full))
+    throw new Error(`${path}: an ONNX export folder; this needs a tfjs model: the run, checkpoint or export folder it came from`);
   throw new Error(`${path}: not a checkpoint (no cyclegan.json) and not a run folder (no checkpoints/latest)`);
 }
 

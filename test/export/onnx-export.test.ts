@@ -11,7 +11,7 @@ import { saveLayersModel } from '../../src/models/io.ts';
 import { exportOnnx, onnxExportPath, type OnnxExportedFile } from '../../src/export/onnx-export.ts';
 import { exportTfjs } from '../../src/export/tfjs.ts';
 import { writeImage } from '../../src/data/image-io.ts';
-import { directionsOf, openModel } from '../../src/infer/model-folder.ts';
+import { directionsOf, openModel, resolveCheckpointDir } from '../../src/infer/model-folder.ts';
 import { OnnxGenerator } from '../../src/infer/onnx-engine.ts';
 import { loadTranslator } from '../../src/infer/translator.ts';
 
@@ -131,6 +131,8 @@ test('an ONNX export folder is a model folder: each direction runs its own file,
   assert.notDeepEqual(outputs[0], outputs[1]);
   await assert.rejects(loadTranslator(out, { engine: 'tfjs' }), /folder: an ONNX export folder needs --engine onnx/);
   await assert.rejects(exportTfjs(out, join(root, 'again'), undefined), /folder: an ONNX export folder cannot be exported again/);
+  // What needs a tfjs model (the web page, a safetensors export) says so.
+  await assert.rejects(resolveCheckpointDir(out), /folder: an ONNX export folder; this needs a tfjs model/);
 
   // A folder with one direction says which it lacks.
   const half = join(root, 'half');
