@@ -26,6 +26,7 @@ export {
   parseModelManifest,
   manifestDirections,
   noGenerator,
+  onnxNotServed,
   DIRECTIONS,
   MANIFEST_FILE,
   EXPORT_FORMAT,

@@ -2,17 +2,27 @@
  * ONNX export of a model's generators to files, one .onnx per direction (what
  * `cyclegan export --format onnx` does):
  *
- *   OUT/AtoB.onnx   OUT/BtoA.onnx   (a CUT model: AtoB.onnx only; OUT is then a model folder for
- *                                    every command that runs on ONNX Runtime)
+ *   OUT/AtoB.onnx   OUT/BtoA.onnx   (a CUT model: AtoB.onnx only)
+ *   OUT/cyclegan.json {"format":"cyclegan-generators","engine":"onnx","generator":...,"size":...,
+ *                      "directions":{"AtoB":"AtoB.onnx",...}}: OUT is a model folder that knows its
+ *                      directions and training size, as a tfjs export folder does
  *   OUT.onnx        (one direction, with an out path ending in .onnx)
  *
  * Each file is the tfjs interface in ONNX (NHWC float32 'input' → 'output', see src/export/onnx.ts),
  * loadable by OnnxGenerator (src/infer/onnx-engine.ts), `cyclegan translate --engine onnx` and
  * any ONNX consumer.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
-import type { Direction } from '../infer/manifest.ts';
-import { locateGenerator, modelDirectionsOf, onnxExportFile } from '../infer/model-folder.ts';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  EXPORT_FORMAT,
+  MANIFEST_FILE,
+  parseManifestText,
+  parseModelManifest,
+  type Direction,
+  type ExportManifest,
+} from '../infer/manifest.ts';
+import { locateGenerator, modelDirectionsOf, onnxExportFile, openModel, readCheckpointMeta } from '../infer/model-folder.ts';
 import { loadLayersModel } from '../models/io.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { refuseOutput, statOrNull } from '../util/out-folder.ts';
@@ -58,6 +68,9 @@ export async function exportOnnx(
   // The files go beside whatever `out` holds; one of their names taken by a file this exporter did
   // not write is refused before any is written.
   for (const direction of chosen) claimOnnxFile(onnxExportPath(out, direction, chosen.length));
+  const folder = !(out.endsWith('.onnx') && chosen.length === 1);
+  if (folder) claimOnnxManifest(join(out, MANIFEST_FILE));
+  const manifest = folder ? await onnxManifest(model) : null;
   const written: OnnxExportedFile[] = [];
   for (const direction of chosen) {
     const source = await locateGenerator(model, direction);
@@ -73,8 +86,44 @@ export async function exportOnnx(
     const exported: OnnxExportedFile = { direction, file, bytes: bytes.length, source };
     written.push(exported);
     options.onExported?.(exported);
+    if (manifest) manifest.directions[direction] = `${direction}.onnx`;
   }
+  // Written last: a folder whose manifest lists a direction holds that direction's file.
+  if (manifest) await writeFileAtomic(join(out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 1)}\n`);
   return written;
+}
+
+/** The ONNX folder's manifest, its directions left to fill: what the source says of its method, architecture and size. */
+async function onnxManifest(model: string): Promise<ExportManifest> {
+  const manifest: ExportManifest = { format: EXPORT_FORMAT, version: 1, engine: 'onnx', directions: {} };
+  const source = await openModel(model);
+  if (source.kind === 'checkpoint' || source.kind === 'run') {
+    const meta = await readCheckpointMeta(source.location);
+    manifest.method = meta.config.method ?? 'cyclegan';
+    manifest.generator = meta.config.generator;
+    manifest.size = meta.config.cropSize;
+    manifest.domains = { A: 'A', B: 'B' };
+  } else if (source.manifest) {
+    const { method, generator, size, domains } = source.manifest;
+    Object.assign(manifest, JSON.parse(JSON.stringify({ method, generator, size, domains })) as Partial<ExportManifest>);
+  }
+  return manifest;
+}
+
+function isOnnxManifest(file: string, isFile: boolean): boolean {
+  try {
+    return isFile && parseModelManifest(parseManifestText(readFileSync(file, 'utf8'), file), file).engine === 'onnx';
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses a cyclegan.json in the way unless it is an earlier ONNX export's manifest. */
+function claimOnnxManifest(file: string): void {
+  const there = statOrNull(file);
+  if (!there) return;
+  if (!isOnnxManifest(file, there.isFile()))
+    throw refuseOutput(file, 'exists and is not the manifest of an earlier ONNX export (a tfjs export is there?)', 'choose another --out');
 }
 
 /** The producer name generatorToOnnx writes (src/export/onnx.ts). */

@@ -28,7 +28,14 @@ export interface ExportManifest {
   generator?: string;
   size?: number;
   domains?: { A?: string; B?: string };
+  /** 'onnx' for an ONNX export (its directions are .onnx files); absent for tfjs generators. */
+  engine?: 'onnx';
   directions: { AtoB?: string; BtoA?: string };
+}
+
+/** The one line for a tool that runs tfjs generators only (the web page, serve) given an ONNX export. */
+export function onnxNotServed(file: string): string {
+  return `${file}: an ONNX export; the web page runs tfjs generators (export them with \`cyclegan export --format tfjs\`)`;
 }
 
 /** The JSON object in the text of a cyclegan.json; `file` names it in the errors. */
@@ -56,17 +63,23 @@ export function parseModelManifest(raw: unknown, file: string): ExportManifest {
   else {
     throw new Error(`${file}: unknown format ${JSON.stringify(obj.format)} (expected "${EXPORT_FORMAT}" or "${CHECKPOINT_FORMAT}")`);
   }
+  const onnx = obj.format === EXPORT_FORMAT && obj.engine === 'onnx';
+  if (obj.format === EXPORT_FORMAT && obj.engine !== undefined && !onnx) {
+    throw new Error(`${file}: unknown engine ${JSON.stringify(obj.engine)} (expected "onnx", or none for tfjs generators)`);
+  }
+  const [extension, what] = onnx ? ['.onnx', 'an .onnx file'] : ['.json', 'a model.json'];
   const out: ExportManifest['directions'] = {};
   for (const key of DIRECTIONS) {
     const path = directions?.[key];
     if (path === undefined) continue;
-    if (typeof path !== 'string' || !isSafeRelative(path) || !path.endsWith('.json')) {
-      throw new Error(`${file}: direction ${key} must be a relative path to a model.json, got ${JSON.stringify(path)}`);
+    if (typeof path !== 'string' || !isSafeRelative(path) || !path.endsWith(extension)) {
+      throw new Error(`${file}: direction ${key} must be a relative path to ${what}, got ${JSON.stringify(path)}`);
     }
     out[key] = path.split(/[\\/]+/).join('/');
   }
   if (!out.AtoB && !out.BtoA) throw new Error(`${file}: no generator directions (AtoB, BtoA) listed`);
   const manifest: ExportManifest = { format: EXPORT_FORMAT, version: 1, directions: out };
+  if (onnx) manifest.engine = 'onnx';
   const method = obj.format === CHECKPOINT_FORMAT ? (obj.config as { method?: unknown } | undefined)?.method : obj.method;
   if (typeof method === 'string') manifest.method = method;
   if (typeof obj.generator === 'string') manifest.generator = obj.generator;

@@ -191,6 +191,10 @@ export async function openModel(path: string): Promise<ModelFolder> {
   }
   if (existsSync(join(full, MANIFEST_FILE))) {
     const { raw, manifest } = await readManifest(full);
+    if (manifest.engine === 'onnx') {
+      const onnxFiles = Object.fromEntries(manifestDirections(manifest).map((d) => [d, join(full, manifest.directions[d]!)]));
+      return { kind: 'onnx', path, location: full, manifest, onnxFiles };
+    }
     return { kind: raw.format === CHECKPOINT_FORMAT ? 'checkpoint' : 'export', path, location: full, manifest };
   }
   if (existsSync(join(full, MODEL_JSON))) return { kind: 'layers', path, location: join(full, MODEL_JSON), manifest: null };

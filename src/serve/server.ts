@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createReadStream, promises as fsp } from 'node:fs';
 import { extname, join, resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { MANIFEST_FILE, onnxNotServed } from '../infer/manifest.ts';
 import { readModelManifest } from '../infer/model-folder.ts';
 import { ensureWebBuilt, PACKAGE_ROOT } from './build.ts';
 
@@ -134,6 +135,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const modelDir = resolve(options.modelDir);
 
   const manifest = await readModelManifest(modelDir);
+  if (manifest.engine === 'onnx') throw new Error(onnxNotServed(join(modelDir, MANIFEST_FILE)));
   if (options.build) await ensureWebBuilt(webRoot, options.log);
   const index = join(webRoot, 'index.html');
   if (!(await fsp.stat(index).catch(() => null))?.isFile()) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -9,11 +9,12 @@ import { useBackend } from '../../src/engine/backend.ts';
 import { buildUnetGenerator } from '../../src/models/index.ts';
 import { saveLayersModel } from '../../src/models/io.ts';
 import { exportOnnx, onnxExportPath, type OnnxExportedFile } from '../../src/export/onnx-export.ts';
-import { exportTfjs } from '../../src/export/tfjs.ts';
+import { exportTfjs, writeExportFolder } from '../../src/export/tfjs.ts';
 import { writeImage } from '../../src/data/image-io.ts';
 import { directionsOf, openModel, resolveCheckpointDir } from '../../src/infer/model-folder.ts';
 import { OnnxGenerator } from '../../src/infer/onnx-engine.ts';
 import { loadTranslator } from '../../src/infer/translator.ts';
+import { startServer } from '../../src/serve/server.ts';
 
 await useBackend('cpu');
 
@@ -44,7 +45,7 @@ test('exportOnnx writes one loadable .onnx per direction and reports each as it 
     ['AtoB', 'BtoA'],
   );
   assert.deepEqual(seen, written);
-  assert.deepEqual((await readdir(out)).sort(), ['AtoB.onnx', 'BtoA.onnx']);
+  assert.deepEqual((await readdir(out)).sort(), ['AtoB.onnx', 'BtoA.onnx', 'cyclegan.json']);
   for (const w of written) {
     assert.equal(w.file, join(out, `${w.direction}.onnx`));
     assert.equal(w.source, join(bare, 'model.json'));
@@ -100,19 +101,42 @@ test('cyclegan export --format onnx prints one line per file written', () => {
   );
 });
 
-test('an ONNX export folder is a model folder: each direction runs its own file, on ONNX Runtime by default', async () => {
-  // Two different generators, so that a direction served by the wrong file shows.
-  const other = join(root, 'bare-other');
-  const model = buildUnetGenerator({ size: 8, ngf: 2, seed: 11 });
-  await saveLayersModel(model, other);
-  model.dispose();
+test('an ONNX export folder is a model folder: it knows its directions and size, each direction runs its own file, on ONNX Runtime by default', async () => {
+  // A tfjs export with two different generators, so that a direction served by the wrong file shows.
+  const models = new Map((['AtoB', 'BtoA'] as const).map((d, i) => [d, buildUnetGenerator({ size: 8, ngf: 2, seed: 11 + i })] as const));
+  const tfjsExport = join(root, 'tfjs-export');
+  await writeExportFolder(tfjsExport, models, {
+    format: 'cyclegan-generators',
+    version: 1,
+    method: 'cyclegan',
+    generator: 'unet',
+    size: 8,
+    directions: {},
+  });
+  for (const m of models.values()) m.dispose();
   const out = join(root, 'folder');
-  await exportOnnx(bare, out, ['AtoB']);
-  await exportOnnx(other, out, ['BtoA']);
+  await exportOnnx(tfjsExport, out);
+  assert.deepEqual((await readdir(out)).sort(), ['AtoB.onnx', 'BtoA.onnx', 'cyclegan.json']);
+  assert.deepEqual(JSON.parse(await readFile(join(out, 'cyclegan.json'), 'utf8')), {
+    format: 'cyclegan-generators',
+    version: 1,
+    engine: 'onnx',
+    method: 'cyclegan',
+    generator: 'unet',
+    size: 8,
+    directions: { AtoB: 'AtoB.onnx', BtoA: 'BtoA.onnx' },
+  });
+  // Exported again over itself: its own manifest and files are replaced; a tfjs export's manifest is refused.
+  await exportOnnx(tfjsExport, out, ['AtoB', 'BtoA']);
+  await assert.rejects(
+    exportOnnx(tfjsExport, tfjsExport),
+    /tfjs-export\/cyclegan\.json: exists and is not the manifest of an earlier ONNX export/,
+  );
 
   const folder = await openModel(out);
   assert.equal(folder.kind, 'onnx');
   assert.deepEqual(directionsOf(folder), ['AtoB', 'BtoA']);
+  assert.equal(folder.manifest?.size, 8);
   const input = { data: Float32Array.from({ length: 8 * 8 * 3 }, (_, i) => Math.sin(i) * 0.9), height: 8, width: 8 };
   const outputs: Float32Array[] = [];
   for (const direction of ['AtoB', 'BtoA'] as const) {
@@ -131,12 +155,11 @@ test('an ONNX export folder is a model folder: each direction runs its own file,
   assert.notDeepEqual(outputs[0], outputs[1]);
   await assert.rejects(loadTranslator(out, { engine: 'tfjs' }), /folder: an ONNX export folder needs --engine onnx/);
   await assert.rejects(exportTfjs(out, join(root, 'again'), undefined), /folder: an ONNX export folder cannot be exported again/);
-  // What needs a tfjs model (the web page, a safetensors export) says so.
-  await assert.rejects(resolveCheckpointDir(out), /folder: an ONNX export folder; this needs a tfjs model/);
-
-  // A folder with one direction says which it lacks.
+  // A folder of .onnx files without a manifest (written by hand, or by an older export) is a model too.
   const half = join(root, 'half');
   await exportOnnx(bare, half, ['AtoB']);
+  await rm(join(half, 'cyclegan.json'));
+  await assert.rejects(resolveCheckpointDir(half), /half: an ONNX export folder; this needs a tfjs model/);
   assert.deepEqual(directionsOf(await openModel(half)), ['AtoB']);
   await assert.rejects(
     loadTranslator(half, { direction: 'BtoA' }),
@@ -155,4 +178,6 @@ test('an ONNX export folder is a model folder: each direction runs its own file,
   assert.match(cli.stdout, /^engine: onnxruntime-node/m);
   assert.match(cli.stdout, /1 translated \(BtoA\)/);
   assert.deepEqual(await readdir(join(root, 'translated')), ['horse.png']);
+  // The web page runs tfjs generators only: serve says so.
+  await assert.rejects(startServer({ modelDir: out }), /folder\/cyclegan\.json: an ONNX export; the web page runs tfjs generators/);
 });

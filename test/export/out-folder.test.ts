@@ -121,7 +121,7 @@ describe('export --format onnx into an existing folder', () => {
       assert.equal(result.status, 0, result.stderr);
       assertUntouched(dir, files);
     }
-    assert.deepEqual(readdirSync(dir).sort(), ['AtoB.onnx', 'BtoA.onnx', 'holiday.jpg', 'notes.txt']);
+    assert.deepEqual(readdirSync(dir).sort(), ['AtoB.onnx', 'BtoA.onnx', 'cyclegan.json', 'holiday.jpg', 'notes.txt']);
   });
 
   it('refuses an .onnx file of that name that it did not write, and writes nothing', () => {

@@ -188,5 +188,23 @@ describe('bad model paths', () => {
       );
     }
     assert.throws(() => parseModelManifest({ format: 'nope' }, 'm.json'), /m\.json: unknown format "nope"/);
+    // An ONNX export lists .onnx files, and only those; an engine of another name is refused.
+    const onnx = parseModelManifest(
+      { format: 'cyclegan-generators', engine: 'onnx', size: 128, directions: { BtoA: 'BtoA.onnx' } },
+      'm.json',
+    );
+    assert.deepEqual([onnx.engine, onnx.size, onnx.directions], ['onnx', 128, { BtoA: 'BtoA.onnx' }]);
+    assert.throws(
+      () => parseModelManifest({ format: 'cyclegan-generators', engine: 'onnx', directions: { AtoB: 'AtoB/model.json' } }, 'm.json'),
+      /m\.json: direction AtoB must be a relative path to an \.onnx file, got "AtoB\/model\.json"/,
+    );
+    assert.throws(
+      () => parseModelManifest({ format: 'cyclegan-generators', directions: { AtoB: 'AtoB.onnx' } }, 'm.json'),
+      /m\.json: direction AtoB must be a relative path to a model\.json/,
+    );
+    assert.throws(
+      () => parseModelManifest({ format: 'cyclegan-generators', engine: 'tflite', directions: { AtoB: 'a.json' } }, 'm.json'),
+      /m\.json: unknown engine "tflite"/,
+    );
   });
 });

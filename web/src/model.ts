@@ -9,6 +9,7 @@ import {
   DIRECTIONS,
   EXPORT_FORMAT,
   generatorGeometry,
+  onnxNotServed,
   parseModelManifest,
   type Direction,
   type ExportManifest,
@@ -39,11 +40,14 @@ export class UserError extends Error {}
  * the rules of src/infer/manifest.ts, the one parser, with its errors shown to the user as they are.
  */
 export function parseManifest(raw: unknown, where: string): ModelManifest {
+  let manifest: ModelManifest;
   try {
-    return parseModelManifest(raw, where);
+    manifest = parseModelManifest(raw, where);
   } catch (err) {
     throw new UserError(`${(err as Error).message}.`);
   }
+  if (manifest.engine === 'onnx') throw new UserError(`${onnxNotServed(where)}.`);
+  return manifest;
 }
 
 function checkGenerator(model: tf.LayersModel, label: string): Generator {
