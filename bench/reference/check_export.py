@@ -4,8 +4,8 @@
 
 FIXTURE is a golden forward fixture (golden_forward.py: official weights, `input`, PyTorch's
 `output`); EXPORTED is what `cyclegan export --format safetensors` wrote for a model imported
-from it. The export must load into the official ResnetGenerator with a strict load_state_dict and
-give the fixture's output within 1e-4.
+from it. The export must load into the official ResnetGenerator (UnetGenerator for a `unet_<size>`
+net) with a strict load_state_dict and give the fixture's output within 1e-4.
 """
 import json
 import struct
@@ -13,6 +13,7 @@ import sys
 
 import torch
 
+from golden_forward import official_unet
 from parity_step import ResnetGenerator
 
 
@@ -31,8 +32,10 @@ def load(path):
 
 fixture, _ = load(sys.argv[1])
 exported, meta = load(sys.argv[2])
-blocks = {"resnet_6blocks": 6, "resnet_9blocks": 9}[meta["net"]]
-G = ResnetGenerator(int(meta["ngf"]), blocks).eval()
+if meta["net"].startswith("unet_"):
+    G = official_unet(int(meta["net"][len("unet_"):]).bit_length() - 1, int(meta["ngf"])).eval()
+else:
+    G = ResnetGenerator(int(meta["ngf"]), {"resnet_6blocks": 6, "resnet_9blocks": 9}[meta["net"]]).eval()
 G.load_state_dict(exported, strict=True)
 with torch.no_grad():
     diff = (G(fixture["input"]) - fixture["output"]).abs().max().item()

@@ -5,6 +5,9 @@
 - resnet_6blocks-ngf4_net_G_A.pth: the golden fixture's generator (golden_forward.py), saved as
   torch.save(net.state_dict()) writes it, plus the keys the official loader ignores (an old
   InstanceNorm's running statistics and a BatchNorm counter, int64);
+- unet_32-ngf2_net_G_A.pth: the golden U-Net (golden_forward.py's unet_32-ngf2), as torch.save writes it;
+- unet_32-batchnorm_net_G_A.pth: an official U-Net with --norm batch (num_downs 5, ngf 1, a few
+  training steps' worth of running statistics), which the import refuses;
 - views.pth: a transposed (non-contiguous) float tensor, a float16 and a float64 one;
 - evil-reduce.pth: a state_dict whose value pickles as os.system('touch ...') via __reduce__;
 - whole-model.pth: torch.save(model), a pickle naming the model's class;
@@ -17,6 +20,7 @@ import struct
 
 import torch
 
+from golden_forward import official_unet
 from parity_step import ResnetGenerator
 
 
@@ -45,6 +49,13 @@ def main():
     state["model.2.running_mean"] = torch.zeros(4)
     state["model.2.num_batches_tracked"] = torch.tensor(7, dtype=torch.int64)
     torch.save(state, os.path.join(args.out, "resnet_6blocks-ngf4_net_G_A.pth"))
+    golden = load_safetensors("test/fixtures/official/unet_32-ngf2.safetensors")
+    torch.save({k: v for k, v in golden.items() if k not in ("input", "output")}, os.path.join(args.out, "unet_32-ngf2_net_G_A.pth"))
+    torch.manual_seed(3)
+    batch = official_unet(5, 1, norm="batch")
+    with torch.no_grad():
+        batch(torch.rand(2, 3, 32, 32))  # train mode: the running statistics move off their initial values
+    torch.save(batch.state_dict(), os.path.join(args.out, "unet_32-batchnorm_net_G_A.pth"))
     t = torch.arange(6, dtype=torch.float32).reshape(2, 3).t()
     torch.save({"t": t, "h": torch.tensor([0.5, -2.0], dtype=torch.float16), "d": torch.tensor([1.25], dtype=torch.float64)},
                os.path.join(args.out, "views.pth"))
