@@ -93,6 +93,14 @@ export {
   type OfficialResnet,
   type LayerKey,
 } from './models/official.ts';
+export {
+  buildOfficialUnet,
+  officialUnetKeys,
+  OFFICIAL_UNETS,
+  type OfficialUnet,
+  type OfficialUnetOptions,
+} from './models/official-unet.ts';
+export { buildOfficialGenerator, officialGeneratorKeys, type OfficialGenerator } from './models/official-generators.ts';
 export { parseSafetensors, serializeSafetensors, type NamedArray, type SafetensorsFile } from './models/safetensors.ts';
 export { parseTorchCheckpoint } from './models/torch-checkpoint.ts';
 export {
