@@ -212,7 +212,14 @@ export function buildProgram(): Command {
   add('import', 'import official PyTorch CycleGAN generators (a torch.save state_dict .pth, or .safetensors) as a model folder')
     .argument('<files...>', 'one generator, or two (G_A and G_B of one model)')
     .requiredOption('--out <dir>', 'model folder to write')
-    .addOption(new Option('--net <name>', 'official --netG (default: read off the keys)').choices(['resnet_9blocks', 'resnet_6blocks']))
+    .addOption(
+      new Option('--net <name>', 'official --netG (default: read off the keys)').choices([
+        'resnet_9blocks',
+        'resnet_6blocks',
+        'unet_256',
+        'unet_128',
+      ]),
+    )
     .option('--ngf <n>', 'official --ngf (default: read off the shapes)', parseInteger('--ngf', 1))
     .addOption(
       new Option('--direction <dir>', 'direction of a single file (default AtoB, or BtoA for a G_B file)').choices(['AtoB', 'BtoA']),

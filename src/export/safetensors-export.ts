@@ -6,6 +6,7 @@
  *
  * Official key names, float32, the architecture in the metadata (`net`, `ngf`). In PyTorch:
  *   G = ResnetGenerator(3, 3, ngf, norm_layer=get_norm_layer('instance'), n_blocks=6)
+ *   (a U-Net, net unet_256: UnetGenerator(3, 3, 8, ngf, norm_layer=get_norm_layer('instance')))
  *   G.load_state_dict(safetensors.torch.load_file('OUT/latest_net_G_A.safetensors'))
  * The same folder is what `train --networks official --init-from OUT` and `import` read.
  *
@@ -19,7 +20,9 @@ import { join } from 'node:path';
 import type { Direction } from '../infer/manifest.ts';
 import { locateGenerator, modelDirectionsOf } from '../infer/model-folder.ts';
 import { loadLayersModel } from '../models/io.ts';
-import { officialResnetKeys, officialStateDict, type OfficialResnet } from '../models/official.ts';
+import { officialStateDict } from '../models/official.ts';
+import { officialGeneratorKeys, type OfficialGenerator } from '../models/official-generators.ts';
+import { officialUnetName } from '../models/official-unet.ts';
 import { serializeSafetensors } from '../models/safetensors.ts';
 import { ensureDir, writeFileAtomic } from '../util/atomic.ts';
 import { refuseOutput, statOrNull } from '../util/out-folder.ts';
@@ -29,19 +32,24 @@ export const SAFETENSORS_FILES: Record<Direction, string> = { AtoB: 'latest_net_
 /** Written into every file's metadata: how a later export recognises a file of its own. */
 const PRODUCER = 'cyclegan export --format safetensors';
 
-/** The official ResNet generator `model` is, or one line saying why it is none. */
-export function officialArchitecture(model: tf.LayersModel, source: string): { net: OfficialResnet; ngf: number } {
+/** The official generator `model` is (ResNet or U-Net), or one line saying why it is none. */
+export function officialArchitecture(model: tf.LayersModel, source: string): { net: OfficialGenerator; ngf: number } {
   const names = new Set(model.layers.map((l) => l.name));
+  const affine = model.layers.some((l) => l.getClassName() === 'InstanceNormalization' && l.getWeights().length > 0);
+  const tutorial = new Error(
+    `${source}: built with the tutorial's layers (affine instance norm, Keras stride padding), which the official PyTorch generator cannot hold; train with --networks official (or import an official model) to export safetensors`,
+  );
+  if (!names.has('stem_conv') && names.has('down1_conv')) {
+    // A U-Net: the official one pads before every down conv (PyTorch's padding=1), the tutorial's does not.
+    if (affine || !names.has('down1_pad') || !names.has('up1_crop')) throw tutorial;
+    const numDowns = model.layers.filter((l) => /^down\d+_conv$/.test(l.name)).length;
+    return { net: officialUnetName(numDowns), ngf: model.getLayer('down1_conv').getWeights()[0]!.shape[3]! };
+  }
   const blocks = model.layers.filter((l) => /^res\d+_conv1$/.test(l.name)).length;
   if (!names.has('stem_conv') || (blocks !== 6 && blocks !== 9)) {
-    throw new Error(`${source}: not a ResNet-6 or ResNet-9 generator; only those have an official PyTorch counterpart`);
+    throw new Error(`${source}: not a ResNet-6, ResNet-9 or U-Net generator; only those have an official PyTorch counterpart`);
   }
-  const affine = model.layers.some((l) => l.getClassName() === 'InstanceNormalization' && l.getWeights().length > 0);
-  if (affine || !names.has('up1_crop')) {
-    throw new Error(
-      `${source}: built with the tutorial's layers (affine instance norm, Keras stride padding), which the official PyTorch generator cannot hold; train with --networks official (or import an official model) to export safetensors`,
-    );
-  }
+  if (affine || !names.has('up1_crop')) throw tutorial;
   const ngf = model.getLayer('stem_conv').getWeights()[0]!.shape[3]!;
   return { net: blocks === 9 ? 'resnet_9blocks' : 'resnet_6blocks', ngf };
 }
@@ -80,7 +88,7 @@ export async function exportSafetensors(
     let bytes: Uint8Array;
     try {
       const { net, ngf } = officialArchitecture(generator, source);
-      const state = officialStateDict(generator, officialResnetKeys(net === 'resnet_9blocks' ? 9 : 6));
+      const state = officialStateDict(generator, officialGeneratorKeys(net));
       bytes = serializeSafetensors(state, { producer: PRODUCER, net, ngf: String(ngf), norm: 'instance', direction });
     } finally {
       generator.dispose();

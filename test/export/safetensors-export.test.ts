@@ -1,8 +1,8 @@
 /**
- * `export --format safetensors`: an official generator (imported here from the golden fixture)
- * comes back out as exactly the state_dict it went in as, under the official file names; a
- * tutorial-style generator, which PyTorch's cannot hold, is refused by name, and so is a file
- * at one of the names that this exporter did not write.
+ * `export --format safetensors`: an official generator, ResNet or U-Net (imported here from the
+ * golden fixtures), comes back out as exactly the state_dict it went in as, under the official file
+ * names; a tutorial-style generator, which PyTorch's cannot hold, is refused by name, and so is a
+ * file at one of the names that this exporter did not write.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { useBackend } from '../../src/engine/backend.ts';
 import { importOfficial } from '../../src/export/official-import.ts';
-import { exportSafetensors } from '../../src/export/safetensors-export.ts';
+import { exportSafetensors, officialArchitecture } from '../../src/export/safetensors-export.ts';
+import { buildUnetGenerator } from '../../src/models/generators.ts';
 import { parseSafetensors, serializeSafetensors } from '../../src/models/safetensors.ts';
 import { trainTinyRun } from '../helpers/tiny-run.ts';
 
@@ -47,6 +48,41 @@ describe('export --format safetensors', () => {
     assert.equal(back.metadata.net, 'resnet_6blocks');
     assert.equal(back.metadata.ngf, '4');
     await exportSafetensors(model, out); // its own file is replaced
+  });
+
+  it('writes an imported official U-Net back as its state_dict, bit for bit, with its net in the metadata', async () => {
+    const url = new URL('../fixtures/official/unet_32-ngf2.safetensors', import.meta.url);
+    const { tensors } = parseSafetensors(readFileSync(url), url.pathname);
+    const stateDict = new Map([...tensors].filter(([key]) => key !== 'input' && key !== 'output'));
+    const file = join(work, 'unet_net_G_B.safetensors');
+    await writeFile(file, serializeSafetensors(stateDict));
+    const model = join(work, 'unet-imported');
+    await importOfficial({ files: [file], out: model });
+    const out = join(work, 'unet-torch');
+    const written = await exportSafetensors(model, out);
+    assert.deepEqual(written, [{ direction: 'BtoA', file: join(out, 'latest_net_G_B.safetensors') }]);
+    const back = parseSafetensors(await readFile(written[0]!.file), written[0]!.file);
+    assert.deepEqual([...back.tensors.keys()].sort(), [...stateDict.keys()].sort());
+    for (const [key, { values, shape }] of stateDict) {
+      assert.deepEqual(back.tensors.get(key)!.shape, shape, key);
+      assert.deepEqual(back.tensors.get(key)!.values, values, key);
+    }
+    assert.deepEqual([back.metadata.net, back.metadata.ngf, back.metadata.norm], ['unet_32', '2', 'instance']);
+    // And back in: the export is a checkpoint import reads.
+    const again = await importOfficial({ files: [written[0]!.file], out: join(work, 'unet-again') });
+    assert.deepEqual(
+      again.map((g) => [g.net, g.ngf, g.direction]),
+      [['unet_32', 2, 'BtoA']],
+    );
+  });
+
+  it("refuses the tutorial's U-Net (no PyTorch padding, affine norm) by name", () => {
+    const unet = buildUnetGenerator({ size: 32, ngf: 2 });
+    try {
+      assert.throws(() => officialArchitecture(unet, 'G/model.json'), /G\/model\.json: built with the tutorial's layers/);
+    } finally {
+      unet.dispose();
+    }
   });
 
   it('refuses a tutorial-style generator and a foreign file, in one line each', async () => {
