@@ -122,6 +122,40 @@ export {
   type FeatureTaps,
 } from './models/patch-nce.ts';
 export { saveLayersModel, loadLayersModel, quantizeWeights, type SaveOptions, type WeightQuantization } from './models/io.ts';
+export {
+  registerFeatureBackbone,
+  unregisterFeatureBackbone,
+  loadFeatureBackbone,
+  featureBackboneNames,
+  BUILTIN_FEATURE_BACKBONES,
+  NO_FEATURE_DISC,
+} from './models/backbones/registry.ts';
+export {
+  checkFeatures,
+  sameBackbone,
+  describeBackbone,
+  type FeatureBackbone,
+  type BackboneIdentity,
+  type BackboneLoader,
+} from './models/backbones/backbone.ts';
+export { loadMobileNetV2, readNsfwjsMobileNetV2, MOBILENETV2_TAPS, NSFWJS_VERSION } from './models/backbones/mobilenetv2.ts';
+export { frozenDepthwiseConv2d } from './models/backbones/depthwise.ts';
+export {
+  buildFeatureHeads,
+  checkHeadsFit,
+  headLogits,
+  featureAdversarialLoss,
+  featureDiscriminatorLoss,
+  type FeatureHeadsOptions,
+} from './models/feature-discriminator.ts';
+export {
+  diffAugment,
+  drawAugment,
+  applyAugment,
+  DIFF_AUGMENT_POLICIES,
+  type DiffAugmentPolicy,
+  type AugmentDraw,
+} from './models/diff-augment.ts';
 
 // Model folders and manifests
 export {
@@ -141,6 +175,7 @@ export { parseModelManifest, parseManifestText, DIRECTIONS, MANIFEST_FILE, type 
 export {
   resolveConfig,
   validateConfig,
+  hasFeatureDisc,
   learningRateAt,
   PRESETS,
   DEFAULT_PRESET,
@@ -169,8 +204,26 @@ export {
 } from './train/options.ts';
 export { Adam, type AdamOptions, type AdamState } from './train/adam.ts';
 export { ImagePool } from './train/image-pool.ts';
-export { CycleGan, buildGenerator, buildDiscriminator, backwardPerTerm, LOSS_NAMES, type StepLosses } from './train/cyclegan.ts';
-export { Cut, resolveCutConfig, CUT_LOSS_NAMES, type CutLosses, type CutNetworks } from './train/cut.ts';
+export {
+  CycleGan,
+  buildGenerator,
+  buildDiscriminator,
+  backwardPerTerm,
+  LOSS_NAMES,
+  FEATURE_LOSS_NAMES,
+  type StepLosses,
+  type FeatureStepLosses,
+} from './train/cyclegan.ts';
+export {
+  Cut,
+  resolveCutConfig,
+  CUT_LOSS_NAMES,
+  CUT_FEATURE_LOSS_NAMES,
+  type CutLosses,
+  type CutFeatureLosses,
+  type CutNetworks,
+} from './train/cut.ts';
+export { FeatureCritic, loadRunBackbone, loadCheckpointBackbone, featureHeadsKey, type FeatureDomain } from './train/feature-critic.ts';
 export { buildModel, lossNames, methodLabel, hasBtoA, type TrainModel, type Losses } from './train/model.ts';
 export { variableGradsFrugal } from './train/gradients.ts';
 export {

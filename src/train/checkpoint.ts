@@ -7,6 +7,9 @@
  *
  *   RUN_DIR/checkpoints/epoch-0005/{cyclegan.json, state.bin, G_AtoB/, G_BtoA/, D_A/, D_B/}      CycleGAN
  *   RUN_DIR/checkpoints/epoch-0005/{cyclegan.json, state.bin, G_AtoB/, D_B/, F_stem_pad/, ...}    CUT
+ *   … FD_A/, FD_B/ (CUT: FD_B/) with --feature-disc: the feature discriminator's heads. Its frozen
+ *   backbone is never stored; `featureBackbone` in cyclegan.json names it (and its version), and a
+ *   resume loads that very backbone or stops (train/feature-critic.ts).
  *   RUN_DIR/checkpoints/latest      (text: the name of the newest checkpoint folder)
  *
  * Which networks there are is whatever the model's networks() returns, recorded in `networks`
@@ -19,6 +22,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { PipelineState } from '../data/pipeline.ts';
+import type { BackboneIdentity } from '../models/backbones/backbone.ts';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, MANIFEST_FILE } from '../infer/manifest.ts';
 import {
   isCheckpointName,
@@ -41,6 +45,8 @@ const NETWORK_DIRS: Record<string, string> = {
   discA: 'D_A',
   discB: 'D_B',
 };
+/** The feature discriminator's heads (`--feature-disc`). */
+const FEATURE_DIRS: Record<string, string> = { featDiscA: 'FD_A', featDiscB: 'FD_B' };
 /** What a checkpoint written before `networks` was recorded holds: CycleGAN's four networks. */
 const LEGACY_NETWORKS: Record<string, string> = { ...NETWORK_DIRS };
 /** A network folder: one plain name inside the checkpoint. */
@@ -81,6 +87,8 @@ export interface CheckpointMeta extends CheckpointHeader {
   /** Network key (as the model's networks() names it) → its folder; absent in older checkpoints (CycleGAN's four). */
   networks?: Record<string, string>;
   discriminators: { A?: string; B?: string };
+  /** The frozen backbone the feature discriminator's heads were trained on (absent: no feature discriminator). */
+  featureBackbone?: BackboneIdentity;
   /** Optimizer key (as the model's optimizerRecord() names it) → its step count. */
   optimizers: Record<string, { step: number }>;
   /** The Float32 arrays of state.bin, in order. */
@@ -137,7 +145,7 @@ export async function saveCheckpoint(
     });
   }
   const networks = model.networks();
-  const dirs = Object.fromEntries(Object.keys(networks).map((key) => [key, NETWORK_DIRS[key] ?? key]));
+  const dirs = Object.fromEntries(Object.keys(networks).map((key) => [key, NETWORK_DIRS[key] ?? FEATURE_DIRS[key] ?? key]));
   const bad = Object.values(dirs).find((d) => !SAFE_DIR.test(d));
   if (bad !== undefined) throw new Error(`network folder name ${JSON.stringify(bad)} is not a plain name`);
   const file = (key: string) => `${dirs[key]}/model.json`;
@@ -150,6 +158,7 @@ export async function saveCheckpoint(
     networks: dirs,
     generators: { AtoB: file('genAtoB'), ...(networks.genBtoA ? { BtoA: file('genBtoA') } : {}) },
     discriminators: { ...(networks.discA ? { A: file('discA') } : {}), ...(networks.discB ? { B: file('discB') } : {}) },
+    ...(model.backboneIdentity ? { featureBackbone: model.backboneIdentity } : {}),
     optimizers,
     blobs,
   };

@@ -4,6 +4,7 @@
  * cut-config.ts for CUT and FastCUT); the flags that override them are described in options.ts.
  */
 import type { EpochLength, ResizeMethod } from '../data/pipeline.ts';
+import { NO_FEATURE_DISC } from '../models/backbones/registry.ts';
 import { patchDiscriminatorOutputSize } from '../models/discriminator.ts';
 import { CUT_METHODS, CUT_PRESETS, CUT_TRAIN_DEFAULTS, validateCutConfig, type CutMethod, type CutOptions } from './cut-config.ts';
 
@@ -82,6 +83,16 @@ export interface TrainConfig extends Omit<CutOptions, 'method'> {
   evalClassB: string | null;
   /** Checkpoint, run or export whose generators a new run started from (null: fresh weights). */
   initFrom: string | null;
+  /**
+   * The feature discriminator's backbone ('none': off): a second discriminator per domain, small
+   * heads on a frozen pretrained network's maps, beside the PatchGAN (train/feature-critic.ts).
+   * 'mobilenetv2' is built in; the library may register others (models/backbones/registry.ts).
+   */
+  featureDisc: string;
+  /** Weight of the feature discriminator's adversarial term in the generators' loss. */
+  lambdaFeature: number;
+  /** DiffAugment (colour, translation, cutout) of the real and fake images the feature discriminator sees. */
+  featureAugment: boolean;
 }
 
 /** A CUT or FastCUT run's configuration. */
@@ -116,6 +127,9 @@ const SHARED = {
   evalClassA: null,
   evalClassB: null,
   initFrom: null,
+  featureDisc: NO_FEATURE_DISC,
+  lambdaFeature: 1,
+  featureAugment: false,
   ...CUT_FIELDS,
 } as const;
 
@@ -189,6 +203,11 @@ export function isCutMethod(method: unknown): method is CutMethod {
   return (CUT_METHODS as readonly unknown[]).includes(method);
 }
 
+/** Whether `config` has a feature discriminator (`--feature-disc` other than none). */
+export function hasFeatureDisc(config: Pick<TrainConfig, 'featureDisc'>): boolean {
+  return config.featureDisc !== NO_FEATURE_DISC;
+}
+
 /** Whether `config` trains CUT or FastCUT (and so is a full CutConfig). */
 export function isCutConfig(config: TrainConfig): config is CutConfig {
   return isCutMethod(config.method);
@@ -217,13 +236,17 @@ export function validateConfig(c: TrainConfig): void {
   for (const key of ['epochs', 'epochsDecay', 'poolSize', 'seed', 'saveLatestEvery', 'evalEvery'] as const) {
     if (!Number.isInteger(c[key]) || c[key] < 0) fail(key, c[key]);
   }
-  for (const key of ['lambdaCycle', 'lambdaIdentity', 'lr', 'adamEpsilon'] as const) {
+  for (const key of ['lambdaCycle', 'lambdaIdentity', 'lr', 'adamEpsilon', 'lambdaFeature'] as const) {
     if (!Number.isFinite(c[key]) || c[key] < 0) fail(key, c[key]);
   }
   for (const key of ['beta1', 'beta2'] as const) if (!(c[key] >= 0 && c[key] < 1)) fail(key, c[key]);
   for (const key of ['valSplit', 'initFrom', 'evalClassA', 'evalClassB'] as const) {
     if (c[key] !== null && (typeof c[key] !== 'string' || c[key] === '')) fail(key, c[key]);
   }
+  // The name only: whether such a backbone exists is known when it is loaded (a checkpoint whose
+  // backbone is missing must still open for translation and export, which do not need it).
+  if (typeof c.featureDisc !== 'string' || !/^[a-z][a-z0-9-]*$/.test(c.featureDisc)) fail('featureDisc', c.featureDisc);
+  if (typeof c.featureAugment !== 'boolean') fail('featureAugment', c.featureAugment);
   if (c.loadSize < c.cropSize) {
     throw new Error(`--load-size (${c.loadSize}) must be at least --crop-size (${c.cropSize})`);
   }

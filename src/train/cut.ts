@@ -24,9 +24,11 @@ import {
   samplePatchIdsForTaps,
   type FeatureTaps,
 } from '../models/patch-nce.ts';
+import type { BackboneIdentity, FeatureBackbone } from '../models/backbones/backbone.ts';
 import { Rng } from '../util/rng.ts';
 import { Adam } from './adam.ts';
-import { isCutConfig, resolveConfig, type CutConfig } from './config.ts';
+import { hasFeatureDisc, isCutConfig, resolveConfig, type CutConfig } from './config.ts';
+import { FeatureCritic } from './feature-critic.ts';
 import { validateCutConfig } from './cut-config.ts';
 import { variableGradsFrugal } from './gradients.ts';
 
@@ -55,7 +57,17 @@ export type CutLosses = {
   discB: number;
 };
 
+/** What a CUT step with a feature discriminator (on B) reports besides CutLosses. */
+export type CutFeatureLosses = {
+  /** λ_feature·the feature discriminator's adversarial loss of G. */
+  featAtoB: number;
+  /** Its heads' loss, halved as D's. */
+  discFeatB: number;
+};
+
 export const CUT_LOSS_NAMES: (keyof CutLosses)[] = ['genAtoB', 'nce', 'nceIdentity', 'discB'];
+/** What a step with a feature discriminator (on B) reports besides CUT_LOSS_NAMES. */
+export const CUT_FEATURE_LOSS_NAMES: (keyof CutFeatureLosses)[] = ['featAtoB', 'discFeatB'];
 
 /** Networks by checkpoint name: the generator, the discriminator and one head per tap. */
 export type CutNetworks = Record<string, tf.LayersModel>;
@@ -106,6 +118,8 @@ export class Cut {
   readonly optimizers: { genAtoB: Adam; discB: Adam; heads: Adam };
   /** Whether the last step flipped its inputs (cut_model.py's flipped_for_equivariance). */
   lastStepFlipped = false;
+  /** The feature discriminator (`--feature-disc`), on B; null without one. */
+  readonly featureCritic: FeatureCritic | null;
 
   /**
    * @param rng the run's training Rng (flips, patch positions); initial weights come from
@@ -116,7 +130,12 @@ export class Cut {
     readonly config: CutConfig,
     readonly rng: Rng,
     models?: CutNetworks,
+    options: { backbone?: FeatureBackbone | null } = {},
   ) {
+    if (hasFeatureDisc(config) !== Boolean(options.backbone)) {
+      options.backbone?.dispose();
+      throw new Error(`--feature-disc ${config.featureDisc}: the model needs exactly its backbone (loadRunBackbone)`);
+    }
     validateCutConfig(config);
     const init = new Rng(config.seed ^ 0x5eed);
     // The seeds CycleGan draws for G_AtoB, G_BtoA, D_A and D_B: a CUT and a CycleGAN run with the
@@ -147,26 +166,34 @@ export class Cut {
     const adam = (ms: tf.LayersModel[]) =>
       new Adam(trainableVariables(ms), { lr: config.lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.adamEpsilon });
     this.optimizers = { genAtoB: adam([this.genAtoB]), discB: adam([this.discB]), heads: adam(this.heads) };
+    this.featureCritic = options.backbone ? new FeatureCritic(config, options.backbone, rng, ['B'], models) : null;
   }
 
-  /** Every network by the name a checkpoint stores it under. */
+  /** What a checkpoint records of the feature discriminator's backbone (null: none). */
+  get backboneIdentity(): BackboneIdentity | null {
+    return this.featureCritic?.identity ?? null;
+  }
+
+  /** Every network by the name a checkpoint stores it under (never the feature backbone). */
   networks(): CutNetworks {
-    const out: CutNetworks = { genAtoB: this.genAtoB, discB: this.discB };
+    const out: CutNetworks = { genAtoB: this.genAtoB, discB: this.discB, ...this.featureCritic?.networks() };
     this.taps.layers.forEach((tap, i) => (out[headName(tap)] = this.heads[i]!));
     return out;
   }
 
   optimizerRecord(): Record<string, Adam> {
-    return { ...this.optimizers };
+    return { ...this.optimizers, ...this.featureCritic?.optimizerRecord() };
   }
 
   setLearningRate(lr: number): void {
     for (const opt of Object.values(this.optimizers)) opt.lr = lr;
+    this.featureCritic?.setLearningRate(lr);
   }
 
   /**
    * One optimisation step on a pair of unaligned batches (NHWC in [-1, 1], the same batch size).
-   * Asynchronous because a GPU backend in Node reads tensors back only asynchronously.
+   * Asynchronous because a GPU backend in Node reads tensors back only asynchronously. With a
+   * feature discriminator the losses also hold CutFeatureLosses.
    */
   async trainStep(realA: tf.Tensor4D, realB: tf.Tensor4D): Promise<CutLosses> {
     const { ganLoss: kind, lambdaGan, lambdaNce, nceIdentity, ncePatches, nceTemperature } = this.config;
@@ -205,6 +232,7 @@ export class Cut {
     // D step, on the newest fake (no pool).
     const pass = (model: tf.LayersModel, x: tf.Tensor4D) => tf.tidy(() => model.apply(x, training) as tf.Tensor4D);
     let discLoss: tf.Scalar;
+    let featDisc: tf.Tensor1D | null = null;
     try {
       const disc = variableGradsFrugal(
         () => discriminatorLoss(pass(this.discB, realB), pass(this.discB, fakeB), kind),
@@ -220,8 +248,9 @@ export class Cut {
       }
       // Read with the other losses at the end: one wait for the device instead of two.
       discLoss = disc.value;
+      featDisc = this.featureCritic?.discriminatorStep([{ domain: 'B', real: realB, fake: fakeB }]) ?? null;
     } catch (error) {
-      tf.dispose([...keysA, ...keysB]);
+      tf.dispose([...keysA, ...keysB, ...(featDisc ? [featDisc] : [])]);
       throw error;
     } finally {
       fakeB.dispose();
@@ -237,22 +266,22 @@ export class Cut {
       return { adv, qs: encodePatches(this.heads, feats, ids) };
     };
     // Reported as cut_model.py does, λ applied; with the identity term G gets their mean.
-    const parts: { adv?: tf.Scalar; nceA?: tf.Scalar; nceB?: tf.Scalar } = {};
+    const parts: { adv?: tf.Scalar; nceA?: tf.Scalar; nceB?: tf.Scalar; feat?: tf.Scalar } = {};
+    const critic = this.featureCritic;
     const share = nceIdentity ? 0.5 : 1;
     // Two independent terms with one backward pass each, gradients summed in JS (as CycleGan does
     // for the ResNet): G(a) and G(b) apart instead of cut_model.py's one batch of [a; b], which is
     // the same function (instance norm keeps the samples apart) at half the saved activations.
     const terms: (() => tf.Scalar)[] = [
       () => {
-        const { adv, qs } = queries(
-          realA,
-          idsA,
-          (image) => tf.mul(generatorAdversarialLoss(pass(this.discB, image), kind), lambdaGan) as tf.Scalar,
-        );
+        const { adv, qs } = queries(realA, idsA, (image) => {
+          if (critic) parts.feat = tf.keep(critic.generatorLoss('B', image));
+          return tf.mul(generatorAdversarialLoss(pass(this.discB, image), kind), lambdaGan) as tf.Scalar;
+        });
         const nce = tf.mul(multiLayerPatchNceLoss(qs, keysA, nceTemperature), lambdaNce) as tf.Scalar;
         parts.adv = tf.keep(adv!);
         parts.nceA = tf.keep(nce);
-        return tf.add(adv!, tf.mul(nce, share)) as tf.Scalar;
+        return tf.addN([adv!, tf.mul(nce, share), ...(parts.feat ? [parts.feat] : [])]) as tf.Scalar;
       },
     ];
     if (nceIdentity) {
@@ -283,18 +312,27 @@ export class Cut {
       this.optimizers.genAtoB.apply(sums.slice(0, genVars.length));
       this.optimizers.heads.apply(sums.slice(genVars.length));
     } catch (error) {
-      tf.dispose([...Object.values(parts), discLoss]);
+      tf.dispose([...Object.values(parts), discLoss, ...(featDisc ? [featDisc] : [])]);
       throw error;
     } finally {
       tf.dispose([...keysA, ...keysB]);
       tf.dispose(sums.filter((x): x is tf.Tensor => x instanceof tf.Tensor));
     }
 
-    const stacked = tf.tidy(() => tf.stack([parts.adv!, parts.nceA!, parts.nceB ?? tf.scalar(0), discLoss]));
-    tf.dispose([parts.adv!, parts.nceA!, ...(parts.nceB ? [parts.nceB] : []), discLoss]);
+    const stacked = tf.tidy(() =>
+      tf.stack([parts.adv!, parts.nceA!, parts.nceB ?? tf.scalar(0), discLoss, ...(critic ? [parts.feat!, featDisc!.squeeze()] : [])]),
+    );
+    tf.dispose([...Object.values(parts), discLoss, ...(featDisc ? [featDisc] : [])]);
     const values = await stacked.data();
     stacked.dispose();
-    return { genAtoB: values[0]!, nce: values[1]!, nceIdentity: values[2]!, discB: values[3]! };
+    const losses: CutLosses & Partial<CutFeatureLosses> = {
+      genAtoB: values[0]!,
+      nce: values[1]!,
+      nceIdentity: values[2]!,
+      discB: values[3]!,
+    };
+    if (critic) Object.assign(losses, { featAtoB: values[4]!, discFeatB: values[5]! });
+    return losses;
   }
 
   /** Translates a batch A→B (inference). CUT learns one direction only. */
@@ -311,5 +349,6 @@ export class Cut {
     for (const opt of Object.values(this.optimizers)) opt.dispose();
     // The taps share the generator's layers: disposing the generator frees them.
     for (const m of [this.genAtoB, this.discB, ...this.heads]) m.dispose();
+    this.featureCritic?.dispose();
   }
 }

@@ -13,9 +13,11 @@ import { setDropoutSeed } from '../models/layers/seeded-dropout.ts';
 import { OFFICIAL_PATCHGAN_OPTIONS, OFFICIAL_RESNET_OPTIONS } from '../models/official.ts';
 import { cycleLoss, discriminatorLoss, generatorAdversarialLoss, identityLoss } from '../models/losses.ts';
 import { Rng } from '../util/rng.ts';
+import type { BackboneIdentity, FeatureBackbone } from '../models/backbones/backbone.ts';
 import { Adam } from './adam.ts';
 import { variableGradsFrugal } from './gradients.ts';
-import type { TrainConfig } from './config.ts';
+import { hasFeatureDisc, type TrainConfig } from './config.ts';
+import { FeatureCritic } from './feature-critic.ts';
 import { ImagePool } from './image-pool.ts';
 
 // A type, not an interface, so that it is a Record<string, number> (what the loop sums by name).
@@ -32,10 +34,22 @@ export type StepLosses = {
   discB: number;
 };
 
+/** What a step with a feature discriminator (`--feature-disc`) reports besides StepLosses. */
+export type FeatureStepLosses = {
+  /** λ_feature·the feature discriminator's adversarial loss of G (A→B) and of F (B→A). */
+  featAtoB: number;
+  featBtoA: number;
+  /** The feature discriminators' (heads') losses, halved as D's. */
+  discFeatA: number;
+  discFeatB: number;
+};
+
 /** Backends whose tensors live on a device that Node reads back only asynchronously. */
 const GPU_BACKENDS = ['webgpu', 'webgl'];
 
 export const LOSS_NAMES: (keyof StepLosses)[] = ['genAtoB', 'genBtoA', 'cycle', 'identity', 'discA', 'discB'];
+/** What a step with a feature discriminator reports besides LOSS_NAMES. */
+export const FEATURE_LOSS_NAMES: (keyof FeatureStepLosses)[] = ['featAtoB', 'featBtoA', 'discFeatA', 'discFeatB'];
 
 /** Builds a generator for the configuration; fully convolutional for the ResNet. */
 export function buildGenerator(
@@ -81,19 +95,36 @@ export class CycleGan {
   readonly poolB: ImagePool;
   /** Whether trainStep's generator backward pass runs per loss term (see backwardPerTerm). */
   readonly perTermBackward: boolean;
+  /** The feature discriminator (`--feature-disc`), on both domains; null without one. */
+  readonly featureCritic: FeatureCritic | null;
 
   /**
    * @param rng the run's training Rng (dropout seeds, image pool); initial weights come from
    *   `config.seed` alone so that a model rebuilt for loading has the same structure and names.
+   * @param models the networks by name (e.g. from a checkpoint), the feature heads included when
+   *   the run has them.
    * @param options.backwardPerTerm overrides backwardPerTerm(config); only the tests set it, to
    *   compare the per-term pass with the single pass on the same networks.
+   * @param options.backbone the feature discriminator's backbone, required with --feature-disc
+   *   (loadRunBackbone); owned by the model from here on.
    */
   constructor(
     readonly config: TrainConfig,
     readonly rng: Rng,
-    models?: { genAtoB: tf.LayersModel; genBtoA: tf.LayersModel; discA: tf.LayersModel; discB: tf.LayersModel },
-    options: { backwardPerTerm?: boolean } = {},
+    models?: { genAtoB: tf.LayersModel; genBtoA: tf.LayersModel; discA: tf.LayersModel; discB: tf.LayersModel } & Record<
+      string,
+      tf.LayersModel
+    >,
+    options: { backwardPerTerm?: boolean; backbone?: FeatureBackbone | null } = {},
   ) {
+    if (hasFeatureDisc(config) !== Boolean(options.backbone)) {
+      options.backbone?.dispose();
+      throw new Error(
+        hasFeatureDisc(config)
+          ? `--feature-disc ${config.featureDisc} needs its backbone loaded (loadRunBackbone) and passed to the model`
+          : 'a feature backbone was given to a model without --feature-disc',
+      );
+    }
     this.perTermBackward = options.backwardPerTerm ?? backwardPerTerm(config);
     const init = new Rng(config.seed ^ 0x5eed);
     this.genAtoB = models?.genAtoB ?? buildGenerator(config, init.seed(), 'G_AtoB');
@@ -116,24 +147,32 @@ export class CycleGan {
     };
     this.poolA = new ImagePool(config.poolSize, rng);
     this.poolB = new ImagePool(config.poolSize, rng);
+    this.featureCritic = options.backbone ? new FeatureCritic(config, options.backbone, rng, ['A', 'B'], models) : null;
   }
 
-  /** Every network by the name a checkpoint stores it under. */
-  networks(): Record<'genAtoB' | 'genBtoA' | 'discA' | 'discB', tf.LayersModel> {
-    return { genAtoB: this.genAtoB, genBtoA: this.genBtoA, discA: this.discA, discB: this.discB };
+  /** What a checkpoint records of the feature discriminator's backbone (null: none). */
+  get backboneIdentity(): BackboneIdentity | null {
+    return this.featureCritic?.identity ?? null;
   }
 
-  optimizerRecord(): Record<'genAtoB' | 'genBtoA' | 'discA' | 'discB', Adam> {
-    return { ...this.optimizers };
+  /** Every network by the name a checkpoint stores it under (never the feature backbone). */
+  networks(): Record<'genAtoB' | 'genBtoA' | 'discA' | 'discB', tf.LayersModel> & Record<string, tf.LayersModel> {
+    return { genAtoB: this.genAtoB, genBtoA: this.genBtoA, discA: this.discA, discB: this.discB, ...this.featureCritic?.networks() };
+  }
+
+  optimizerRecord(): Record<'genAtoB' | 'genBtoA' | 'discA' | 'discB', Adam> & Record<string, Adam> {
+    return { ...this.optimizers, ...this.featureCritic?.optimizerRecord() };
   }
 
   setLearningRate(lr: number): void {
     for (const opt of Object.values(this.optimizers)) opt.lr = lr;
+    this.featureCritic?.setLearningRate(lr);
   }
 
   /**
    * One optimisation step on a pair of unaligned batches (NHWC in [-1, 1]). Asynchronous because
    * a GPU backend in Node reads tensors back only asynchronously (the losses, the pooled fakes).
+   * With a feature discriminator the losses also hold FeatureStepLosses.
    */
   async trainStep(realA: tf.Tensor4D, realB: tf.Tensor4D): Promise<StepLosses> {
     const { ganLoss: kind, lambdaCycle, lambdaIdentity } = this.config;
@@ -145,8 +184,19 @@ export class CycleGan {
     const pass = (model: tf.LayersModel, x: tf.Tensor4D, kwargs: { training?: boolean } = {}) =>
       tf.tidy(() => model.apply(x, kwargs) as tf.Tensor4D);
     const fakes: { A: tf.Tensor4D | null; B: tf.Tensor4D | null } = { A: null, B: null };
-    const parts: Record<'advAtoB' | 'advBtoA' | 'cycle' | 'identity', tf.Scalar[]> = { advAtoB: [], advBtoA: [], cycle: [], identity: [] };
-    /** adv(D(forward(real))) + λ·|back(forward(real)) − real|, keeping the fake for the discriminator step. */
+    const parts: Record<'advAtoB' | 'advBtoA' | 'cycle' | 'identity' | 'featAtoB' | 'featBtoA', tf.Scalar[]> = {
+      advAtoB: [],
+      advBtoA: [],
+      cycle: [],
+      identity: [],
+      featAtoB: [],
+      featBtoA: [],
+    };
+    const critic = this.featureCritic;
+    /**
+     * adv(D(forward(real))) + λ·|back(forward(real)) − real| (+ λ_feature·feature adv), keeping
+     * the fake for the discriminator step.
+     */
     const cycleTerm =
       (
         forward: tf.LayersModel,
@@ -164,7 +214,10 @@ export class CycleGan {
         fakes[fake] = tf.keep(translated);
         parts[adversarial].push(tf.keep(adv));
         parts.cycle.push(tf.keep(cycle));
-        return adv.add(cycle) as tf.Scalar;
+        if (!critic) return adv.add(cycle) as tf.Scalar;
+        const feat = critic.generatorLoss(fake, translated);
+        parts[adversarial === 'advAtoB' ? 'featAtoB' : 'featBtoA'].push(tf.keep(feat));
+        return tf.addN([adv, cycle, feat]) as tf.Scalar;
       };
     // The generator objective is a sum of three independent terms, in the order their passes run
     // (so dropout draws the same seeds however they are grouped).
@@ -224,9 +277,15 @@ export class CycleGan {
       tf.dispose([gen.value, ...Object.values(gen.grads)]);
     }
     const genParts = tf.tidy(() =>
-      tf.stack([parts.advAtoB[0]!, parts.advBtoA[0]!, tf.addN(parts.cycle), parts.identity[0] ?? tf.scalar(0)]),
+      tf.stack([
+        parts.advAtoB[0]!,
+        parts.advBtoA[0]!,
+        tf.addN(parts.cycle),
+        parts.identity[0] ?? tf.scalar(0),
+        ...(critic ? [parts.featAtoB[0]!, parts.featBtoA[0]!] : []),
+      ]),
     ) as tf.Tensor1D;
-    tf.dispose([...parts.advAtoB, ...parts.advBtoA, ...parts.cycle, ...parts.identity]);
+    tf.dispose(Object.values(parts).flat());
 
     const pooledA = await this.poolA.query(fakes.A!);
     const pooledB = await this.poolB.query(fakes.B!);
@@ -241,11 +300,31 @@ export class CycleGan {
     }, discVars);
     this.optimizers.discA.applyNamed(disc.grads);
     this.optimizers.discB.applyNamed(disc.grads);
-    tf.dispose([disc.value, ...Object.values(disc.grads), pooledA, pooledB]);
+    tf.dispose([disc.value, ...Object.values(disc.grads)]);
+    let featParts: tf.Tensor1D | null;
+    try {
+      // The feature discriminator judges the same real and pooled images as the PatchGANs.
+      featParts =
+        critic?.discriminatorStep([
+          { domain: 'A', real: realA, fake: pooledA },
+          { domain: 'B', real: realB, fake: pooledB },
+        ]) ?? null;
+    } finally {
+      tf.dispose([pooledA, pooledB]);
+    }
 
-    const [g, d] = await Promise.all([genParts.data(), discParts!.data()]);
-    tf.dispose([genParts, discParts!]);
-    return { genAtoB: g[0]!, genBtoA: g[1]!, cycle: g[2]!, identity: g[3]!, discA: d[0]!, discB: d[1]! };
+    const [g, d, f] = await Promise.all([genParts.data(), discParts!.data(), featParts?.data()]);
+    tf.dispose([genParts, discParts!, ...(featParts ? [featParts] : [])]);
+    const losses: StepLosses & Partial<FeatureStepLosses> = {
+      genAtoB: g[0]!,
+      genBtoA: g[1]!,
+      cycle: g[2]!,
+      identity: g[3]!,
+      discA: d[0]!,
+      discB: d[1]!,
+    };
+    if (critic) Object.assign(losses, { featAtoB: g[4]!, featBtoA: g[5]!, discFeatA: f![0]!, discFeatB: f![1]! });
+    return losses;
   }
 
   /** Translates a batch without dropout (inference). */
@@ -257,5 +336,6 @@ export class CycleGan {
   dispose(): void {
     for (const opt of Object.values(this.optimizers)) opt.dispose();
     for (const m of [this.genAtoB, this.genBtoA, this.discA, this.discB]) m.dispose();
+    this.featureCritic?.dispose();
   }
 }

@@ -15,7 +15,8 @@ import { floatToImage } from '../data/pixels.ts';
 import { loadTestImage, UnpairedPipeline, type PipelinePair } from '../data/pipeline.ts';
 import { Rng } from '../util/rng.ts';
 import { checkpointName, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type RunPosition } from './checkpoint.ts';
-import { incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
+import { hasFeatureDisc, incompatibleOptions, learningRateAt, resolveConfig, RESUME_OVERRIDABLE, type TrainConfig } from './config.ts';
+import { loadCheckpointBackbone, loadRunBackbone } from './feature-critic.ts';
 import { buildModel, hasBtoA, lossNames, type Losses, type TrainModel } from './model.ts';
 import { plotLosses, readLog, repairLog } from './run-log.ts';
 import { claimNewRunFolder } from './run-folder.ts';
@@ -23,6 +24,7 @@ import { acquireRunLock } from './run-lock.ts';
 import { RunValidation, type ValidationResult } from './validation.ts';
 import { warmStart } from './warm-start.ts';
 import type { FeatureNetwork } from '../eval/feature-net.ts';
+import type { FeatureBackbone } from '../models/backbones/backbone.ts';
 
 export interface TrainProgress {
   epoch: number;
@@ -84,7 +86,8 @@ export interface TrainResult {
   config: TrainConfig;
 }
 
-const zeroLosses = (config: TrainConfig): Losses => Object.fromEntries(lossNames(config.method).map((k) => [k, 0]));
+const namesOf = (config: TrainConfig) => lossNames(config.method, hasFeatureDisc(config));
+const zeroLosses = (config: TrainConfig): Losses => Object.fromEntries(namesOf(config).map((k) => [k, 0]));
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const runDir = resolve(options.out);
@@ -101,7 +104,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 async function trainLocked(options: TrainOptions, runDir: string): Promise<TrainResult> {
   const logFile = join(runDir, 'log.jsonl');
   const warn = options.onWarning ?? ((m: string) => console.warn(m));
-  const { gan, config, saved, resumedFrom } = options.resume ? await resumeGan(runDir, options.config ?? {}) : newGan(runDir, options);
+  const { gan, config, saved, resumedFrom } = options.resume
+    ? await resumeGan(runDir, options.config ?? {})
+    : await newGan(runDir, options);
   let pipeline: UnpairedPipeline | undefined;
   let validation: RunValidation | undefined;
   try {
@@ -173,19 +178,27 @@ async function trainLocked(options: TrainOptions, runDir: string): Promise<Train
   }
 }
 
-function newGan(runDir: string, options: TrainOptions) {
+async function newGan(runDir: string, options: TrainOptions) {
   if (!options.data) throw new Error('train needs --data (a dataset folder with trainA/ and trainB/)');
   if (existsSync(join(runDir, 'checkpoints', 'latest'))) {
     throw new Error(`${options.out} already holds a run: continue it with --resume ${options.out}, or pick another --out`);
   }
-  claimNewRunFolder(runDir);
   const config = resolveConfig(options.config);
-  return { gan: buildModel(config, new Rng(config.seed)), config, saved: null, resumedFrom: null };
+  // Before the folder is claimed: an unknown or uninstalled backbone leaves nothing behind.
+  const backbone = await loadRunBackbone(config);
+  try {
+    claimNewRunFolder(runDir);
+  } catch (error) {
+    backbone?.dispose();
+    throw error;
+  }
+  return { gan: buildModel(config, new Rng(config.seed), undefined, backbone), config, saved: null, resumedFrom: null };
 }
 
 async function resumeGan(runDir: string, requested: Partial<TrainConfig>) {
   const ckpt = await loadCheckpoint(runDir);
   let gan: TrainModel | undefined;
+  let backbone: FeatureBackbone | null = null;
   try {
     // Against the checkpoint's options as this build reads them (an old one has no `method`: CycleGAN).
     const problems = incompatibleOptions(resolveConfig(ckpt.meta.config), requested);
@@ -195,7 +208,8 @@ async function resumeGan(runDir: string, requested: Partial<TrainConfig>) {
     const overrides = Object.fromEntries(RESUME_OVERRIDABLE.filter((k) => requested[k] !== undefined).map((k) => [k, requested[k]]));
     const config = resolveConfig({ ...ckpt.meta.config, ...overrides });
     const saved = ckpt.meta.position;
-    gan = buildModel(config, new Rng(saved.rng), ckpt.models);
+    backbone = await loadCheckpointBackbone(config, ckpt.meta.featureBackbone, ckpt.dir);
+    gan = buildModel(config, new Rng(saved.rng), ckpt.models, backbone);
     for (const [key, optimizer] of Object.entries(gan.optimizerRecord())) {
       const state = ckpt.optimizerStates[key];
       if (!state) throw new Error(`${ckpt.dir}: no optimizer state for ${key} (it has ${Object.keys(ckpt.optimizerStates).join(', ')})`);
@@ -207,7 +221,10 @@ async function resumeGan(runDir: string, requested: Partial<TrainConfig>) {
   } catch (error) {
     // The model owns the loaded networks once built.
     if (gan) gan.dispose();
-    else for (const model of Object.values(ckpt.models)) model.dispose();
+    else {
+      for (const model of Object.values(ckpt.models)) model.dispose();
+      backbone?.dispose();
+    }
     throw error;
   }
 }
@@ -236,7 +253,7 @@ async function runSteps(s: RunState): Promise<TrainResult> {
       (options.onWarning ?? console.warn)(`${join(runDir, 'losses.png')}: not drawn (${(error as Error).message})`);
     }
   };
-  const names = lossNames(config.method);
+  const names = namesOf(config);
   const compute = computeClock(position.compute);
   const startedAt = Date.now();
   let sessionSteps = 0;

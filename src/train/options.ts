@@ -16,6 +16,7 @@
  */
 import { resolve } from 'node:path';
 import { BUILTIN_SPLITS } from '../data/splits.ts';
+import { BUILTIN_FEATURE_BACKBONES, NO_FEATURE_DISC } from '../models/backbones/registry.ts';
 import { CUT_PRESETS } from './cut-config.ts';
 import {
   EPOCH_LENGTHS,
@@ -43,6 +44,8 @@ interface Described {
   readonly description: string;
   /** CUT's options: a new CycleGAN run refuses them (they would be ignored). */
   readonly cutOnly?: boolean;
+  /** The feature discriminator's options: a new run without --feature-disc refuses them. */
+  readonly featureOnly?: boolean;
 }
 
 /** The kinds of value, with their checks. */
@@ -194,6 +197,7 @@ function negation(flag: `--no-${string}`, description: string): TrainOptionSpec<
 }
 
 const cut = <T>(spec: TrainOptionSpec<T>): TrainOptionSpec<T> => ({ ...spec, cutOnly: true });
+const feature = <T>(spec: TrainOptionSpec<T>): TrainOptionSpec<T> => ({ ...spec, featureOnly: true });
 
 const { cut: CUT, fastcut: FASTCUT } = CUT_PRESETS;
 const onOff = (b: boolean) => (b ? 'on' : 'off');
@@ -275,6 +279,27 @@ export const TRAIN_OPTIONS = {
   evalSize: int('--eval-size', '<px>', 8, `translate the validation images at this size (default ${PRESETS.paper.evalSize})`),
   evalClassA: text('string', '--eval-class-a', '<label>', 'ImageNet class of domain A for the validation class rate, e.g. sorrel'),
   evalClassB: text('string', '--eval-class-b', '<label>', 'ImageNet class of domain B for the validation class rate, e.g. zebra'),
+  featureDisc: choice(
+    '--feature-disc',
+    '<backbone>',
+    [NO_FEATURE_DISC, ...BUILTIN_FEATURE_BACKBONES],
+    "a second discriminator per domain beside the PatchGAN: small heads on a frozen pretrained network's feature maps (mobilenetv2: the MobileNetV2 inside npm nsfwjs; default none)",
+  ),
+  lambdaFeature: feature(
+    float(
+      '--lambda-feature',
+      '<x>',
+      0,
+      `weight of the feature discriminator in the generators' loss (default ${PRESETS.paper.lambdaFeature})`,
+    ),
+  ),
+  featureAugment: feature(
+    toggle(
+      '--feature-augment',
+      `DiffAugment (colour, translation, cutout) of the real and fake images the feature discriminator sees (default ${onOff(PRESETS.paper.featureAugment)})`,
+      'no DiffAugment for the feature discriminator',
+    ),
+  ),
   initFrom: text(
     'path',
     '--init-from',
@@ -300,6 +325,9 @@ export const NOT_OPTIONS: readonly (keyof TrainConfig)[] = ['beta2', 'adamEpsilo
 
 /** The options only CUT and FastCUT use, in the table's order. */
 export const CUT_ONLY_OPTIONS: readonly TrainOptionKey[] = TRAIN_OPTION_KEYS.filter((key) => TRAIN_OPTIONS[key].cutOnly === true);
+
+/** The options only a run with a feature discriminator uses, in the table's order. */
+export const FEATURE_ONLY_OPTIONS: readonly TrainOptionKey[] = TRAIN_OPTION_KEYS.filter((key) => TRAIN_OPTIONS[key].featureOnly === true);
 
 /** The flags of an option: one, or two for a toggle (`--x`, `--no-x`). */
 export function optionFlags(spec: TrainOption): string[] {

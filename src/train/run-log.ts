@@ -62,6 +62,6 @@ export async function repairLog(logFile: string, checkpointStep: number, warn: (
 export async function plotLosses(logFile: string, out: string, method: TrainMethod): Promise<{ width: number; height: number }> {
   const { lines } = await readLog(logFile);
   // The run's method's loss names first; the others' too, so that a log's own names are what shows.
-  const known = [...lossNames(method), ...TRAIN_METHODS.flatMap((m) => lossNames(m))];
+  const known = [...lossNames(method), ...TRAIN_METHODS.flatMap((m) => lossNames(m, true))];
   return writeChartPng(out, plotSpec(plotData(lines, methodLabel(method), known)));
 }

@@ -3,8 +3,9 @@
  * pipeline index, running loss sums and image pools) and resumed, again and again, ends bit for
  * bit where an uninterrupted run ends (weights, Adam moments and step counts, pools, RNG, data
  * position), with the same log lines and samples; on cpu and wasm, for the tutorial U-Net (single
- * backward pass) and the paper's ResNet (one backward pass per loss term). And the per-term pass
- * computes the single pass's gradients.
+ * backward pass) and the paper's ResNet (one backward pass per loss term), and the ResNet with a
+ * feature discriminator (its heads and their Adam state, DiffAugment's draws). And the per-term
+ * pass computes the single pass's gradients.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,9 @@ import { useBackend } from '../../src/engine/backend.ts';
 import { resolveConfig, type TrainConfig } from '../../src/train/config.ts';
 import { backwardPerTerm, CycleGan } from '../../src/train/cyclegan.ts';
 import { train } from '../../src/train/loop.ts';
+import { unregisterFeatureBackbone } from '../../src/models/backbones/registry.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { registerTinyBackbone, TINY_BACKBONE } from '../helpers/tiny-backbone.ts';
 import { scratch } from './helpers.ts';
 import { assertSameState, bytes, logLines, runState } from './run-state.ts';
 
@@ -45,10 +48,12 @@ let cleanup: () => Promise<void>;
 let data: string;
 
 before(async () => {
+  registerTinyBackbone();
   ({ dir: work, cleanup } = await scratch('cyclegan-exact-'));
   data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 4, trainB: 5, testA: 1, testB: 1 });
 });
 after(async () => {
+  unregisterFeatureBackbone(TINY_BACKBONE);
   await cleanup();
 });
 
@@ -71,6 +76,14 @@ const CASES: Record<'cpu' | 'wasm', ResumeCase[]> = {
     { name: 'tutorial U-Net', config: UNET, stepsPerEpoch: 4, cuts: [1, 2, 3, 6, 7] },
     // Stops 3 steps into the decay epoch: the final checkpoint then holds running sums over a cut.
     { name: 'paper ResNet-6 (per-term backward pass)', config: RESNET, stepsPerEpoch: 5, cuts: [1, 2, 3, 6, 7], maxSteps: 8 },
+    // The heads (FD_A, FD_B) and their Adam state in the checkpoints, DiffAugment's draws from the run's Rng.
+    {
+      name: 'paper ResNet-6 with a feature discriminator (stand-in backbone, DiffAugment)',
+      config: { ...RESNET, featureDisc: TINY_BACKBONE, featureAugment: true },
+      stepsPerEpoch: 5,
+      cuts: [1, 3, 6, 7],
+      maxSteps: 8,
+    },
   ],
 };
 
@@ -85,7 +98,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const until = c.maxSteps === undefined ? 'the end' : `step ${c.maxSteps}`;
       it(`${c.name}: stopped after steps ${where} of ${c.stepsPerEpoch}-step epochs and resumed each time, reaches ${until} bit-identical to an uninterrupted run, with the same log and samples`, async () => {
         const tensorsBefore = tf.memory().numTensors;
-        const label = `${backend}-${c.config.generator ?? 'unet'}`;
+        const label = `${backend}-${c.config.generator ?? 'unet'}${c.config.featureDisc ? '-feature' : ''}`;
         const straight = join(work, `${label}-straight`);
         const cut = join(work, `${label}-cut`);
         const whole = await train({ data, out: straight, config: c.config, maxSteps: c.maxSteps });

@@ -9,6 +9,7 @@ import { PRESETS, resolveConfig, type TrainConfig } from '../../src/train/config
 import { CUT_OPTION_KEYS } from '../../src/train/cut-config.ts';
 import {
   CUT_ONLY_OPTIONS,
+  FEATURE_ONLY_OPTIONS,
   NOT_OPTIONS,
   OptionValueError,
   optionFlags,
@@ -217,6 +218,40 @@ describe('training options table', () => {
       assert.deepEqual(
         [code, lines.join('\n')],
         [1, 'cyclegan: --lambda-nce, --nce-idt: CUT options, for --method cut or fastcut (this run trains a CycleGAN)'],
+      );
+    } finally {
+      console.error = error;
+    }
+  });
+
+  it('the feature discriminator: --feature-disc mobilenetv2 with --lambda-feature and --feature-augment; those two alone are refused', async () => {
+    assert.deepEqual(FEATURE_ONLY_OPTIONS, ['lambdaFeature', 'featureAugment']);
+    assert.deepEqual((await parseTrain(['--feature-disc', 'mobilenetv2', '--lambda-feature', '0.5', '--feature-augment'])).config, {
+      featureDisc: 'mobilenetv2',
+      lambdaFeature: 0.5,
+      featureAugment: true,
+    });
+    assert.deepEqual((await parseTrain(['--feature-disc', 'mobilenetv2', '--no-feature-augment'])).config, {
+      featureDisc: 'mobilenetv2',
+      featureAugment: false,
+    });
+    assert.deepEqual([PRESETS.paper.featureDisc, PRESETS.paper.lambdaFeature, PRESETS.paper.featureAugment], ['none', 1, false]);
+    assert.equal(
+      await usageError(['--out', 'x', '--feature-disc', 'vgg']),
+      "error: option '--feature-disc <backbone>' argument 'vgg' is invalid. Allowed choices are none, mobilenetv2.",
+    );
+    const lines: string[] = [];
+    const error = console.error;
+    console.error = (...xs: unknown[]) => void lines.push(xs.join(' '));
+    try {
+      const argv = ['node', 'cyclegan', '--backend', 'cpu', 'train', '--data', 'nowhere', '--out', 'nowhere'];
+      const code = await main([...argv, '--lambda-feature', '2', '--feature-augment']);
+      assert.deepEqual(
+        [code, lines.join('\n')],
+        [
+          1,
+          'cyclegan: --lambda-feature, --feature-augment: options of the feature discriminator, for --feature-disc mobilenetv2 (this run has none)',
+        ],
       );
     } finally {
       console.error = error;

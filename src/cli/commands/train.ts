@@ -2,30 +2,53 @@ import { resolve } from 'node:path';
 import { resolveData } from '../../data/download.ts';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { wasmHeapStats } from '../../engine/heap-stats.ts';
-import type { TrainConfig, TrainMethod } from '../../train/config.ts';
+import { hasFeatureDisc, type TrainConfig, type TrainMethod } from '../../train/config.ts';
 import { methodLabel, type Losses } from '../../train/model.ts';
 import { train } from '../../train/loop.ts';
 import { RunLockedError, runLockHolder } from '../../train/run-lock.ts';
 import { Option } from 'commander';
-import { CUT_ONLY_OPTIONS, TRAIN_OPTION_KEYS, TRAIN_OPTIONS, trainConfigFromValues, type TrainOptionKey } from '../../train/options.ts';
+import {
+  CUT_ONLY_OPTIONS,
+  FEATURE_ONLY_OPTIONS,
+  TRAIN_OPTION_KEYS,
+  TRAIN_OPTIONS,
+  trainConfigFromValues,
+  type TrainOptionKey,
+} from '../../train/options.ts';
 import type { GlobalOptions } from '../options.ts';
 import { UserError } from '../errors.ts';
 import { downloadBar, trainingBar } from '../progress.ts';
 
 const f3 = (x: number | undefined) => (x ?? Number.NaN).toFixed(3);
 
-/** The progress bar's losses: CycleGAN's G, F, cycle and mean D; CUT's G, NCE, NCE_Y and D. */
+/**
+ * The progress bar's losses: CycleGAN's G, F, cycle and mean D; CUT's G, NCE, NCE_Y and D; with a
+ * feature discriminator, its mean generator term and mean heads' loss (FG, FD).
+ */
 export function barLosses(method: TrainMethod, l: Losses): string {
-  if (method === 'cyclegan') return `G ${f3(l.genAtoB)} F ${f3(l.genBtoA)} cyc ${f3(l.cycle)} D ${f3((l.discA! + l.discB!) / 2)}`;
-  return `G ${f3(l.genAtoB)} NCE ${f3(l.nce)} NCE_Y ${f3(l.nceIdentity)} D ${f3(l.discB)}`;
+  const mean = (...xs: (number | undefined)[]) => xs.reduce<number>((a, b) => a + b!, 0) / xs.length;
+  const feature =
+    l.discFeatB === undefined
+      ? ''
+      : method === 'cyclegan'
+        ? ` FG ${f3(mean(l.featAtoB, l.featBtoA))} FD ${f3(mean(l.discFeatA, l.discFeatB))}`
+        : ` FG ${f3(l.featAtoB)} FD ${f3(l.discFeatB)}`;
+  if (method === 'cyclegan') return `G ${f3(l.genAtoB)} F ${f3(l.genBtoA)} cyc ${f3(l.cycle)} D ${f3((l.discA! + l.discB!) / 2)}${feature}`;
+  return `G ${f3(l.genAtoB)} NCE ${f3(l.nce)} NCE_Y ${f3(l.nceIdentity)} D ${f3(l.discB)}${feature}`;
 }
 
-/** The epoch line's losses, named as cycle_gan_model.py and cut_model.py name them. */
+/** The epoch line's losses, named as cycle_gan_model.py and cut_model.py name them (FD_*: the feature discriminator). */
 export function epochLosses(method: TrainMethod, l: Losses): string {
+  const feature =
+    l.discFeatB === undefined
+      ? ''
+      : method === 'cyclegan'
+        ? ` G_feat ${f3(l.featAtoB)} F_feat ${f3(l.featBtoA)} FD_A ${f3(l.discFeatA)} FD_B ${f3(l.discFeatB)}`
+        : ` G_feat ${f3(l.featAtoB)} FD_B ${f3(l.discFeatB)}`;
   if (method === 'cyclegan') {
-    return `G ${f3(l.genAtoB)} F ${f3(l.genBtoA)} cycle ${f3(l.cycle)} identity ${f3(l.identity)} D_A ${f3(l.discA)} D_B ${f3(l.discB)}`;
+    return `G ${f3(l.genAtoB)} F ${f3(l.genBtoA)} cycle ${f3(l.cycle)} identity ${f3(l.identity)} D_A ${f3(l.discA)} D_B ${f3(l.discB)}${feature}`;
   }
-  return `G ${f3(l.genAtoB)} NCE ${f3(l.nce)} NCE_Y ${f3(l.nceIdentity)} D ${f3(l.discB)}`;
+  return `G ${f3(l.genAtoB)} NCE ${f3(l.nce)} NCE_Y ${f3(l.nceIdentity)} D ${f3(l.discB)}${feature}`;
 }
 
 /**
@@ -50,6 +73,13 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
   if (!resume && (config.method ?? 'cyclegan') === 'cyclegan' && given.length > 0) {
     throw new UserError(
       `${given.map((k) => TRAIN_OPTIONS[k].flag).join(', ')}: CUT options, for --method cut or fastcut (this run trains a CycleGAN)`,
+    );
+  }
+  // Likewise the feature discriminator's options without one.
+  const featureGiven = FEATURE_ONLY_OPTIONS.filter((k) => config[k] !== undefined);
+  if (!resume && (config.featureDisc ?? 'none') === 'none' && featureGiven.length > 0) {
+    throw new UserError(
+      `${featureGiven.map((k) => TRAIN_OPTIONS[k].flag).join(', ')}: options of the feature discriminator, for --feature-disc mobilenetv2 (this run has none)`,
     );
   }
   // A trainer already in this folder: stop before the engine starts or a dataset downloads (train()
@@ -99,7 +129,7 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
         method = c.method;
         console.log(`backend: ${backend}`);
         console.log(
-          `${resumedFrom ? `resuming ${resumedFrom} at epoch ${position.epoch + 1}, step ${position.stepInEpoch}` : 'new run'} · ${methodLabel(c.method)} · preset ${c.preset} · ${c.generator} ngf ${c.ngf} · ${c.cropSize}px · ${c.ganLoss} · ${stepsPerEpoch} steps/epoch × ${c.epochs + c.epochsDecay} epochs · seed ${c.seed}`,
+          `${resumedFrom ? `resuming ${resumedFrom} at epoch ${position.epoch + 1}, step ${position.stepInEpoch}` : 'new run'} · ${methodLabel(c.method)} · preset ${c.preset} · ${c.generator} ngf ${c.ngf} · ${c.cropSize}px · ${c.ganLoss} · ${stepsPerEpoch} steps/epoch × ${c.epochs + c.epochsDecay} epochs · seed ${c.seed}${hasFeatureDisc(c) ? ` · feature discriminator ${c.featureDisc} × ${c.lambdaFeature}${c.featureAugment ? ' with DiffAugment' : ''}` : ''}`,
         );
       },
       onProgress: (p) => bar.update(p, barLosses(method, p.losses)),
