@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- train [--sizes 64,128,256] [--generators unet,resnet9] [--ngf 64] [--ndf 64] [--batch-size 1,2,4] [--methods cyclegan] [--backends wasm] [--steps 3] [--threads N]`
+ * `npm run bench -- train [--sizes 64,128,256] [--generators unet,resnet9] [--ngf 64] [--ndf 64] [--batch-size 1,2,4] [--methods cyclegan] [--feature-disc none,mobilenetv2] [--backends wasm] [--steps 3] [--threads N]`
  * (`--help` prints the usage).
  *
  * For each backend, generator and size: the generator's forward pass (inference) and one full
@@ -17,7 +17,9 @@
  * --ngf, --ndf given, the rows are the full networks (ngf/ndf 64) at every size plus ResNet-6
  * ngf/ndf 32 at 128 px, the configuration of the long training runs. `--batch-size` takes a list:
  * each row runs at each batch size (the step then takes that many images per domain), and the
- * table gives the cost per image beside the cost per step.
+ * table gives the cost per image beside the cost per step. `--feature-disc` likewise: each row
+ * without and with a feature discriminator (heads on a frozen backbone; its FLOPs are not
+ * counted); the default rows add the long-run configuration with `mobilenetv2` beside the plain one.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,7 +28,9 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, useBackend, type BackendName } from '../src/engine/backend.ts';
 import { resetPeakBuffers, wasmHeapStats } from '../src/engine/heap-stats.ts';
 import { useInstanceNormKernels, wasmKernelTuning } from '../src/engine/wasm-kernels.ts';
+import { NO_FEATURE_DISC } from '../src/models/backbones/registry.ts';
 import { resolveConfig, type GeneratorArch, type TrainMethod } from '../src/train/config.ts';
+import { loadRunBackbone } from '../src/train/feature-critic.ts';
 import { buildModel } from '../src/train/model.ts';
 import { Rng } from '../src/util/rng.ts';
 
@@ -39,6 +43,8 @@ const USAGE = `usage: npm run bench -- train [options]
   --batch-size LIST  images per domain in each step, comma-separated (default 1); the table
                      gives the step time per image too
   --methods LIST     cyclegan, cut, fastcut, comma-separated (default cyclegan); CUT needs a ResNet
+  --feature-disc LIST  none or a feature backbone (mobilenetv2), comma-separated (default none):
+                     every row without and/or with a feature discriminator
   --backends LIST    engines, comma-separated, each handed to useBackend (default wasm)
   --steps N          timed training steps after a warm-up step (default 3)
   --threads N        wasm threads (default: one per core)
@@ -48,7 +54,8 @@ const USAGE = `usage: npm run bench -- train [options]
   --help             this text
 
 Without --generators, --sizes, --ngf and --ndf the rows are the full networks (ngf/ndf 64) at
-64, 128 and 256 px plus ResNet-6 ngf/ndf 32 at 128 px. PyTorch (bench/reference/cyclegan_step.py,
+64, 128 and 256 px plus ResNet-6 ngf/ndf 32 at 128 px, and that last one again with
+--feature-disc mobilenetv2 (the feature discriminator's cost beside the plain step). PyTorch (bench/reference/cyclegan_step.py,
 when /usr/bin/python3 has torch) runs each CycleGAN row's configuration in the same run (it has
 no CUT). A CUT/FastCUT step is timed with CUT's own defaults (LSGAN, no pool, 256 patches per
 layer); its GFLOP/s are not counted.`;
@@ -76,6 +83,8 @@ interface Row {
   ngf: number;
   ndf: number;
   batchSize: number;
+  /** The feature discriminator's backbone, or 'none'. */
+  featureDisc: string;
 }
 
 /** The rows the options ask for (see the usage). */
@@ -94,10 +103,22 @@ export function benchRows(args: string[]): Row[] {
   const batchSizes = batchText.split(',').map(Number);
   for (const b of batchSizes)
     if (!Number.isInteger(b) || b < 1) throw new Error(`--batch-size needs positive integers, got '${batchText}'`);
+  const featureText = option(args, 'feature-disc', NO_FEATURE_DISC);
+  const featureDiscs = featureText.split(',');
+  for (const f of featureDiscs)
+    if (!/^[a-z][a-z0-9-]*$/.test(f)) throw new Error(`--feature-disc needs backbone names or none, got '${featureText}'`);
   const configurations = methods.flatMap((method) =>
-    generators.flatMap((generator) => sizes.map((size) => ({ method, generator, size, ngf, ndf }))),
+    generators.flatMap((generator) =>
+      sizes.flatMap((size) => featureDiscs.map((featureDisc) => ({ method, generator, size, ngf, ndf, featureDisc }))),
+    ),
   );
-  if (!given) for (const method of methods) configurations.push({ method, generator: 'resnet6', size: 128, ngf: 32, ndf: 32 });
+  if (!given) {
+    for (const method of methods) {
+      const longRun = { method, generator: 'resnet6', size: 128, ngf: 32, ndf: 32 } as const;
+      const variants = args.includes('--feature-disc') ? featureDiscs : [NO_FEATURE_DISC, 'mobilenetv2'];
+      for (const featureDisc of variants) configurations.push({ ...longRun, featureDisc });
+    }
+  }
   const rows = configurations.flatMap((c) => batchSizes.map((batchSize) => ({ ...c, batchSize })));
   // CUT has no U-Net: those rows would only say so.
   return rows.filter((r) => r.method === 'cyclegan' || r.generator !== 'unet');
@@ -130,6 +151,8 @@ interface Measured {
   backend: string;
   forwardMs: number;
   stepSeconds: number;
+  /** Process CPU seconds (every thread) of the median step: what a shared machine does not inflate. */
+  stepCpuSeconds: number;
   /** null where the step's FLOPs are not counted (CUT). */
   gflop: number | null;
   peakRssMiB: number;
@@ -154,7 +177,7 @@ function referenceNumber(args: string[], key: string): number | undefined {
 
 /** Measures one configuration in this process; prints one JSON line. */
 async function measure(
-  { method, generator, size, ngf, ndf, batchSize }: Row,
+  { method, generator, size, ngf, ndf, batchSize, featureDisc }: Row,
   backend: string,
   steps: number,
   threads: number | undefined,
@@ -165,7 +188,7 @@ async function measure(
   await useBackend(backend as BackendName, { threads });
   wasmKernelTuning.winograd = winograd;
   if (backend === 'wasm') useInstanceNormKernels(normKernels);
-  const config = resolveConfig({ preset: 'tutorial', method, generator, cropSize: size, loadSize: size, ngf, ndf, batchSize });
+  const config = resolveConfig({ preset: 'tutorial', method, generator, cropSize: size, loadSize: size, ngf, ndf, batchSize, featureDisc });
   const { buildPatchDiscriminator } = await import('../src/models/discriminator.ts');
   const { buildResnetGenerator, buildUnetGenerator } = await import('../src/models/generators.ts');
   // FLOPs from fixed-size twins, so fully convolutional layers have concrete shapes.
@@ -174,10 +197,11 @@ async function measure(
       ? buildUnetGenerator({ size, ngf, name: 'flops_g' })
       : buildResnetGenerator({ size, ngf, nBlocks: generator === 'resnet9' ? 9 : 6, name: 'flops_g' });
   const dTwin = buildPatchDiscriminator({ size, ndf, name: 'flops_d' });
-  const stepFlops = method === 'cyclegan' ? 3 * batchSize * (6 * forwardFlops(gTwin, size) + 6 * forwardFlops(dTwin, size)) : Number.NaN;
+  const counted = method === 'cyclegan' && featureDisc === NO_FEATURE_DISC;
+  const stepFlops = counted ? 3 * batchSize * (6 * forwardFlops(gTwin, size) + 6 * forwardFlops(dTwin, size)) : Number.NaN;
   gTwin.dispose();
   dTwin.dispose();
-  const gan = buildModel(config, new Rng(0));
+  const gan = buildModel(config, new Rng(0), undefined, await loadRunBackbone(config));
   const batch = () => tf.randomUniform([batchSize, size, size, 3], -1, 1) as tf.Tensor4D;
 
   const forwardTimes: number[] = [];
@@ -196,18 +220,24 @@ async function measure(
   let peakRss = 0;
   let heapAfterWarmup: number | null = null;
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   for (let i = 0; i <= steps; i++) {
     const [a, b] = [batch(), batch()];
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await gan.trainStep(a, b);
     const dt = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     tf.dispose([a, b]);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     if (i === 0) {
       // Step 0 warms up (kernel setup, first allocations); the peak of live buffers is taken after.
       heapAfterWarmup = wasmHeapStats()?.heapBytes ?? null;
       resetPeakBuffers();
-    } else times.push(dt);
+    } else {
+      times.push(dt);
+      cpuTimes.push((cpu.user + cpu.system) / 1e6);
+    }
   }
   const stats = wasmHeapStats();
   gan.dispose();
@@ -215,6 +245,7 @@ async function measure(
     backend: describeBackend(),
     forwardMs: median(forwardTimes),
     stepSeconds: median(times),
+    stepCpuSeconds: median(cpuTimes),
     gflop: Number.isFinite(stepFlops) ? stepFlops / 1e9 : null,
     peakRssMiB: peakRss / MiB,
     peakLiveMiB: stats ? stats.peakLiveBytes / MiB : null,
@@ -251,7 +282,7 @@ export async function run(args: string[]): Promise<void> {
   const normKernels = !args.includes('--no-norm-kernels');
   const steps = positiveInt(args, 'steps', 3);
   if (one) {
-    const [generator, size, backend, ngf, ndf, method = 'cyclegan', batchSize = '1'] = one.split(',');
+    const [generator, size, backend, ngf, ndf, method = 'cyclegan', batchSize = '1', featureDisc = NO_FEATURE_DISC] = one.split(',');
     await measure(
       {
         method: method as TrainMethod,
@@ -260,6 +291,7 @@ export async function run(args: string[]): Promise<void> {
         ngf: Number(ngf),
         ndf: Number(ndf),
         batchSize: Number(batchSize),
+        featureDisc,
       },
       backend!,
       steps,
@@ -310,14 +342,21 @@ export async function run(args: string[]): Promise<void> {
   const table: Record<string, string | number>[] = [];
   const fmt = (x: number | null | undefined, digits = 0) => (x == null ? 'n/a' : x.toFixed(digits));
   for (const backend of backends) {
-    for (const { method, generator, size, ngf, ndf, batchSize } of rows) {
-      const r = child(['--one', `${generator},${size},${backend},${ngf},${ndf},${method},${batchSize}`, '--steps', String(steps)]);
+    for (const { method, generator, size, ngf, ndf, batchSize, featureDisc } of rows) {
+      const r = child([
+        '--one',
+        `${generator},${size},${backend},${ngf},${ndf},${method},${batchSize},${featureDisc}`,
+        '--steps',
+        String(steps),
+      ]);
       const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
       const torchArgs = ['--generator', generator, '--size', String(size), '--ngf', String(ngf), '--ndf', String(ndf)];
       const torchStepArgs = [...torchArgs, '--batch-size', String(batchSize), '--steps', String(Math.min(steps, 3))];
-      const torchStep = method === 'cyclegan' ? referenceNumber(torchStepArgs, 'step_seconds') : undefined;
-      const torchForward = method === 'cyclegan' ? referenceNumber([...torchArgs, '--forward-only'], 'forward_seconds') : undefined;
-      const label = { method, generator, size, 'ngf/ndf': `${ngf}/${ndf}`, batch: batchSize };
+      // The reference has no CUT and no feature discriminator.
+      const plain = method === 'cyclegan' && featureDisc === NO_FEATURE_DISC;
+      const torchStep = plain ? referenceNumber(torchStepArgs, 'step_seconds') : undefined;
+      const torchForward = plain ? referenceNumber([...torchArgs, '--forward-only'], 'forward_seconds') : undefined;
+      const label = { method, generator, size, 'ngf/ndf': `${ngf}/${ndf}`, batch: batchSize, 'feature disc': featureDisc };
       if (!line) {
         const why = /Aborted|out of memory|memory access/i.test(r.stderr)
           ? 'wasm heap exhausted'
@@ -340,6 +379,7 @@ export async function run(args: string[]): Promise<void> {
         'PyTorch fwd (ms)': fmt(torchForward === undefined ? undefined : torchForward * 1000),
         'fwd ×PyTorch': torchForward ? fmt(m.forwardMs / 1000 / torchForward, 2) : 'n/a',
         'step (s)': fmt(m.stepSeconds, 2),
+        'step CPU (s)': fmt(m.stepCpuSeconds, 2),
         'PyTorch step (s)': fmt(torchStep, 2),
         'step ×PyTorch': torchStep ? fmt(m.stepSeconds / torchStep, 2) : 'n/a',
         'step/image (s)': fmt(m.stepSeconds / batchSize, 2),
@@ -351,7 +391,7 @@ export async function run(args: string[]): Promise<void> {
         'heap (MiB) step 1 → last': m.heapAfterWarmupMiB == null ? 'n/a' : `${fmt(m.heapAfterWarmupMiB)} → ${fmt(m.heapAfterLastMiB)}`,
       });
       console.error(
-        `  ${method} ${generator} ${size}px ngf ${ngf} ndf ${ndf} batch ${batchSize} ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s`,
+        `  ${method} ${generator} ${size}px ngf ${ngf} ndf ${ndf} batch ${batchSize} feature disc ${featureDisc} ${m.backend}: fwd ${fmt(m.forwardMs)} ms, step ${fmt(m.stepSeconds, 2)} s (${fmt(m.stepCpuSeconds, 2)} CPU s)`,
       );
     }
   }
