@@ -7,6 +7,7 @@
  * makes it a slow but exact one that CI uses to check the same code path.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { importOptional, MissingOptionalModule } from '../util/optional-module.ts';
 
 export interface WebGpuAdapter {
   /** What the driver calls the device, e.g. "NVIDIA H100 80GB HBM3" or "llvmpipe (LLVM 15.0.6, 256 bits)". */
@@ -49,8 +50,9 @@ function describeAdapter(adapter: GPUAdapter): WebGpuAdapter {
 
 async function loadDawn(): Promise<DawnModule> {
   try {
-    return (await import('webgpu')) as unknown as DawnModule;
+    return (await importOptional('webgpu', "backend 'webgpu' in Node", () => import('webgpu'))) as unknown as DawnModule;
   } catch (error) {
+    if (error instanceof MissingOptionalModule) throw new WebGpuUnavailableError(error.message);
     throw new WebGpuUnavailableError(
       `backend 'webgpu' could not load Dawn (npm package webgpu, ${process.platform}-${process.arch}): ${(error as Error).message.split('\n')[0]}`,
     );

@@ -1,11 +1,13 @@
 /**
  * ONNX Runtime (onnxruntime-node, CPU execution provider) as a generator engine: runs an .onnx
  * file written by src/export/onnx.ts (NHWC float32 'input' [1, H, W, C] → NHWC 'output').
- * Node-only. onnxruntime-node (a native addon) is loaded by the first OnnxGenerator.load, not when
- * this module or the library is imported.
+ * Node-only. onnxruntime-node (a native addon, an optional peer dependency: see
+ * util/optional-module.ts) is loaded by the first OnnxGenerator.load, not when this module or the
+ * library is imported.
  */
 import { stat } from 'node:fs/promises';
 import type * as Ort from 'onnxruntime-node';
+import { importOptional, MissingOptionalModule } from '../util/optional-module.ts';
 
 type OrtModule = typeof Ort;
 
@@ -13,8 +15,9 @@ let ortModule: Promise<OrtModule> | null = null;
 
 /** onnxruntime-node, imported on first use (once). */
 async function loadOrt(): Promise<OrtModule> {
-  ortModule ??= import('onnxruntime-node').catch((error: unknown) => {
+  ortModule ??= importOptional('onnxruntime-node', 'the ONNX engine', () => import('onnxruntime-node')).catch((error: unknown) => {
     ortModule = null;
+    if (error instanceof MissingOptionalModule) throw error;
     throw new Error(`cannot load onnxruntime-node: ${(error as Error).message}`, { cause: error });
   });
   return ortModule;

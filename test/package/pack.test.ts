@@ -1,9 +1,9 @@
 // The package as a user gets it: `npm pack`, installed from the tarball into an empty project
-// (no tsx, no sources), then the CLI, a translation, a plain-JavaScript import of both entry
+// (no .npmrc, no tsx, no sources; the optional engines not installed), then the CLI, a translation, a plain-JavaScript import of both entry
 // points and a TypeScript consumer checked against the published declarations.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,7 +36,7 @@ before(async () => {
   project = join(work, 'consumer');
   await mkdir(project);
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  await copyFile(join(REPO, '.npmrc'), join(project, '.npmrc'));
+  // As a user installs it: no .npmrc of ours (the optional engines must not need one).
   const installed = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(work, tarball)]);
   assert.equal(installed.code, 0, installed.err);
 
@@ -68,6 +68,34 @@ describe('the packed package, installed into an empty project', () => {
     }
     for (const dir of ['src', 'test', 'bench', 'web/src']) assert.ok(!existsSync(join(pkg, dir)), `${dir}/ should not be in the package`);
     assert.ok(!existsSync(join(project, 'node_modules', 'tsx')), 'tsx is a development dependency only');
+  });
+
+  it('leaves the optional engines out (nothing downloads at install), and says what to install when one is asked for', async (t) => {
+    for (const optional of ['onnxruntime-node', 'webgpu']) {
+      assert.ok(
+        !existsSync(join(project, 'node_modules', optional)),
+        `${optional} is an optional peer dependency, not installed by default`,
+      );
+    }
+    const r = run('npx', [
+      '--no-install',
+      'cyclegan',
+      'translate',
+      images,
+      '--model',
+      model,
+      '--engine',
+      'onnx',
+      '--out',
+      join(work, 'onnx-out'),
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.err,
+      /^cyclegan: the ONNX engine needs the npm package onnxruntime-node, which is not installed: run `npm install onnxruntime-node`$/m,
+    );
+    const du = spawnSync('du', ['-sm', join(project, 'node_modules')], { encoding: 'utf8' });
+    if (du.status === 0) t.diagnostic(`installed size: ${du.stdout.split('\t')[0]} MB of node_modules`);
   });
 
   it('npx cyclegan --help prints the commands', () => {

@@ -201,7 +201,9 @@ describe('CUT through train() on cpu', () => {
 
     const onnx = join(work, 'onnx');
     assert.equal((await cli(['export', '--model', run, '--format', 'onnx', '--out', onnx])).code, 0);
-    assert.deepEqual(await readdir(onnx), ['AtoB.onnx']);
+    assert.deepEqual((await readdir(onnx)).sort(), ['AtoB.onnx', 'cyclegan.json']);
+    const onnxManifest = JSON.parse(await readFile(join(onnx, 'cyclegan.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual([onnxManifest.engine, onnxManifest.method, onnxManifest.directions], ['onnx', 'cut', { AtoB: 'AtoB.onnx' }]);
 
     const translated = await cli([
       'translate',

@@ -6,11 +6,12 @@ import type { GlobalOptions } from '../options.ts';
 import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
-  const engine = (opts.engine as Engine | undefined) ?? ((await isOnnxModel(opts.model as string)) ? 'onnx' : 'tfjs');
-  if (engine === 'tfjs') {
-    await useBackend(globals.backend, { threads: globals.threads, winograd: true });
-    console.log(`backend: ${describeBackend()}`);
-  }
+  const onnxModel = await isOnnxModel(opts.model as string);
+  const engine = (opts.engine as Engine | undefined) ?? (onnxModel ? 'onnx' : 'tfjs');
+  // A tfjs backend reads a tfjs model (also when ONNX Runtime runs it, converted in memory) and runs
+  // the evaluation's feature network.
+  if (!onnxModel || opts.eval !== false) await useBackend(globals.backend, { threads: globals.threads, winograd: true });
+  if (engine === 'tfjs') console.log(`backend: ${describeBackend()}`);
   const bar = countBar('test');
   const result = await writeTestReport({
     model: opts.model as string,

@@ -7,11 +7,11 @@ import type { GlobalOptions } from '../options.ts';
 import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions, args: string[]): Promise<number> {
-  const engine = (opts.engine as Engine | undefined) ?? ((await isOnnxModel(opts.model as string)) ? 'onnx' : 'tfjs');
-  if (engine === 'tfjs') {
-    await useBackend(globals.backend, { threads: globals.threads, winograd: true });
-    console.log(`backend: ${describeBackend()}`);
-  } else console.log('engine: onnxruntime-node (cpu)');
+  const onnxModel = await isOnnxModel(opts.model as string);
+  const engine = (opts.engine as Engine | undefined) ?? (onnxModel ? 'onnx' : 'tfjs');
+  // A tfjs model is read through a tfjs backend, also when ONNX Runtime is to run it (converted in memory).
+  if (!onnxModel) await useBackend(globals.backend, { threads: globals.threads, winograd: true });
+  console.log(engine === 'tfjs' ? `backend: ${describeBackend()}` : 'engine: onnxruntime-node (cpu)');
   const files = await expandInputs(args, (m) => console.warn(`warning: ${m}`));
   // A bad --out fails now, not after the model is loaded and the progress bar started.
   await ensureDir(opts.out as string);
