@@ -16,7 +16,7 @@
 #                                               a sample sheet; OPTIONs go to `train` (on resume:
 #                                               --epochs, --epochs-decay)
 #   scripts/shipped-model-run.sh snapshot       write the run's snapshot to snapshots/h2z-long-run.tar.gz
-#                                               (float16 networks, fresh Adam moments, the log; commit it)
+#                                               (uint8 networks, fresh Adam moments, the log; commit it)
 #   scripts/shipped-model-run.sh status         step, epoch, last log line
 #   scripts/shipped-model-run.sh compare LABEL COMMIT [OPTION...]
 #                                               a recipe comparison's run h2z-LABEL: the same data,
