@@ -12,7 +12,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,13 +20,15 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { buildResnetGenerator, buildUnetGenerator } from '../../src/models/index.ts';
-import { saveLayersModel } from '../../src/models/io.ts';
+import { loadLayersModel, saveLayersModel } from '../../src/models/io.ts';
+import { importOfficial } from '../../src/export/official-import.ts';
 import { generatorGeometry, translateImage } from '../../src/infer/translate-core.ts';
 import { startServer, type RunningServer } from '../../src/serve/server.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const WEB_DIST = join(ROOT, 'web', 'dist');
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'torch');
 /** Largest allowed |browser − Node| per channel, in 0..255 levels. */
 const TOLERANCE = 2;
 
@@ -310,6 +312,53 @@ test('the browser demo translates like Node and explains bad input', { skip, tim
   assert.deepEqual(consoleErrors, []);
   unet.dispose();
   resnet.dispose();
+});
+
+test('an imported official PyTorch model (ResNet and U-Net) translates in the page as in Node', { skip, timeout: 120_000 }, async (t) => {
+  // The official generators' .pth fixtures (test/export/official-import.test.ts checks them
+  // against PyTorch's own outputs), imported as one two-direction folder.
+  const imported = join(work, 'imported');
+  const unetAsGB = join(work, 'unet_32-ngf2_net_G_B.pth');
+  copyFileSync(join(FIXTURES, 'unet_32-ngf2_net_G_A.pth'), unetAsGB);
+  await importOfficial({ files: [join(FIXTURES, 'resnet_6blocks-ngf4_net_G_A.pth'), unetAsGB], out: imported });
+  const manifest = JSON.parse(readFileSync(join(imported, 'cyclegan.json'), 'utf8')) as { directions: Record<string, string> };
+  assert.deepEqual(Object.keys(manifest.directions).sort(), ['AtoB', 'BtoA']);
+  const generators = {
+    AtoB: await loadLayersModel(join(imported, dirname(manifest.directions.AtoB!))),
+    BtoA: await loadLayersModel(join(imported, dirname(manifest.directions.BtoA!))),
+  };
+  const [width, height] = [40, 24];
+  const rgb = syntheticImage(width, height);
+  const pngPath = join(work, 'imported-40x24.png');
+  await sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(pngPath);
+  const importedServer = await startServer({ modelDir: imported, port: 0 });
+  const importedBrowser = await launch();
+  try {
+    const page = await importedBrowser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(String(err)));
+    await page.goto(importedServer.url);
+    await page.waitForFunction(() => window.__cyclegan?.ready === true || window.__cyclegan?.error != null, null, { timeout: 30_000 });
+    assert.equal(await page.evaluate(() => window.__cyclegan.error), null);
+    let count = 0;
+    for (const direction of ['AtoB', 'BtoA'] as const) {
+      if (direction === 'BtoA') await page.selectOption('#direction', 'BtoA');
+      else await page.setInputFiles('#file', pngPath);
+      const output = await waitForTranslations(page, ++count);
+      assert.equal(output.direction, direction);
+      assert.deepEqual([output.width, output.height], [width, height]);
+      const diff = maxDiff(output, nodeTranslate(generators[direction], rgb, width, height));
+      t.diagnostic(`${direction} (imported): max |browser − node| = ${diff.max}, mean ${diff.mean.toFixed(4)} levels`);
+      assert.ok(diff.max <= TOLERANCE, `${direction} of the imported model differs from Node by up to ${diff.max} levels`);
+    }
+    assert.deepEqual(errors, []);
+  } finally {
+    for (const g of Object.values(generators)) g.dispose();
+    await importedBrowser.close();
+    await importedServer.close();
+  }
 });
 
 test(
