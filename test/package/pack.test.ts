@@ -71,7 +71,7 @@ describe('the packed package, installed into an empty project', () => {
   });
 
   it('leaves the optional engines out (nothing downloads at install), and says what to install when one is asked for', async (t) => {
-    for (const optional of ['onnxruntime-node', 'webgpu', 'nsfwjs']) {
+    for (const optional of ['onnxruntime-node', 'webgpu']) {
       assert.ok(
         !existsSync(join(project, 'node_modules', optional)),
         `${optional} is an optional peer dependency, not installed by default`,
@@ -93,24 +93,6 @@ describe('the packed package, installed into an empty project', () => {
     assert.match(
       r.err,
       /^cyclegan: the ONNX engine needs the npm package onnxruntime-node, which is not installed: run `npm install onnxruntime-node`$/m,
-    );
-    const fd = run('npx', [
-      '--no-install',
-      'cyclegan',
-      'train',
-      '--data',
-      join(images, '..'),
-      '--out',
-      join(work, 'fd-run'),
-      '--feature-disc',
-      'mobilenetv2',
-      '--max-steps',
-      '1',
-    ]);
-    assert.notEqual(fd.code, 0);
-    assert.match(
-      fd.err,
-      /^cyclegan: the mobilenetv2 backbone needs the npm package nsfwjs@4\.4\.0, which is not installed: run `npm install nsfwjs@4\.4\.0`$/m,
     );
     const du = spawnSync('du', ['-sm', join(project, 'node_modules')], { encoding: 'utf8' });
     if (du.status === 0) t.diagnostic(`installed size: ${du.stdout.split('\t')[0]} MB of node_modules`);

@@ -26,7 +26,6 @@ import * as tf from '@tensorflow/tfjs';
 import { checkFeatures, type BackboneIdentity, type FeatureBackbone } from './backbone.ts';
 import { bundledExport, type JsValue } from './js-literal.ts';
 import { buildKerasTrunk } from './keras-trunk.ts';
-import { isMissingModule, MissingOptionalModule } from '../../util/optional-module.ts';
 
 export const MOBILENETV2_TAPS: readonly string[] = ['block_2_add', 'block_5_add', 'block_9_add'];
 
@@ -46,10 +45,9 @@ export function nsfwjsRoot(): string {
   try {
     entry = createRequire(import.meta.url).resolve('nsfwjs');
   } catch (error) {
-    // An optional peer dependency (util/optional-module.ts): only --feature-disc mobilenetv2 needs it.
-    if (isMissingModule(error, 'nsfwjs'))
-      throw new MissingOptionalModule(`nsfwjs@${NSFWJS_VERSION}`, 'the mobilenetv2 backbone', { cause: error });
-    throw error;
+    throw new Error(`the mobilenetv2 backbone needs npm package nsfwjs@${NSFWJS_VERSION}, which is not installed (npm ci)`, {
+      cause: error,
+    });
   }
   for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'dist', 'models'))) return dir;
