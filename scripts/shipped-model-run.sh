@@ -18,8 +18,10 @@
 #   scripts/shipped-model-run.sh snapshot       write the run's snapshot to snapshots/h2z-long-run.tar.gz
 #                                               (uint8 networks, fresh Adam moments, the log; commit it)
 #   scripts/shipped-model-run.sh status         step, epoch, last log line
-#   scripts/shipped-model-run.sh compare LABEL COMMIT [OPTION...]
-#                                               a recipe comparison's run h2z-LABEL: the same data,
+#   scripts/shipped-model-run.sh compare LABEL [COMMIT [OPTION...]]
+#                                               a recipe comparison's run h2z-LABEL (resumed when it
+#                                               exists; COMMIT defaults to the one it started on;
+#                                               nothing when it already runs): the same data,
 #                                               seed, validation, ResNet-6 ngf/ndf 32 and 128 px crops
 #                                               of 286 px loads unless OPTIONs (given to `train`, the
 #                                               last of a kind wins) change them, e.g. --generator
@@ -108,20 +110,24 @@ case "${1:-}" in
     pkill -INT -f "cyclegan.js --threads 2 train --(out|resume) $run " && echo "stopping (a checkpoint is written first)" || echo "no trainer running"
     ;;
   compare)
-    label=${2:?usage: compare LABEL COMMIT [OPTION...]}
-    commit=${3:?usage: compare LABEL COMMIT [OPTION...]}
-    shift 3
+    label=${2:?usage: compare LABEL [COMMIT [OPTION...]]}
+    crun=$home/runs/h2z-$label
+    # Without COMMIT: the commit the comparison was started on (a resume).
+    commit=${3:-$(cat "$crun.commit" 2>/dev/null || true)}
+    [ -n "$commit" ] || { echo "usage: compare LABEL COMMIT [OPTION...] (no earlier $label run to take the commit from)" >&2; exit 2; }
+    shift $(($# < 3 ? $# : 3))
+    if pgrep -f "train (--resume|--out) $crun( |\$)" >/dev/null; then echo "$label already runs"; exit 0; fi
     tree=$home/trainer-$commit
     if [ ! -d "$tree" ]; then
       git -C "$repo" worktree add --detach "$tree" "$commit"
       cp -al "$repo/node_modules" "$tree/node_modules"
     fi
     (cd "$repo" && make_data)
-    crun=$home/runs/h2z-$label
-    # CUT and FastCUT translate A→B only, so their validation has no horse class.
+    # CUT and FastCUT translate A→B only, so their validation has no horse class. Validation every
+    # epoch, as the long run's, so that both are compared at the same steps.
     case "$label" in
-      cut|fastcut) method=(--method "$label"); validate=(--eval-every 600 --eval-class-b zebra) ;;
-      *) method=(); validate=(--eval-every 600 --eval-class-a sorrel --eval-class-b zebra) ;;
+      cut|fastcut) method=(--method "$label"); validate=(--eval-every 1234 --eval-class-b zebra) ;;
+      *) method=(); validate=(--eval-every 1234 --eval-class-a sorrel --eval-class-b zebra) ;;
     esac
     if [ -f "$crun/checkpoints/latest" ]; then args=(--resume "$crun" "${validate[@]}"); else
       args=(--out "$crun" --data "$data" "${method[@]}" --generator resnet6 --ngf 32 --ndf 32
@@ -130,6 +136,7 @@ case "${1:-}" in
     fi
     args+=("$@")
     mkdir -p "$home/runs"
+    echo "$commit" > "$crun.commit"
     cd "$tree"
     nohup nice -n 19 node bin/cyclegan.js --threads "${THREADS:-1}" train "${args[@]}" >> "$home/runs/h2z-$label-trainer.log" 2>&1 &
     echo "$label trainer pid $! (log $home/runs/h2z-$label-trainer.log)"
