@@ -251,11 +251,6 @@ export function chooseDirections(model: ModelFolder, only: Direction | undefined
   return directionsOf(model) ?? [...bare];
 }
 
-/** Whether the model at `path` is ONNX (an .onnx file or an ONNX export folder): what picks the default engine. */
-export async function isOnnxModel(path: string): Promise<boolean> {
-  return (await openModel(path)).kind === 'onnx';
-}
-
 /** Finds the tfjs model.json of the generator for `direction` under `path`. */
 export async function locateGenerator(path: string, direction: Direction): Promise<string> {
   return generatorFile(await openModel(path), direction);

@@ -1,12 +1,12 @@
 import { describeBackend, useBackend } from '../../engine/backend.ts';
-import { isOnnxModel } from '../../infer/model-folder.ts';
+import { openModel } from '../../infer/model-folder.ts';
 import { addEvaluationToReport, writeTestReport } from '../../infer/report.ts';
 import type { Engine } from '../../infer/translator.ts';
 import type { GlobalOptions } from '../options.ts';
 import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions): Promise<number> {
-  const onnxModel = await isOnnxModel(opts.model as string);
+  const onnxModel = (await openModel(opts.model as string)).kind === 'onnx';
   const engine = (opts.engine as Engine | undefined) ?? (onnxModel ? 'onnx' : 'tfjs');
   // A tfjs backend reads a tfjs model (also when ONNX Runtime runs it, converted in memory) and runs
   // the evaluation's feature network.

@@ -1,13 +1,14 @@
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { expandInputs, translateFiles } from '../../infer/batch.ts';
-import { isOnnxModel } from '../../infer/model-folder.ts';
+import { openModel } from '../../infer/model-folder.ts';
 import { loadTranslator, type Direction, type Engine } from '../../infer/translator.ts';
 import { ensureDir } from '../../util/atomic.ts';
 import type { GlobalOptions } from '../options.ts';
 import { countBar } from '../progress.ts';
 
 export async function run(opts: Record<string, unknown>, globals: GlobalOptions, args: string[]): Promise<number> {
-  const onnxModel = await isOnnxModel(opts.model as string);
+  const model = await openModel(opts.model as string);
+  const onnxModel = model.kind === 'onnx';
   const engine = (opts.engine as Engine | undefined) ?? (onnxModel ? 'onnx' : 'tfjs');
   // A tfjs model is read through a tfjs backend, also when ONNX Runtime is to run it (converted in memory).
   if (!onnxModel) await useBackend(globals.backend, { threads: globals.threads, winograd: true });
@@ -16,7 +17,7 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions,
   // A bad --out fails now, not after the model is loaded and the progress bar started.
   await ensureDir(opts.out as string);
   const toOnnx = engine === 'onnx' ? (await import('../../export/onnx.ts')).generatorToOnnx : undefined;
-  const translator = await loadTranslator(opts.model as string, { direction: opts.direction as Direction, engine, toOnnx });
+  const translator = await loadTranslator(model, { direction: opts.direction as Direction, engine, toOnnx });
   const bar = countBar('translate');
   bar.update(0, files.length);
   try {
