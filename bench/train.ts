@@ -28,7 +28,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, useBackend, type BackendName } from '../src/engine/backend.ts';
 import { resetPeakBuffers, wasmHeapStats } from '../src/engine/heap-stats.ts';
 import { useInstanceNormKernels, wasmKernelTuning } from '../src/engine/wasm-kernels.ts';
-import { NO_FEATURE_DISC } from '../src/models/backbones/registry.ts';
+import { BUILTIN_FEATURE_BACKBONES, isFeatureBackboneName, NO_FEATURE_DISC } from '../src/models/backbones/registry.ts';
 import { resolveConfig, type GeneratorArch, type TrainMethod } from '../src/train/config.ts';
 import { loadRunBackbone } from '../src/train/feature-critic.ts';
 import { buildModel } from '../src/train/model.ts';
@@ -106,7 +106,7 @@ export function benchRows(args: string[]): Row[] {
   const featureText = option(args, 'feature-disc', NO_FEATURE_DISC);
   const featureDiscs = featureText.split(',');
   for (const f of featureDiscs)
-    if (!/^[a-z][a-z0-9-]*$/.test(f)) throw new Error(`--feature-disc needs backbone names or none, got '${featureText}'`);
+    if (!isFeatureBackboneName(f)) throw new Error(`--feature-disc needs backbone names or none, got '${featureText}'`);
   const configurations = methods.flatMap((method) =>
     generators.flatMap((generator) =>
       sizes.flatMap((size) => featureDiscs.map((featureDisc) => ({ method, generator, size, ngf, ndf, featureDisc }))),
@@ -115,7 +115,7 @@ export function benchRows(args: string[]): Row[] {
   if (!given) {
     for (const method of methods) {
       const longRun = { method, generator: 'resnet6', size: 128, ngf: 32, ndf: 32 } as const;
-      const variants = args.includes('--feature-disc') ? featureDiscs : [NO_FEATURE_DISC, 'mobilenetv2'];
+      const variants = args.includes('--feature-disc') ? featureDiscs : [NO_FEATURE_DISC, ...BUILTIN_FEATURE_BACKBONES];
       for (const featureDisc of variants) configurations.push({ ...longRun, featureDisc });
     }
   }

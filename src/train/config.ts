@@ -4,7 +4,7 @@
  * cut-config.ts for CUT and FastCUT); the flags that override them are described in options.ts.
  */
 import type { EpochLength, ResizeMethod } from '../data/pipeline.ts';
-import { NO_FEATURE_DISC } from '../models/backbones/registry.ts';
+import { isFeatureBackboneName, NO_FEATURE_DISC } from '../models/backbones/registry.ts';
 import { patchDiscriminatorOutputSize } from '../models/discriminator.ts';
 import { CUT_METHODS, CUT_PRESETS, CUT_TRAIN_DEFAULTS, validateCutConfig, type CutMethod, type CutOptions } from './cut-config.ts';
 
@@ -245,7 +245,7 @@ export function validateConfig(c: TrainConfig): void {
   }
   // The name only: whether such a backbone exists is known when it is loaded (a checkpoint whose
   // backbone is missing must still open for translation and export, which do not need it).
-  if (typeof c.featureDisc !== 'string' || !/^[a-z][a-z0-9-]*$/.test(c.featureDisc)) fail('featureDisc', c.featureDisc);
+  if (!isFeatureBackboneName(c.featureDisc)) fail('featureDisc', c.featureDisc);
   if (typeof c.featureAugment !== 'boolean') fail('featureAugment', c.featureAugment);
   if (c.loadSize < c.cropSize) {
     throw new Error(`--load-size (${c.loadSize}) must be at least --crop-size (${c.cropSize})`);

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { resolveData } from '../../data/download.ts';
 import { describeBackend, useBackend } from '../../engine/backend.ts';
 import { wasmHeapStats } from '../../engine/heap-stats.ts';
+import { BUILTIN_FEATURE_BACKBONES, NO_FEATURE_DISC } from '../../models/backbones/registry.ts';
 import { hasFeatureDisc, type TrainConfig, type TrainMethod } from '../../train/config.ts';
 import { methodLabel, type Losses } from '../../train/model.ts';
 import { train } from '../../train/loop.ts';
@@ -77,9 +78,9 @@ export async function run(opts: Record<string, unknown>, globals: GlobalOptions)
   }
   // Likewise the feature discriminator's options without one.
   const featureGiven = FEATURE_ONLY_OPTIONS.filter((k) => config[k] !== undefined);
-  if (!resume && (config.featureDisc ?? 'none') === 'none' && featureGiven.length > 0) {
+  if (!resume && !hasFeatureDisc({ featureDisc: config.featureDisc ?? NO_FEATURE_DISC }) && featureGiven.length > 0) {
     throw new UserError(
-      `${featureGiven.map((k) => TRAIN_OPTIONS[k].flag).join(', ')}: options of the feature discriminator, for --feature-disc mobilenetv2 (this run has none)`,
+      `${featureGiven.map((k) => TRAIN_OPTIONS[k].flag).join(', ')}: options of the feature discriminator, for --feature-disc ${BUILTIN_FEATURE_BACKBONES.join('|')} (this run has none)`,
     );
   }
   // A trainer already in this folder: stop before the engine starts or a dataset downloads (train()

@@ -8,7 +8,11 @@ import type { BackboneLoader, FeatureBackbone } from './backbone.ts';
 /** `--feature-disc`'s value for no feature discriminator. */
 export const NO_FEATURE_DISC = 'none';
 export const BUILTIN_FEATURE_BACKBONES = ['mobilenetv2'] as const;
-const NAME = /^[a-z][a-z0-9-]*$/;
+
+/** Whether `name` has a backbone name's form (lower-case letters, digits, dashes; a letter first). */
+export function isFeatureBackboneName(name: unknown): name is string {
+  return typeof name === 'string' && /^[a-z][a-z0-9-]*$/.test(name);
+}
 
 const loaders = new Map<string, BackboneLoader>([['mobilenetv2', async () => (await import('./mobilenetv2.ts')).loadMobileNetV2()]]);
 
@@ -17,7 +21,7 @@ const loaders = new Map<string, BackboneLoader>([['mobilenetv2', async () => (aw
  * 'none' cannot be taken; registering a name again replaces its loader.
  */
 export function registerFeatureBackbone(name: string, loader: BackboneLoader): void {
-  if (!NAME.test(name) || name === NO_FEATURE_DISC) {
+  if (!isFeatureBackboneName(name) || name === NO_FEATURE_DISC) {
     throw new Error(`feature backbone name ${JSON.stringify(name)}: lower-case letters, digits and dashes, not 'none'`);
   }
   if ((BUILTIN_FEATURE_BACKBONES as readonly string[]).includes(name)) throw new Error(`feature backbone '${name}' is built in`);
