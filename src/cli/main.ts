@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES } from '../engine/backend.ts';
+import { OFFICIAL_RESNETS } from '../models/official.ts';
+import { OFFICIAL_UNETS } from '../models/official-unet.ts';
 import {
   OptionValueError,
   parseIntegerText,
@@ -214,10 +216,8 @@ export function buildProgram(): Command {
     .requiredOption('--out <dir>', 'model folder to write')
     .addOption(
       new Option('--net <name>', 'official --netG (default: read off the keys)').choices([
-        'resnet_9blocks',
-        'resnet_6blocks',
-        'unet_256',
-        'unet_128',
+        ...Object.keys(OFFICIAL_RESNETS),
+        ...Object.keys(OFFICIAL_UNETS),
       ]),
     )
     .option('--ngf <n>', 'official --ngf (default: read off the shapes)', parseInteger('--ngf', 1))

@@ -16,7 +16,7 @@ import {
   parseOfficialGenerator,
   type OfficialGenerator,
 } from '../models/official-generators.ts';
-import { MIN_NUM_DOWNS, officialUnetName } from '../models/official-unet.ts';
+import { isOfficialUnetDepth, MAX_NUM_DOWNS, MIN_NUM_DOWNS, officialUnetName } from '../models/official-unet.ts';
 import type { NamedArray } from '../models/safetensors.ts';
 import { writeExportFolder } from './tfjs.ts';
 
@@ -94,8 +94,10 @@ function inferOfficialUnet(tensors: Map<string, NamedArray>, keys: string[], fil
   }
   refuseOtherNorms(tensors, file, 'model.model.0');
   const numDowns = Math.max(...keys.map((k) => k.split('.').filter((s) => s === 'model').length - 1));
-  if (numDowns < MIN_NUM_DOWNS || numDowns > 16)
-    throw new Error(`${file}: a U-Net generator with ${numDowns} levels; the official ones have ${MIN_NUM_DOWNS} to 16 (unet_256: 8)`);
+  if (!isOfficialUnetDepth(numDowns))
+    throw new Error(
+      `${file}: a U-Net generator with ${numDowns} levels; the official ones have ${MIN_NUM_DOWNS} to ${MAX_NUM_DOWNS} (unet_256: 8)`,
+    );
   return { net: officialUnetName(numDowns), ngf: first.shape[0]! };
 }
 

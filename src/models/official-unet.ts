@@ -28,6 +28,13 @@ export const OFFICIAL_UNETS = { unet_256: 8, unet_128: 7 } as const;
 export type OfficialUnet = `unet_${number}`;
 /** The official code builds five levels at least (num_downs - 5 repeated middle blocks). */
 export const MIN_NUM_DOWNS = 5;
+/** The deepest this import builds (unet_65536): a bound on what a file's keys may claim. */
+export const MAX_NUM_DOWNS = 16;
+
+/** Whether `numDowns` is a U-Net depth this project builds. */
+export function isOfficialUnetDepth(numDowns: unknown): numDowns is number {
+  return typeof numDowns === 'number' && Number.isInteger(numDowns) && numDowns >= MIN_NUM_DOWNS && numDowns <= MAX_NUM_DOWNS;
+}
 
 /** The official name of a U-Net with `numDowns` levels: unet_<the input size it brings down to 1×1>. */
 export function officialUnetName(numDowns: number): OfficialUnet {
@@ -38,12 +45,14 @@ export function officialUnetName(numDowns: number): OfficialUnet {
 export function unetNumDowns(net: string): number | null {
   const size = /^unet_(\d+)$/.exec(net)?.[1];
   const numDowns = size === undefined ? NaN : Math.log2(Number(size));
-  return Number.isInteger(numDowns) && numDowns >= MIN_NUM_DOWNS ? numDowns : null;
+  return isOfficialUnetDepth(numDowns) ? numDowns : null;
 }
 
 function checkNumDowns(numDowns: unknown): number {
-  if (!(typeof numDowns === 'number' && Number.isInteger(numDowns) && numDowns >= MIN_NUM_DOWNS && numDowns <= 16)) {
-    throw new Error(`official U-Net num_downs must be an integer from ${MIN_NUM_DOWNS} to 16, got ${JSON.stringify(numDowns)}`);
+  if (!isOfficialUnetDepth(numDowns)) {
+    throw new Error(
+      `official U-Net num_downs must be an integer from ${MIN_NUM_DOWNS} to ${MAX_NUM_DOWNS}, got ${JSON.stringify(numDowns)}`,
+    );
   }
   return numDowns;
 }
