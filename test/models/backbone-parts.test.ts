@@ -188,6 +188,20 @@ describe('Keras trunk', () => {
     tf.dispose(trunk.tensors);
   });
 
+  it('a tapped conv keeps its own output: the batch norm after it is applied on its own, not folded in', async () => {
+    await useBackend('cpu');
+    const w = weights();
+    const trunk = buildKerasTrunk(topology([input, conv, bn]), w, ['c', 'bn'], 'toy');
+    const x = tf.randomNormal([1, 8, 8, 2], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const [a, b] = trunk.run(x);
+    const g = (n: string) => w.get(n)!;
+    const expectedConv = tf.conv2d(x, g('c/kernel') as tf.Tensor4D, 2, 'same');
+    const expectedBn = tf.batchNorm(expectedConv, g('bn/moving_mean'), g('bn/moving_variance'), g('bn/beta'), g('bn/gamma'), 1e-3);
+    assert.ok(a && maxAbs(tf.sub(a, expectedConv)) < 1e-5, 'the conv tap is the conv');
+    assert.ok(b && maxAbs(tf.sub(b, expectedBn)) < 1e-5, 'the batch norm tap is conv then batch norm');
+    tf.dispose([...w.values(), ...trunk.tensors]);
+  });
+
   it('refuses a layer kind it does not know, a missing weight and an unknown tap, by name', async () => {
     await useBackend('cpu');
     const w = weights();

@@ -93,6 +93,8 @@ export function buildKerasTrunk(topology: JsValue, weights: Map<string, tf.Tenso
   }
   const readers = new Map<string, number>();
   for (const l of layers) if (needed.has(l.name)) for (const i of l.inbound) readers.set(i, (readers.get(i) ?? 0) + 1);
+  // A tap reads its layer too: a tapped conv keeps its own output, unfolded.
+  for (const tap of taps) readers.set(tap, (readers.get(tap) ?? 0) + 1);
 
   const weight = (layer: string, w: string): tf.Tensor => {
     const t = weights.get(`${layer}/${w}`);
