@@ -77,11 +77,15 @@ describe('DiffAugment', () => {
       values(applyAugment(x, { ...none, top: -1, left: 3, size: 2 }, ['cutout'])),
       [1, 2, 3, 0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
     );
-    // Colour: brightness then saturation (about the channel mean) then contrast (about the image mean).
-    const rgb = tf.tensor4d([0.5, 0, -0.5, 0, 0, 0], [1, 1, 2, 3]);
-    const colour = values(applyAugment(rgb, { ...none, brightness: 0.25, saturation: 0, contrast: 2 }, ['color']));
-    // After brightness and saturation 0 every pixel is its channel mean + 0.25 (0.25, 0.25): the image mean, so contrast leaves it.
-    colour.forEach((v) => assert.ok(Math.abs(v - 0.25) < 1e-7, String(colour)));
+    // Colour: brightness, then saturation about each pixel's mean over its channels, then contrast
+    // about the image mean, as DiffAugment's rand_brightness, rand_saturation, rand_contrast.
+    // Pixel 1 (0.5, 0, -0.5) + 0.25 → (0.75, 0.25, -0.25), its mean 0.25, saturation 0.5 →
+    // (0.5, 0.25, 0); pixel 2 (0, 0, 0.3) + 0.25 → (0.25, 0.25, 0.55), mean 0.35 → (0.3, 0.3, 0.45).
+    // Image mean (0.5 + 0.25 + 0 + 0.3 + 0.3 + 0.45) / 6 = 0.3; contrast 2 → 2·v − 0.3.
+    const rgb = tf.tensor4d([0.5, 0, -0.5, 0, 0, 0.3], [1, 1, 2, 3]);
+    const colour = values(applyAugment(rgb, { ...none, brightness: 0.25, saturation: 0.5, contrast: 2 }, ['color']));
+    const expected = [0.5, 0.25, 0, 0.3, 0.3, 0.45].map((v) => 2 * v - 0.3);
+    colour.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-6, `${colour} against ${expected}`));
   });
 
   it("draws one parameter set per image from the run's Rng, the same for the same state, within the reference's ranges", () => {
