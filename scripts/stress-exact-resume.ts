@@ -12,39 +12,20 @@ import { join } from 'node:path';
 import { writeSyntheticDataset } from '../src/data/synthetic.ts';
 import { describeBackend, useBackend } from '../src/engine/backend.ts';
 import { train } from '../src/train/loop.ts';
+import { CUTS, RESNET, RESNET_MAX_STEPS, RESUME_DATA, UNET } from '../test/faults/resume-cases.ts';
 import { runState } from '../test/faults/run-state.ts';
 
 const rounds = Number(process.argv[2] ?? 20);
 const CASES = {
-  unet: {
-    config: { preset: 'tutorial', ngf: 4, ndf: 4, cropSize: 32, loadSize: 36, poolSize: 2, epochs: 2, saveEvery: 1, seed: 7 },
-    cuts: [1, 2, 3, 6, 7],
-    maxSteps: undefined,
-  },
-  resnet: {
-    config: {
-      preset: 'paper',
-      generator: 'resnet6',
-      ngf: 4,
-      ndf: 4,
-      cropSize: 32,
-      loadSize: 36,
-      poolSize: 2,
-      epochs: 1,
-      epochsDecay: 1,
-      saveEvery: 1,
-      seed: 7,
-    },
-    cuts: [1, 2, 3, 6, 7],
-    maxSteps: 8,
-  },
-} as const;
+  unet: { config: UNET, maxSteps: undefined },
+  resnet: { config: RESNET, maxSteps: RESNET_MAX_STEPS },
+};
 
 await useBackend('wasm');
 console.log(`backend: ${describeBackend()}`);
 const work = await mkdtemp(join(tmpdir(), 'cyclegan-stress-'));
 try {
-  const data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 4, trainB: 5, testA: 1, testB: 1 });
+  const data = await writeSyntheticDataset(join(work, 'data'), RESUME_DATA);
   const reference = new Map<string, Map<string, Buffer | string>>();
   for (let round = 1; round <= rounds; round++) {
     const line: string[] = [];
@@ -53,8 +34,8 @@ try {
         const out = join(work, `${name}-${mode}-${round}`);
         if (mode === 'straight') await train({ data, out, config: c.config, maxSteps: c.maxSteps });
         else {
-          await train({ data, out, config: c.config, maxSteps: c.cuts[0] });
-          for (let i = 1; i <= c.cuts.length; i++) await train({ out, resume: true, maxSteps: c.cuts[i] ?? c.maxSteps });
+          await train({ data, out, config: c.config, maxSteps: CUTS[0] });
+          for (let i = 1; i <= CUTS.length; i++) await train({ out, resume: true, maxSteps: CUTS[i] ?? c.maxSteps });
         }
         const state = await runState(out);
         await rm(out, { recursive: true, force: true });

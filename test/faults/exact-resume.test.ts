@@ -22,26 +22,8 @@ import { unregisterFeatureBackbone } from '../../src/models/backbones/registry.t
 import { Rng } from '../../src/util/rng.ts';
 import { registerTinyBackbone, TINY_BACKBONE } from '../helpers/tiny-backbone.ts';
 import { scratch } from './helpers.ts';
+import { CUTS, RESNET, RESNET_MAX_STEPS, RESUME_DATA, UNET } from './resume-cases.ts';
 import { assertSameState, bytes, logLines, runState } from './run-state.ts';
-
-// 4 A and 5 B images: the tutorial's 'min' epoch has 4 steps, the paper's 'max' epoch 5 (B's
-// images, A cycling through a second permutation). Pool size 2 so that from step 3 on the pools
-// swap images by the run's Rng.
-const UNET = { preset: 'tutorial', ngf: 4, ndf: 4, cropSize: 32, loadSize: 36, poolSize: 2, epochs: 2, saveEvery: 1, seed: 7 } as const;
-// One epoch at the full rate, then one of linear decay: the cuts at 6 and 7 resume into the decay.
-const RESNET = {
-  preset: 'paper',
-  generator: 'resnet6',
-  ngf: 4,
-  ndf: 4,
-  cropSize: 32,
-  loadSize: 36,
-  poolSize: 2,
-  epochs: 1,
-  epochsDecay: 1,
-  saveEvery: 1,
-  seed: 7,
-} as const;
 
 let work: string;
 let cleanup: () => Promise<void>;
@@ -50,7 +32,7 @@ let data: string;
 before(async () => {
   registerTinyBackbone();
   ({ dir: work, cleanup } = await scratch('cyclegan-exact-'));
-  data = await writeSyntheticDataset(join(work, 'data'), { size: 32, trainA: 4, trainB: 5, testA: 1, testB: 1 });
+  data = await writeSyntheticDataset(join(work, 'data'), RESUME_DATA);
 });
 after(async () => {
   unregisterFeatureBackbone(TINY_BACKBONE);
@@ -68,21 +50,20 @@ interface ResumeCase {
 
 const CASES: Record<'cpu' | 'wasm', ResumeCase[]> = {
   cpu: [
-    { name: 'tutorial U-Net', config: UNET, stepsPerEpoch: 4, cuts: [1, 2, 3, 6, 7] },
+    { name: 'tutorial U-Net', config: UNET, stepsPerEpoch: 4, cuts: CUTS },
     // No ResNet run here: tfjs's cpu Conv2DBackpropFilter makes one of its steps take seconds.
     // The per-term pass on cpu is the gradient test below; checkpoints do not depend on the backend.
   ],
   wasm: [
-    { name: 'tutorial U-Net', config: UNET, stepsPerEpoch: 4, cuts: [1, 2, 3, 6, 7] },
-    // Stops 3 steps into the decay epoch: the final checkpoint then holds running sums over a cut.
-    { name: 'paper ResNet-6 (per-term backward pass)', config: RESNET, stepsPerEpoch: 5, cuts: [1, 2, 3, 6, 7], maxSteps: 8 },
+    { name: 'tutorial U-Net', config: UNET, stepsPerEpoch: 4, cuts: CUTS },
+    { name: 'paper ResNet-6 (per-term backward pass)', config: RESNET, stepsPerEpoch: 5, cuts: CUTS, maxSteps: RESNET_MAX_STEPS },
     // The heads (FD_A, FD_B) and their Adam state in the checkpoints, DiffAugment's draws from the run's Rng.
     {
       name: 'paper ResNet-6 with a feature discriminator (stand-in backbone, DiffAugment)',
       config: { ...RESNET, featureDisc: TINY_BACKBONE, featureAugment: true },
       stepsPerEpoch: 5,
       cuts: [1, 3, 6, 7],
-      maxSteps: 8,
+      maxSteps: RESNET_MAX_STEPS,
     },
   ],
 };
