@@ -238,7 +238,7 @@ describe('the mobilenetv2 backbone', () => {
       assert.deepEqual((await readdir(dir)).sort(), ['D_A', 'D_B', 'FD_A', 'FD_B', 'G_AtoB', 'G_BtoA', 'cyclegan.json', 'state.bin']);
       const meta = JSON.parse(await readFile(join(dir, 'cyclegan.json'), 'utf8')) as { featureBackbone: unknown };
       assert.deepEqual(meta.featureBackbone, backbone.identity);
-      // Every stored value is a network's weight or a moment of one (2.6M backbone values would dwarf them).
+      // Every stored value is a network's weight or a moment of one (the trunk's 248,768 values would add to them).
       const count = (ms: tf.LayersModel[]) => ms.reduce((n, m) => n + m.countParams(), 0);
       const trained = count(Object.values(gan.networks()));
       const ckpt = await loadCheckpoint(dir);
